@@ -1,0 +1,52 @@
+"""An S3 bucket as every bucket of this project must be: KMS-encrypted, private, TLS-only, versioned, access-logged."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs.compliance import acknowledge_in_hipaa_and_nist
+
+NO_REPLICATION_REASON = (
+    "Cross-region replication is a per-deployment disaster-recovery decision; objects are versioned and "
+    "KMS-encrypted, and models, checkpoints and reports can be rebuilt from the datasets"
+)
+
+
+class SecureBucket(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        access_logs: s3.IBucket,
+        retain: bool,
+        noncurrent_version_expiration_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=f"{construct_id}/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=cdk.Duration.days(noncurrent_version_expiration_days),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            auto_delete_objects=not retain,
+        )
+        acknowledge_in_hipaa_and_nist(self.bucket, NO_REPLICATION_REASON, "S3BucketReplicationEnabled")

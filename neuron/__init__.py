@@ -1,0 +1,1 @@
+"""Neuron hardware and image facts (catalog) and the functions that read them."""

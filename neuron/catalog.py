@@ -1,0 +1,220 @@
+"""Facts about Neuron hardware, regions and container images: one place, each fact with its source and date.
+
+Everything that sizes, validates or names an image reads from here, so a corrected fact is corrected everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+CHECKED = "2026-11"
+
+# --------------------------------------------------------------------------------------------------------------------
+# Instances
+# --------------------------------------------------------------------------------------------------------------------
+SOURCE_INF = "https://aws.amazon.com/ec2/instance-types/inf2/ and /inf1/ (checked 2026-11)"
+SOURCE_TRN = "https://aws.amazon.com/ec2/instance-types/trn1/ and /trn2/ (checked 2026-11)"
+SOURCE_NEURON_ARCH = (
+    "https://awsdocs-neuron.readthedocs-hosted.com/en/latest/general/arch/neuron-hardware/ (checked 2026-11)"
+)
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One SageMaker ML instance type with Neuron accelerators."""
+
+    name: str
+    family: str  # inf1 | inf2 | trn1 | trn1n | trn2
+    chips: int
+    neuron_cores: int  # logical NeuronCores a process can address (trn2: LNC=2, the default)
+    accelerator_memory_gib: int  # device memory (HBM on inf2/trn; DRAM on inf1) across all chips
+    host_memory_gib: int
+    vcpus: int
+    efa_gbps: int  # 0 = no EFA
+    local_nvme_gb: int  # 0 = EBS only; >0 means SageMaker rejects a volume KMS key
+    source: str
+
+    @property
+    def memory_per_core_gib(self) -> float:
+        return self.accelerator_memory_gib / self.neuron_cores
+
+    @property
+    def accelerator(self) -> str:
+        return "trainium" if self.family.startswith("trn") else "inferentia"
+
+    @property
+    def container_family(self) -> str:
+        """Neuron SDK v1 images (`neuron`) run only on inf1; everything newer needs `neuronx`."""
+        return "neuron" if self.family == "inf1" else "neuronx"
+
+
+def _spec(name: str, family: str, chips: int, cores: int, mem: int, host: int, vcpus: int, efa: int, nvme: int,
+          source: str) -> InstanceSpec:
+    return InstanceSpec(name, family, chips, cores, mem, host, vcpus, efa, nvme, source)
+
+
+INSTANCES: dict[str, InstanceSpec] = {
+    s.name: s
+    for s in (
+        # Inferentia1: 4 NeuronCore-v1 and 8 GiB DRAM per chip.
+        _spec("ml.inf1.xlarge", "inf1", 1, 4, 8, 8, 4, 0, 0, SOURCE_INF),
+        _spec("ml.inf1.2xlarge", "inf1", 1, 4, 8, 16, 8, 0, 0, SOURCE_INF),
+        _spec("ml.inf1.6xlarge", "inf1", 4, 16, 32, 48, 24, 0, 0, SOURCE_INF),
+        _spec("ml.inf1.24xlarge", "inf1", 16, 64, 128, 192, 96, 0, 0, SOURCE_INF),
+        # Inferentia2: 2 NeuronCore-v2 and 32 GiB HBM per chip (16 GiB per core).
+        _spec("ml.inf2.xlarge", "inf2", 1, 2, 32, 16, 4, 0, 0, SOURCE_INF),
+        _spec("ml.inf2.8xlarge", "inf2", 1, 2, 32, 128, 32, 0, 0, SOURCE_INF),
+        _spec("ml.inf2.24xlarge", "inf2", 6, 12, 192, 384, 96, 0, 0, SOURCE_INF),
+        _spec("ml.inf2.48xlarge", "inf2", 12, 24, 384, 768, 192, 0, 0, SOURCE_INF),
+        # Trainium1: 2 NeuronCore-v2 and 32 GiB HBM per chip.
+        _spec("ml.trn1.2xlarge", "trn1", 1, 2, 32, 32, 8, 0, 474, SOURCE_TRN),
+        _spec("ml.trn1.32xlarge", "trn1", 16, 32, 512, 512, 128, 800, 7600, SOURCE_TRN),
+        _spec("ml.trn1n.32xlarge", "trn1n", 16, 32, 512, 512, 128, 1600, 7600, SOURCE_TRN),
+        # Trainium2: 8 NeuronCore-v3 and 96 GiB HBM per chip; logical core size 2 by default -> 64 cores of 24 GiB.
+        _spec("ml.trn2.48xlarge", "trn2", 16, 64, 1536, 2048, 192, 3200, 7600, SOURCE_TRN),
+    )
+}
+
+# Tensor-parallel degrees the Neuron runtimes support per instance family (collectives need these ring sizes).
+TENSOR_PARALLEL_DEGREES: dict[str, tuple[int, ...]] = {
+    "inf1": (1, 2, 4, 8, 16),  # NeuronCore pipeline / group sizes for neuron-cc compiled models
+    "inf2": (1, 2, 4, 8, 12, 24),
+    "trn1": (1, 2, 8, 16, 32),
+    "trn1n": (1, 2, 8, 16, 32),
+    "trn2": (1, 2, 4, 8, 16, 32, 64),
+}
+TENSOR_PARALLEL_SOURCE = (
+    "Neuron docs, transformers-neuronx / NxD Inference and NxD Training parallelism guides (checked 2026-11)"
+)
+
+
+class UnknownInstanceTypeError(ValueError):
+    pass
+
+
+def instance(name: str) -> InstanceSpec:
+    """The catalog entry for an instance type, or an error that lists the ones the catalog knows."""
+    try:
+        return INSTANCES[name]
+    except KeyError:
+        raise UnknownInstanceTypeError(
+            f"instance type {name!r} is not in the Neuron catalog; known: {', '.join(INSTANCES)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Regions and registry accounts
+# --------------------------------------------------------------------------------------------------------------------
+# The regions SageMaker serves outside the isolated partitions (SageMaker endpoints page, checked 2026-11).
+SAGEMAKER_REGIONS: tuple[str, ...] = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "af-south-1",
+    "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+    "ca-central-1", "ca-west-1",
+    "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+    "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+    "cn-north-1", "cn-northwest-1",
+    "us-gov-east-1", "us-gov-west-1",
+)
+SAGEMAKER_REGIONS_SOURCE = "https://docs.aws.amazon.com/general/latest/gr/sagemaker.html (checked 2026-11)"
+
+# Deep learning container registry accounts for the regions aws-cdk-lib's region facts
+# (FactName.DLC_REPOSITORY_ACCOUNT) lack; for every other region the CDK fact is used.
+DLC_ACCOUNTS_NOT_IN_CDK: dict[str, str] = {
+    "af-south-1": "626614931356",
+    "ap-northeast-3": "364406365360",
+    "ap-southeast-5": "550225433462",
+    "ap-southeast-7": "590183813437",
+    "ca-west-1": "204538143572",
+    "il-central-1": "780543022126",
+    "mx-central-1": "637423239942",
+    "us-gov-east-1": "446045086412",
+    "us-gov-west-1": "442386744353",
+}
+DLC_ACCOUNTS_SOURCE = (
+    "aws/sagemaker-python-sdk src/sagemaker/image_uri_config/huggingface-neuronx.json 'registries' and "
+    "aws/deep-learning-containers available_images.md (checked 2026-11)"
+)
+
+# SageMaker Clarify processing image `sagemaker-clarify-processing:1.0`: a different account in every region.
+CLARIFY_IMAGE_REPOSITORY = "sagemaker-clarify-processing"
+CLARIFY_IMAGE_TAG = "1.0"
+CLARIFY_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "811711786498",
+    "ap-east-1": "098760798382",
+    "ap-northeast-1": "377024640650",
+    "ap-northeast-2": "263625296855",
+    "ap-northeast-3": "912233562940",
+    "ap-south-1": "452307495513",
+    "ap-southeast-1": "834264404009",
+    "ap-southeast-2": "007051062584",
+    "ca-central-1": "675030665977",
+    "cn-north-1": "122526803553",
+    "cn-northwest-1": "122578899357",
+    "eu-central-1": "017069133835",
+    "eu-north-1": "763603941244",
+    "eu-south-1": "638885417683",
+    "eu-west-1": "131013547314",
+    "eu-west-2": "440796970383",
+    "eu-west-3": "341593696636",
+    "me-south-1": "835444307964",
+    "sa-east-1": "520018980103",
+    "us-east-1": "205585389593",
+    "us-east-2": "211330385671",
+    "us-gov-west-1": "598674086554",
+    "us-west-1": "740489534195",
+    "us-west-2": "306415355426",
+}
+CLARIFY_ACCOUNTS_SOURCE = "aws/sagemaker-python-sdk src/sagemaker/image_uri_config/clarify.json (checked 2026-11)"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Containers
+# --------------------------------------------------------------------------------------------------------------------
+class ContainerKind(StrEnum):
+    TGI_NEURONX = "tgi-neuronx"
+    LMI_NEURONX = "lmi-neuronx"
+    VLLM_NEURONX = "vllm-neuronx"
+    HF_INFERENCE_NEURONX = "hf-inference-neuronx"
+    NEURON_V1_INFERENCE = "neuron-v1-inference"
+    PYTORCH_TRAINING_NEURONX = "pytorch-training-neuronx"
+    HF_TRAINING_NEURONX = "hf-training-neuronx"
+
+
+@dataclass(frozen=True)
+class ContainerImage:
+    repository: str
+    tag: str
+    family: str  # neuron (SDK v1, inf1) | neuronx (SDK 2, inf2/trn)
+    purpose: str  # serving | training
+    neuron_sdk: str
+    source: str
+
+
+_DLC_SOURCE = "aws/deep-learning-containers available_images.md, Neuron section (checked 2026-11)"
+
+CONTAINERS: dict[ContainerKind, ContainerImage] = {
+    ContainerKind.TGI_NEURONX: ContainerImage(
+        "huggingface-pytorch-tgi-inference", "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
+        "neuronx", "serving", "2.20.0",
+        "aws/sagemaker-python-sdk image_uri_config/huggingface-llm-neuronx.json, version 0.0.28 (checked 2026-11)"),
+    ContainerKind.LMI_NEURONX: ContainerImage(
+        "djl-inference", "0.30.0-neuronx-sdk2.20.1", "neuronx", "serving", "2.20.1", _DLC_SOURCE),
+    ContainerKind.VLLM_NEURONX: ContainerImage(
+        "huggingface-vllm-inference-neuronx", "0.11.0-optimum0.4.5-neuronx-py310-sdk2.26.1-ubuntu22.04",
+        "neuronx", "serving", "2.26.1", _DLC_SOURCE),
+    ContainerKind.HF_INFERENCE_NEURONX: ContainerImage(
+        "huggingface-pytorch-inference-neuronx", "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
+        "neuronx", "serving", "2.26.0", _DLC_SOURCE),
+    ContainerKind.NEURON_V1_INFERENCE: ContainerImage(
+        "pytorch-inference-neuron", "1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04",
+        "neuron", "serving", "2.20.2", _DLC_SOURCE),
+    ContainerKind.PYTORCH_TRAINING_NEURONX: ContainerImage(
+        "pytorch-training-neuronx", "2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04",
+        "neuronx", "training", "2.30.0", _DLC_SOURCE),
+    ContainerKind.HF_TRAINING_NEURONX: ContainerImage(
+        "huggingface-pytorch-training-neuronx", "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
+        "neuronx", "training", "2.26.0", _DLC_SOURCE),
+}

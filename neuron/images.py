@@ -1,0 +1,83 @@
+"""Image URIs resolved from the catalog: the one place a registry account, repository and tag become a URI."""
+
+from __future__ import annotations
+
+from aws_cdk.region_info import Fact, FactName
+
+from neuron.catalog import (
+    CLARIFY_ACCOUNTS,
+    CLARIFY_IMAGE_REPOSITORY,
+    CLARIFY_IMAGE_TAG,
+    CONTAINERS,
+    DLC_ACCOUNTS_NOT_IN_CDK,
+    SAGEMAKER_REGIONS,
+    ContainerImage,
+    ContainerKind,
+    instance,
+)
+
+
+class UnknownRegionError(ValueError):
+    pass
+
+
+class ImageMismatchError(ValueError):
+    pass
+
+
+def check_region(region: str) -> str:
+    """Return the region, or raise naming every region SageMaker serves."""
+    if region not in SAGEMAKER_REGIONS:
+        raise UnknownRegionError(
+            f"region {region!r} is not a SageMaker region in the Neuron catalog; known: {', '.join(SAGEMAKER_REGIONS)}"
+        )
+    return region
+
+
+def registry_domain(region: str) -> str:
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+
+
+def dlc_account(region: str) -> str:
+    """The deep learning container registry account: CDK's region fact, else the catalog's supplement."""
+    check_region(region)
+    account = Fact.find(region, FactName.DLC_REPOSITORY_ACCOUNT) or DLC_ACCOUNTS_NOT_IN_CDK.get(region)
+    if account is None:
+        raise UnknownRegionError(f"no deep learning container registry account is known for region {region!r}")
+    return account
+
+
+def clarify_image_uri(region: str) -> str:
+    check_region(region)
+    try:
+        account = CLARIFY_ACCOUNTS[region]
+    except KeyError:
+        raise UnknownRegionError(
+            f"SageMaker Clarify has no processing image in region {region!r}; regions with one: "
+            f"{', '.join(sorted(CLARIFY_ACCOUNTS))}"
+        ) from None
+    return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/{CLARIFY_IMAGE_REPOSITORY}:{CLARIFY_IMAGE_TAG}"
+
+
+def container(kind: ContainerKind | str) -> ContainerImage:
+    try:
+        return CONTAINERS[ContainerKind(kind)]
+    except ValueError:
+        raise ImageMismatchError(
+            f"container kind {kind!r} is not in the catalog; known: {', '.join(k.value for k in ContainerKind)}"
+        ) from None
+
+
+def image_uri(kind: ContainerKind | str, region: str, instance_type: str) -> str:
+    """The ECR URI of a Neuron container for a region, refusing images that cannot run on the instance."""
+    image = container(kind)
+    spec = instance(instance_type)
+    if image.family != spec.container_family:
+        raise ImageMismatchError(
+            f"container {ContainerKind(kind).value} is built for the {image.family} SDK family but {instance_type} "
+            f"({spec.family}) needs a {spec.container_family} image; choose a "
+            f"{spec.container_family} container or a {'ml.inf1.*' if image.family == 'neuron' else 'ml.inf2/trn*'} "
+            "instance"
+        )
+    account = dlc_account(region)
+    return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/{image.repository}:{image.tag}"

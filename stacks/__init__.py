@@ -1,0 +1,1 @@
+"""One module per deployable unit; `build_stacks` wires them for a profile."""

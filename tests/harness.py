@@ -1,0 +1,64 @@
+"""Synthesize each profile once per test session and share the result.
+
+Unit tests run with aws-cdk-lib's built-in CloudFormation validator off (it costs seconds per synth); one test in
+test_synth.py turns it on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("CDK_VALIDATION", "false")  # read when aws_cdk is imported
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+
+from config import AppConfig, load_config
+from stacks.deployment import build_stacks
+
+ROOT = Path(__file__).resolve().parent.parent
+# `cdk.App()` inside pytest does not read cdk.json: pass its feature flags explicitly.
+CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    config: AppConfig
+    templates: dict[str, dict[str, Any]]  # unit ("platform", "inference", ...) -> template JSON
+
+    def template(self, unit: str) -> assertions.Template:
+        return assertions.Template.from_json(self.templates[unit], skip_cyclical_dependencies_check=True)
+
+    def resources(self, unit: str, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.templates[unit]["Resources"].items() if v["Type"] == resource_type}
+
+    def only(self, unit: str, resource_type: str) -> dict[str, Any]:
+        """The properties of the single resource of a type; fails when there are none or several."""
+        found = self.resources(unit, resource_type)
+        assert len(found) == 1, f"expected one {resource_type} in {unit}, found {sorted(found)}"
+        return next(iter(found.values())).get("Properties", {})
+
+
+def synth_config(config: AppConfig, *, builtin_validation: bool = False) -> Synthesized:
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=builtin_validation)
+    stacks = build_stacks(app, config)
+    assembly = app.synth()
+    return Synthesized(
+        config=config,
+        templates={unit: assembly.get_stack_by_name(stack.stack_name).template for unit, stack in stacks.items()},
+    )
+
+
+@cache
+def synth(profile: str = "dev", overrides_json: str = "{}") -> Synthesized:
+    """Synthesize a profile (with optional JSON overrides) once per session."""
+    return synth_config(load_config(profile, json.loads(overrides_json), environ={}))
+
+
+def synth_with(profile: str, **overrides: Any) -> Synthesized:
+    return synth(profile, json.dumps(overrides, sort_keys=True))

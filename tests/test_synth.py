@@ -1,0 +1,46 @@
+"""The app as a user synthesizes it: the pinned CLI with the built-in validator on, and a synth matrix by region."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+
+from cdk_constructs.compliance import add_compliance_checks
+from tests.harness import CDK_CONTEXT, ROOT, synth_with
+from tools.synth_summary import summarize
+
+
+def test_cli_synth_with_builtin_validator_and_summary(tmp_path: Path) -> None:
+    """`cdk synth` as `make synth` runs it: the CloudFormation validator (errors, per cdk.json) and every nag pack."""
+    result = subprocess.run(
+        ["cdk", "synth", "--quiet", "--output", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "CDK_VALIDATION": "true"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "end-of-life" not in result.stderr, "jsii ran on an end-of-life node"
+    summary = summarize(tmp_path)
+    assert "NeuronGenAI-dev-platform  region=us-east-1" in summary
+    assert "AWS::S3::Bucket" in summary
+    assert json.loads((ROOT / "cdk.json").read_text())["context"]["@aws-cdk/core:validateAgainstDefaultRules"] is True
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "il-central-1"])
+def test_synth_matrix(region: str) -> None:
+    synthesized = synth_with("dev", region=region)
+    platform = synthesized.templates["platform"]
+    services = [r["Properties"]["ServiceName"] for r in platform["Resources"].values()
+                if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    assert f"com.amazonaws.{region}.sagemaker.runtime" in services
+
+
+def test_an_unacknowledged_compliance_finding_fails_synth() -> None:
+    app = cdk.App(context=CDK_CONTEXT)
+    stack = cdk.Stack(app, "Careless", env=cdk.Environment(region="us-east-1"))
+    s3.Bucket(stack, "PlainBucket")
+    add_compliance_checks(app)
+    with pytest.raises(RuntimeError, match=r"ValidationFailed: ERROR(.|\n)*'AwsSolutions::AwsSolutions-S10'"):
+        app.synth()
