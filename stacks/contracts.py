@@ -1,0 +1,57 @@
+"""What one stack hands another: typed values passed through constructor arguments, never looked up by name.
+
+The platform's handoff is `stacks.platform.Platform`; these are the handoffs between the stateless stacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+
+
+@dataclass(frozen=True)
+class ServingTarget:
+    """What the lifecycle workflow needs to deploy a newly trained model to the inference endpoint.
+
+    The workflow creates a SageMaker model from `image_uri` + `environment` + the new artifacts, a new endpoint config
+    like the live one (`production_variant` with the new model's name filled in), and updates `endpoint_name`.
+    """
+
+    endpoint_name: str  # a token: the endpoint's name attribute
+    execution_role: iam.IRole  # the role the new model runs as (the workflow needs iam:PassRole on it)
+    image_uri: str
+    environment: Mapping[str, str]
+    # One ProductionVariant in SageMaker API shape (InstanceType, InitialInstanceCount, VariantName, volume and
+    # timeout settings), without ModelName; the workflow adds the new model's name.
+    production_variant: Mapping[str, Any]
+    # The rest of a CreateEndpointConfig request in API shape (KmsKeyId, DataCaptureConfig, ...), without the name
+    # and the variants.
+    endpoint_config: Mapping[str, Any]
+    # The VpcConfig of CreateModel in API shape ({"SecurityGroupIds": [...], "Subnets": [...]}).
+    vpc_config: Mapping[str, Any]
+    enable_network_isolation: bool
+
+
+@dataclass(frozen=True)
+class EvaluationStage:
+    """Processing jobs that score a model, and how the lifecycle reads their verdict.
+
+    Each request is a full CreateProcessingJob request in SageMaker API shape, written as Step Functions task
+    parameters: a key ending in `.$` takes a JSONPath into the workflow state, e.g.
+    `{"ProcessingJobName.$": "States.Format('eval-{}', $$.Execution.Name)"}` and the endpoint to score from
+    `$.evaluation.endpoint_name`. The lifecycle runs them with `arn:aws:states:::sagemaker:createProcessingJob.sync`.
+    """
+
+    jobs: Mapping[str, Mapping[str, Any]]  # state name -> CreateProcessingJob parameters
+    role: iam.IRole  # the processing jobs' role (the workflow passes it)
+    report_bucket: s3.IBucket
+    # JSONPath (into the workflow state after the jobs ran) of the S3 key of the report JSON; the report's format is
+    # documented in evaluation/REPORT.md: {"schema_version", "metrics": {name: {"score", "threshold", "direction",
+    # "passed", "risk"}}, "passed"}.
+    report_key_path: str
+    thresholds: Mapping[str, float]  # metric -> threshold, as in the evaluation config
+    directions: Mapping[str, str]  # metric -> "min" (score must be >= threshold) or "max" (score must be <=)
