@@ -30,6 +30,7 @@ CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["conte
 class Synthesized:
     config: AppConfig
     templates: dict[str, dict[str, Any]]  # unit ("platform", "inference", ...) -> template JSON
+    validation_report: dict[str, Any]  # the policy-validation report: every nag finding, acknowledged or not
 
     def template(self, unit: str) -> assertions.Template:
         return assertions.Template.from_json(self.templates[unit], skip_cyclical_dependencies_check=True)
@@ -51,6 +52,7 @@ def synth_config(config: AppConfig, *, builtin_validation: bool = False) -> Synt
     return Synthesized(
         config=config,
         templates={unit: assembly.get_stack_by_name(stack.stack_name).template for unit, stack in stacks.items()},
+        validation_report=json.loads((Path(assembly.directory) / "validation-report.json").read_text()),
     )
 
 
