@@ -19,10 +19,12 @@ def add_compliance_checks(app: cdk.App) -> None:
 def acknowledge(scope: IConstruct, reason: str, *rules: str) -> None:
     """Acknowledge findings on `scope` and its children only; the reason is what a reviewer reads.
 
-    Rules are named as the packs print them, e.g. `AwsSolutions-IAM5` or `HIPAA.Security-IAMNoInlinePolicy`.
+    Rules are named as the packs print them, e.g. `AwsSolutions-IAM5` or `HIPAA.Security-IAMNoInlinePolicy`, or
+    with a finding, e.g. `AwsSolutions-IAM5[Resource::arn:aws:logs:us-east-1:<AWS::AccountId>:log-group:/x/*]` (the
+    pack is named before the finding, which may itself contain '-').
     """
     cdk.Validations.of(scope).acknowledge(
-        *(cdk.Acknowledgment(id=f"{rule.rsplit('-', 1)[0]}::{rule}", reason=reason) for rule in rules)
+        *(cdk.Acknowledgment(id=f"{rule.split('[', 1)[0].rsplit('-', 1)[0]}::{rule}", reason=reason) for rule in rules)
     )
 
 

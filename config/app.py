@@ -7,6 +7,9 @@ import re
 from pydantic import Field, field_validator
 
 from config.base import StrictModel
+from config.evaluation import EvaluationConfig
+from config.inference import InferenceConfig
+from config.lifecycle import HyperPodConfig, LifecycleConfig
 from config.platform import PlatformConfig
 from neuron.images import check_region
 
@@ -18,6 +21,10 @@ class AppConfig(StrictModel):
     stack_prefix: str = Field("NeuronGenAI", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
     tags: dict[str, str] = Field(default_factory=dict)
     platform: PlatformConfig = PlatformConfig()
+    inference: InferenceConfig | None = None
+    evaluation: EvaluationConfig | None = None
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    hyperpod: HyperPodConfig = HyperPodConfig()
 
     @field_validator("region")
     @classmethod

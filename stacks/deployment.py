@@ -6,6 +6,10 @@ import aws_cdk as cdk
 
 from cdk_constructs.compliance import add_compliance_checks
 from config import AppConfig
+from stacks.evaluation import EvaluationStack
+from stacks.hyperpod import HyperPodStack
+from stacks.inference import InferenceStack
+from stacks.lifecycle import LifecycleStack
 from stacks.platform import PlatformStack
 
 
@@ -13,6 +17,24 @@ def build_stacks(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
     env = cdk.Environment(account=config.account, region=config.region)
     platform = PlatformStack(app, config.stack_name("platform"), config=config, env=env)
     stacks: dict[str, cdk.Stack] = {"platform": platform}
+    if config.inference is not None:
+        stacks["inference"] = InferenceStack(
+            app, config.stack_name("inference"), config=config, platform=platform.platform, env=env)
+    if config.evaluation is not None:  # monitors the inference endpoint when that stack exists
+        stacks["evaluation"] = EvaluationStack(
+            app, config.stack_name("evaluation"), config=config, platform=platform.platform, env=env,
+            monitored_endpoint_name=getattr(getattr(stacks.get("inference"), "serving_target", None),
+                                            "endpoint_name", None),
+        )
+    if config.lifecycle.enabled:  # after the inference and evaluation stacks, whichever of them exist
+        stacks["lifecycle"] = LifecycleStack(
+            app, config.stack_name("lifecycle"), config=config, platform=platform.platform, env=env,
+            serving=getattr(stacks.get("inference"), "serving_target", None),
+            evaluation=getattr(stacks.get("evaluation"), "stage", None),
+        )
+    if config.hyperpod.enabled:
+        stacks["hyperpod"] = HyperPodStack(app, config.stack_name("hyperpod"), config=config,
+                                           platform=platform.platform, env=env)
     for key, value in {**config.tags, "profile": config.profile}.items():
         cdk.Tags.of(app).add(key, value)
     add_compliance_checks(app)

@@ -34,7 +34,10 @@ def test_profiles_dev_and_prod_exist_and_load() -> None:
 def test_unknown_top_level_key_names_the_key_and_the_allowed_keys() -> None:
     message = error_of(regoin="us-east-1")
     assert "invalid configuration in dev.yaml (profile 'dev')" in message
-    assert "regoin: unknown key; allowed here: account, platform, profile, region, stack_prefix, tags" in message
+    assert (
+        "regoin: unknown key; allowed here: account, evaluation, hyperpod, inference, lifecycle, platform, profile, "
+        "region, stack_prefix, tags"
+    ) in message
 
 
 def test_unknown_nested_key_names_the_path() -> None:

@@ -1,0 +1,22 @@
+"""An encrypted SNS topic that CloudWatch alarms publish to: where an operator subscribes to deployment alarms."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+
+class AlarmTopic(Construct):
+    """The topic has its own key: CloudWatch must be allowed to use it, which the platform key does not grant."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, description: str) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self, "Key", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7), description=f"Encrypts the {description} alarm topic",
+        )
+        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True, display_name=description)

@@ -1,0 +1,73 @@
+"""Clarify processing jobs: data bias (pre-training), model bias (post-training) and SHAP explainability.
+
+The data-bias config is fixed at synth and deployed with the stack. The model-bias and explainability configs name the
+endpoint to query, which each run chooses (`$.evaluation.endpoint_name`): the workflow writes them per execution
+(`runtime_configs`, validated here at synth with the endpoint left as a JSONPath) before the jobs start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs import clarify_analysis_config as analysis
+from cdk_constructs.config_objects import ConfigObjects
+from cdk_constructs.processing_request import ProcessingPlacement, processing_request, s3_input, s3_output
+from config.evaluation import ClarifyConfig
+
+ENDPOINT_FROM_INPUT = {"endpoint_name.$": "$.evaluation.endpoint_name"}
+RUNS_PREFIX = "clarify/runs"
+
+
+def run_key_format(kind: str) -> str:
+    """States.Format template (one `{}` for the execution name) of the S3 key of a run's analysis config."""
+    return f"{RUNS_PREFIX}/{{}}/{kind}/analysis_config.json"
+
+
+def run_key(kind: str) -> str:
+    """Intrinsic for the S3 key of this execution's analysis config of `kind`."""
+    return f"States.Format('{run_key_format(kind)}', $$.Execution.Name)"
+
+
+class ClarifyJobs(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, clarify: ClarifyConfig, image_uri: str,
+                 placement: ProcessingPlacement, datasets_bucket: s3.IBucket, results_bucket: s3.IBucket,
+                 config_objects: ConfigObjects) -> None:
+        super().__init__(scope, construct_id)
+        self.results_bucket = results_bucket
+        dataset_uri = datasets_bucket.s3_url_for_object(clarify.dataset_key)
+        dataset = s3_input("dataset", analysis.DATA_INPUT, s3_uri=dataset_uri, data_type="S3Prefix")
+
+        def request(kind: str, prefix: str, config_input: dict[str, Any], *, isolated: bool) -> dict[str, Any]:
+            return processing_request(
+                name_prefix=prefix, image_uri=image_uri, placement=placement, resources=clarify.resources,
+                inputs=[dataset, config_input],
+                outputs=[s3_output("analysis_result", analysis.RESULT_OUTPUT, s3_uri_path=(
+                    f"States.Format('s3://{results_bucket.bucket_name}/{RUNS_PREFIX}/{{}}/{kind}/result', "
+                    "$$.Execution.Name)"))],
+                network_isolation=isolated, purpose=f"clarify-{kind.replace('_', '-')}",
+            )
+
+        static_uri = config_objects.add("data_bias/analysis_config.json", analysis.data_bias(clarify))
+        # No model is called: the job reads only its S3 channels, so the container gets no network at all.
+        self.data_bias_request = request(
+            "data_bias", "clarify-data-bias",
+            s3_input("analysis_config", analysis.CONFIG_INPUT, s3_uri=static_uri, data_type="S3Prefix"),
+            isolated=True)
+
+        self.runtime_configs: dict[str, dict[str, Any]] = {
+            "model_bias": analysis.model_bias(clarify, endpoint_name=ENDPOINT_FROM_INPUT)}
+        if clarify.shap is not None:
+            self.runtime_configs["explainability"] = analysis.explainability(clarify, endpoint_name=ENDPOINT_FROM_INPUT)
+
+        # These query the endpoint through the SageMaker runtime VPC endpoint, so they need the network.
+        self.runtime_requests: dict[str, dict[str, Any]] = {
+            kind: request(kind, f"clarify-{kind.replace('_', '-')}", s3_input(
+                "analysis_config", analysis.CONFIG_INPUT,
+                s3_uri_path=f"States.Format('s3://{results_bucket.bucket_name}/{run_key_format(kind)}', "
+                            "$$.Execution.Name)"),
+                isolated=False)
+            for kind in self.runtime_configs
+        }

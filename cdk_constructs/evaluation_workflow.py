@@ -1,0 +1,132 @@
+"""The on-demand evaluation workflow: score any deployed endpoint with the same jobs the lifecycle runs.
+
+Input: {"evaluation": {"endpoint_name": "...", "inference_component_name": "..." (optional)}}.
+Writes this run's Clarify analysis configs (they name the endpoint), runs every job in parallel, reads the report and
+ends in Succeed (thresholds met) or Fail with the report's risk verdicts as the cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk_constructs.compliance import acknowledge
+from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
+
+SAGEMAKER_RETRY = {
+    # CreateProcessingJob refused (limits, throttling): retried with a new name. A job that ran and failed is not.
+    "ErrorEquals": ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException",
+                    "ThrottlingException"],
+    "IntervalSeconds": 30, "MaxAttempts": 3, "BackoffRate": 2.0, "JitterStrategy": "FULL",
+}
+JOB_RESULT = {"ProcessingJobName.$": "$.ProcessingJobName", "ProcessingJobStatus.$": "$.ProcessingJobStatus",
+              "ProcessingJobArn.$": "$.ProcessingJobArn"}
+
+
+def processing_job_state(scope: Construct, state_name: str, request: Mapping[str, Any]) -> sfn.CustomState:
+    """A createProcessingJob.sync task (no L2 exists for processing jobs) with retries on throttling and faults."""
+    return sfn.CustomState(scope, state_name, state_json={
+        "Type": "Task",
+        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
+        "Parameters": dict(request),
+        "ResultSelector": JOB_RESULT,
+        "Retry": [SAGEMAKER_RETRY],
+    })
+
+
+class EvaluationWorkflow(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, jobs: Mapping[str, Mapping[str, Any]],
+                 runtime_configs: Mapping[str, tuple[str, Mapping[str, Any]]], bucket: s3.IBucket,
+                 report_key_path: str, job_role: iam.IRole, key: kms.IKey,
+                 log_retention: logs.RetentionDays) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+
+        steps: list[sfn.State] = []
+        if runtime_configs:
+            build = sfn.Pass(self, "BuildAnalysisConfigs", result_path="$.analysis_configs",
+                             parameters={kind: dict(doc) for kind, (_, doc) in runtime_configs.items()})
+            steps.append(build)
+            for kind, (key_path, _) in runtime_configs.items():
+                steps.append(tasks.CallAwsService(
+                    self, f"Write{_camel(kind)}Config", service="s3", action="putObject",
+                    parameters={"Bucket": bucket.bucket_name, "Key": sfn.JsonPath.string_at(key_path),
+                                "ContentType": "application/json",
+                                "Body": sfn.JsonPath.json_to_string(
+                                    sfn.JsonPath.object_at(f"$.analysis_configs.{kind}"))},
+                    iam_resources=[bucket.arn_for_objects("clarify/runs/*")], result_path=sfn.JsonPath.DISCARD,
+                ))
+        parallel = sfn.Parallel(self, "EvaluationJobs", result_path="$.jobs")
+        for state_name, request in jobs.items():
+            parallel.branch(processing_job_state(self, state_name, request))
+        failed = sfn.Fail(self, "EvaluationJobFailed", error="EvaluationJobFailed",
+                          cause_path=sfn.JsonPath.string_at("$.error.Cause"))
+        parallel.add_catch(failed, result_path="$.error")
+        steps.append(parallel)
+
+        read = tasks.CallAwsService(
+            self, "ReadReport", service="s3", action="getObject",
+            parameters={"Bucket": bucket.bucket_name, "Key": sfn.JsonPath.string_at(report_key_path)},
+            iam_resources=[bucket.arn_for_objects("evaluation-reports/*")],
+            result_selector={"document": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body")),
+                             "key": sfn.JsonPath.string_at(report_key_path)},
+            result_path="$.report",
+        )
+        steps.append(read)
+        verdict = sfn.Choice(self, "ThresholdsMet").when(
+            sfn.Condition.boolean_equals("$.report.document.passed", True),
+            sfn.Succeed(self, "ModelPassed"),
+        ).otherwise(sfn.Fail(
+            self, "ModelBelowThresholds", error="ModelBelowThresholds",
+            cause_path=sfn.JsonPath.format("report {} failed; risks: {}", sfn.JsonPath.string_at("$.report.key"),
+                                           sfn.JsonPath.json_to_string(
+                                               sfn.JsonPath.object_at("$.report.document.risks"))),
+        ))
+        chain: sfn.Chain = sfn.Chain.start(steps[0])
+        for step in steps[1:]:
+            chain = chain.next(step)
+        definition = chain.next(verdict)
+
+        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
+        self.state_machine = sfn.StateMachine(
+            self, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD, tracing_enabled=True,
+            timeout=cdk.Duration.hours(12),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        role = self.state_machine.role
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
+                     "sagemaker:StopProcessingJob", "sagemaker:AddTags", "sagemaker:ListTags"],
+            resources=[stack.format_arn(service="sagemaker", resource="processing-job", resource_name="*")],
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources=[stack.format_arn(service="events", resource="rule",
+                                        resource_name="StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["iam:PassRole"], resources=[job_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ))
+        key.grant_encrypt_decrypt(role)
+        acknowledge_wildcards(
+            role,
+            "Processing jobs get a fresh generated name per run (processing-job/*); the S3 actions are limited to "
+            "the evaluation bucket; X-Ray's actions accept only '*'",
+        )
+        acknowledge(role, "The policies CDK generates for the workflow's own tasks", "HIPAA.Security-IAMNoInlinePolicy",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))

@@ -1,0 +1,129 @@
+"""The execution role of the inference endpoint: only its model prefixes, its images, its logs and metrics, the key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs.compliance import acknowledge
+
+# CloudWatch namespaces a SageMaker inference container publishes to.
+METRIC_NAMESPACES = ("/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents", "AWS/SageMaker")
+
+
+class InferenceExecutionRole(Construct):
+    """The role SageMaker assumes to pull images, read model data, write logs, metrics and captured data."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        models_bucket: s3.IBucket,
+        model_prefixes: Sequence[str],
+        capture_bucket: s3.IBucket | None,
+        capture_prefix: str,
+        image_repository_arns: Sequence[str],
+        in_vpc: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker inference endpoint execution role (model prefixes, images, logs, metrics)",
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="PullServingImages",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=sorted(set(image_repository_arns)),
+            ),
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            iam.PolicyStatement(
+                sid="WriteLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[
+                    stack.format_arn(service="logs", resource="log-group", resource_name=f"{group}*",
+                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+                    for group in ("/aws/sagemaker/Endpoints/", "/aws/sagemaker/InferenceComponents/")
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PublishMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": list(METRIC_NAMESPACES)}},
+            ),
+            iam.PolicyStatement(sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
+                                resources=[key.key_arn]),
+        ]
+        # Object ARNs name the account's buckets by prefix (bucket-scoped ARNs from the platform stack would be
+        # cross-stack tokens no reviewer can read); the platform key, the account condition and ListBucket on the one
+        # bucket keep the reach to this platform's data.
+        own_account = {"StringEquals": {"s3:ResourceAccount": stack.account}}
+        if model_prefixes:
+            statements += [
+                iam.PolicyStatement(
+                    sid="ReadModelData", actions=["s3:GetObject"], conditions=own_account,
+                    resources=sorted({f"arn:{stack.partition}:s3:::*/{p}{'' if p.endswith('.tar.gz') else '*'}"
+                                      for p in model_prefixes}),
+                ),
+                iam.PolicyStatement(
+                    sid="ListModelData", actions=["s3:ListBucket"], resources=[models_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": sorted({f"{p}*" for p in model_prefixes})}},
+                ),
+            ]
+        if capture_bucket is not None:
+            statements.append(iam.PolicyStatement(
+                sid="WriteCapturedData", actions=["s3:PutObject"], conditions=own_account,
+                resources=[f"arn:{stack.partition}:s3:::*/{capture_prefix}/*"],
+            ))
+        if in_vpc:
+            statements.append(iam.PolicyStatement(
+                sid="AttachToVpc",
+                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                         "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                         "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                         "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+                resources=["*"],
+            ))
+        self.policy = iam.ManagedPolicy(self, "Policy", statements=statements, roles=[self.role])
+        acknowledge(
+            self.policy,
+            "Each wildcard is scoped: ECR login and PutMetricData (namespace-conditioned) have no resource ARNs; "
+            "log groups are named after endpoint names generated at deployment; object ARNs end in this model's "
+            "own prefix (account-conditioned, readable only with the platform key); VPC network-interface actions "
+            "take no resource-level scoping",
+            *(f"AwsSolutions-IAM5[Resource::{text}]" for text in wildcard_findings(stack, statements)),
+        )
+
+
+def wildcard_findings(stack: cdk.Stack, statements: Sequence[iam.PolicyStatement]) -> list[str]:
+    """The wildcard resources of `statements` as cdk-nag names them (its flattenCfnReference, on local tokens)."""
+    found: set[str] = set()
+    for statement in statements:
+        for resource in statement.resources:
+            text = _flatten(stack.resolve(resource))
+            if "*" in text:
+                found.add(text)
+    return sorted(found)
+
+
+def _flatten(node: object) -> str:
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return delimiter.join(_flatten(item) for item in items)
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
+        if "Ref" in node:
+            return f"<{_flatten(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))

@@ -1,0 +1,156 @@
+"""Model Monitor on the endpoint's captured data: model bias and SHAP drift (Clarify image), and data quality and
+model quality (Model Monitor analyzer image) where a baseline exists. KMS on volumes and outputs, private subnets.
+
+Job definitions get names (a schedule refers to its definition by name) that include a digest of their settings, so
+a changed definition is created under a new name before the old one is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from cdk_constructs import clarify_analysis_config as analysis
+from cdk_constructs.config_objects import ConfigObjects
+from cdk_constructs.processing_request import ProcessingPlacement
+from config.evaluation import ClarifyConfig, MonitoringConfig
+from neuron.images import registry_domain
+
+# sagemaker-model-monitor-analyzer registry accounts: aws/sagemaker-python-sdk
+# src/sagemaker/image_uri_config/model-monitor.json (checked 2026-11). To move into neuron/catalog.py.
+MODEL_MONITOR_ACCOUNTS: dict[str, str] = {
+    "ap-east-1": "001633400207", "ap-northeast-1": "574779866223", "ap-northeast-2": "709848358524",
+    "ap-south-1": "126357580389", "ap-southeast-1": "245545462676", "ap-southeast-2": "563025443158",
+    "ca-central-1": "536280801234", "cn-north-1": "453000072557", "cn-northwest-1": "453252182341",
+    "eu-central-1": "048819808253", "eu-north-1": "895015795356", "eu-west-1": "468650794304",
+    "eu-west-2": "749857270468", "eu-west-3": "680080141114", "me-south-1": "607024016150",
+    "sa-east-1": "539772159869", "us-east-1": "156813124566", "us-east-2": "777275614652",
+    "us-west-1": "890145073186", "us-west-2": "159807026194",
+}
+SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
+ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
+GROUND_TRUTH_TYPES = ("ModelBias", "ModelQuality")
+
+
+def model_monitor_image_uri(region: str) -> str:
+    try:
+        account = MODEL_MONITOR_ACCOUNTS[region]
+    except KeyError:
+        raise ValueError(
+            f"evaluation.monitoring: Model Monitor has no analyzer image in region {region!r} for data or model "
+            f"quality; regions with one: {', '.join(sorted(MODEL_MONITOR_ACCOUNTS))}; remove "
+            "monitoring.data_quality_baseline and monitoring.model_quality"
+        ) from None
+    return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/sagemaker-model-monitor-analyzer:latest"
+
+
+class ModelMonitoring(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: MonitoringConfig,
+                 clarify: ClarifyConfig | None, clarify_image_uri: str | None, placement: ProcessingPlacement,
+                 bucket: s3.IBucket, config_objects: ConfigObjects) -> None:
+        super().__init__(scope, construct_id)
+        self._settings, self._placement, self._bucket = settings, placement, bucket
+        self._endpoint_name = endpoint_name
+        self.job_definitions: dict[str, cdk.CfnResource] = {}
+        self.schedules: dict[str, sagemaker.CfnMonitoringSchedule] = {}
+        region = cdk.Stack.of(self).region
+
+        if settings.model_bias and clarify is not None and clarify_image_uri is not None:
+            uri = config_objects.add("monitoring/model_bias/analysis_config.json", analysis.monitoring_bias(clarify))
+            endpoint = self._endpoint_input("ModelBias", probability_threshold=clarify.predictor.probability_threshold)
+            self._add("ModelBias", sagemaker.CfnModelBiasJobDefinition, isolated=True, props={
+                "model_bias_app_specification": {"configUri": uri, "imageUri": clarify_image_uri},
+                "model_bias_job_input": {"endpointInput": endpoint, "groundTruthS3Input": self._ground_truth()},
+                "model_bias_job_output_config": self._output("ModelBias"),
+            })
+        if settings.model_explainability and clarify is not None and clarify_image_uri is not None:
+            uri = config_objects.add("monitoring/explainability/analysis_config.json",
+                                     analysis.monitoring_explainability(clarify, endpoint_name=endpoint_name))
+            # SHAP sends synthetic rows to the endpoint: this job needs the network (through VPC endpoints).
+            self._add("ModelExplainability", sagemaker.CfnModelExplainabilityJobDefinition, isolated=False, props={
+                "model_explainability_app_specification": {"configUri": uri, "imageUri": clarify_image_uri},
+                "model_explainability_job_input": {"endpointInput": self._endpoint_input("ModelExplainability")},
+                "model_explainability_job_output_config": self._output("ModelExplainability"),
+            })
+        if settings.data_quality_baseline is not None:
+            baseline = settings.data_quality_baseline
+            self._add("DataQuality", sagemaker.CfnDataQualityJobDefinition, isolated=True, props={
+                "data_quality_app_specification": {"imageUri": model_monitor_image_uri(region)},
+                "data_quality_job_input": {"endpointInput": self._endpoint_input("DataQuality")},
+                "data_quality_job_output_config": self._output("DataQuality"),
+                "data_quality_baseline_config": {
+                    "constraintsResource": {"s3Uri": self._baseline_uri(baseline.constraints_key)},
+                    **({"statisticsResource": {"s3Uri": self._baseline_uri(baseline.statistics_key)}}
+                       if baseline.statistics_key else {})},
+            })
+        if settings.model_quality is not None:
+            quality = settings.model_quality
+            app: dict[str, Any] = {"imageUri": model_monitor_image_uri(region), "problemType": quality.problem_type}
+            self._add("ModelQuality", sagemaker.CfnModelQualityJobDefinition, isolated=True, props={
+                "model_quality_app_specification": app,
+                "model_quality_job_input": {
+                    "endpointInput": self._endpoint_input("ModelQuality",
+                                                          probability_threshold=quality.probability_threshold),
+                    "groundTruthS3Input": self._ground_truth()},
+                "model_quality_job_output_config": self._output("ModelQuality"),
+                "model_quality_baseline_config": {
+                    "constraintsResource": {"s3Uri": self._baseline_uri(quality.baseline.constraints_key)}},
+            })
+
+    def _endpoint_input(self, monitoring_type: str, *, probability_threshold: float | None = None) -> dict[str, Any]:
+        s = self._settings
+        endpoint: dict[str, Any] = {"endpointName": self._endpoint_name, "localPath": ENDPOINT_INPUT_PATH,
+                                    "s3InputMode": "File", "s3DataDistributionType": "FullyReplicated"}
+        for key, value in (("featuresAttribute", s.features_attribute), ("inferenceAttribute", s.inference_attribute),
+                           ("probabilityAttribute", s.probability_attribute),
+                           ("probabilityThresholdAttribute", probability_threshold)):
+            if value is not None:
+                endpoint[key] = value
+        if monitoring_type in GROUND_TRUTH_TYPES:  # ground truth arrives later than the prediction: look back
+            endpoint |= {"startTimeOffset": s.start_time_offset, "endTimeOffset": s.end_time_offset}
+        return endpoint
+
+    def _ground_truth(self) -> dict[str, str]:
+        return {"s3Uri": self._bucket.s3_url_for_object(self._settings.ground_truth_prefix)}
+
+    def _baseline_uri(self, key: str) -> str:
+        return self._bucket.s3_url_for_object(self._settings.baselines_prefix + key)
+
+    def _output(self, monitoring_type: str) -> dict[str, Any]:
+        return {"kmsKeyId": self._placement.kms_key_arn, "monitoringOutputs": [{"s3Output": {
+            "localPath": "/opt/ml/processing/output", "s3UploadMode": "EndOfJob",
+            "s3Uri": self._bucket.s3_url_for_object(f"monitoring/reports/{monitoring_type}")}}]}
+
+    def _add(self, monitoring_type: str, kind: Any, *, isolated: bool, props: dict[str, Any]) -> None:
+        s, p = self._settings, self._placement
+        props |= {
+            "job_resources": {"clusterConfig": {
+                "instanceCount": s.resources.instance_count, "instanceType": s.resources.instance_type,
+                "volumeSizeInGb": s.resources.volume_size_gb, "volumeKmsKeyId": p.kms_key_arn}},
+            "network_config": {"enableInterContainerTrafficEncryption": True, "enableNetworkIsolation": isolated,
+                               "vpcConfig": {"securityGroupIds": list(p.security_group_ids),
+                                             "subnets": list(p.subnet_ids)}},
+            "role_arn": p.role_arn,
+            "stopping_condition": {"maxRuntimeInSeconds": s.resources.max_runtime_seconds},
+        }
+        stack = cdk.Stack.of(self)
+        digest = hashlib.sha256(json.dumps(stack.resolve(props), sort_keys=True).encode()).hexdigest()[:8]
+        name = f"{cdk.Names.unique_resource_name(self, max_length=40, separator='-')}-{monitoring_type[:13]}-{digest}"
+        definition = kind(self, f"{monitoring_type}Definition", job_definition_name=name, **props)
+        schedule = sagemaker.CfnMonitoringSchedule(
+            self, f"{monitoring_type}Schedule",
+            monitoring_schedule_name=f"{cdk.Names.unique_resource_name(self, max_length=44, separator='-')}-"
+                                     f"{monitoring_type}"[:63],
+            monitoring_schedule_config={
+                "monitoringJobDefinitionName": name, "monitoringType": monitoring_type,
+                "scheduleConfig": {"scheduleExpression": SCHEDULES[s.schedule]}},
+        )
+        schedule.node.add_dependency(definition)
+        self.job_definitions[monitoring_type] = definition
+        self.schedules[monitoring_type] = schedule

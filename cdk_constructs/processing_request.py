@@ -1,0 +1,87 @@
+"""CreateProcessingJob requests in SageMaker API shape, written as Step Functions task parameters.
+
+Every evaluation job shares the same guard rails: a generated unique name, the platform key on volume and outputs,
+private subnets, inter-container encryption, a runtime limit. Keys ending in `.$` take JSONPath or intrinsic functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from config.evaluation import JobResources
+
+PROCESSING_ROOT = "/opt/ml/processing"
+MAX_NAME_PREFIX = 26  # 63-character job names: prefix + "-" + a 36-character UUID
+
+
+@dataclass(frozen=True)
+class ProcessingPlacement:
+    """Where and as whom the jobs run: the same for every evaluation job."""
+
+    role_arn: str
+    kms_key_arn: str
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+
+
+def unique_name(prefix: str) -> dict[str, str]:
+    """A fresh job name per run (names are unique per account and region, and retries must not collide)."""
+    if not 1 <= len(prefix) <= MAX_NAME_PREFIX:
+        raise ValueError(f"job name prefix {prefix!r} must be 1 to {MAX_NAME_PREFIX} characters")
+    return {"ProcessingJobName.$": f"States.Format('{prefix}-{{}}', States.UUID())"}
+
+
+def s3_input(name: str, local_path: str, *, s3_uri: str | None = None, s3_uri_path: str | None = None,
+             data_type: str = "S3Prefix") -> dict[str, Any]:
+    """One input channel; `s3_uri_path` is a JSONPath or intrinsic for a URI known only at run time."""
+    uri = {"S3Uri": s3_uri} if s3_uri is not None else {"S3Uri.$": s3_uri_path}
+    return {"InputName": name, "AppManaged": False, "S3Input": {
+        **uri, "LocalPath": local_path, "S3DataType": data_type, "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}}
+
+
+def s3_output(name: str, local_path: str, *, s3_uri_path: str) -> dict[str, Any]:
+    return {"OutputName": name, "AppManaged": False,
+            "S3Output": {"S3Uri.$": s3_uri_path, "LocalPath": local_path, "S3UploadMode": "EndOfJob"}}
+
+
+def processing_request(
+    *,
+    name_prefix: str,
+    image_uri: str,
+    placement: ProcessingPlacement,
+    resources: JobResources,
+    inputs: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Mapping[str, Any]],
+    network_isolation: bool,
+    environment: Mapping[str, str] | None = None,
+    arguments: Sequence[str] | None = None,
+    purpose: str,
+) -> dict[str, Any]:
+    app: dict[str, Any] = {"ImageUri": image_uri}
+    if arguments:
+        app["ContainerArguments"] = list(arguments)
+    request: dict[str, Any] = {
+        **unique_name(name_prefix),
+        "RoleArn": placement.role_arn,
+        "AppSpecification": app,
+        "ProcessingOutputConfig": {"KmsKeyId": placement.kms_key_arn, "Outputs": [dict(o) for o in outputs]},
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceCount": resources.instance_count, "InstanceType": resources.instance_type,
+            "VolumeSizeInGB": resources.volume_size_gb, "VolumeKmsKeyId": placement.kms_key_arn}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": resources.max_runtime_seconds},
+        "NetworkConfig": {
+            "EnableInterContainerTrafficEncryption": True,
+            "EnableNetworkIsolation": network_isolation,
+            "VpcConfig": {"SecurityGroupIds": list(placement.security_group_ids),
+                          "Subnets": list(placement.subnet_ids)},
+        },
+        "Tags": [{"Key": "neuron-genai:purpose", "Value": purpose}],
+    }
+    if inputs:
+        request["ProcessingInputs"] = [dict(i) for i in inputs]
+    if environment:
+        request["Environment"] = dict(environment)
+    return request

@@ -1,0 +1,153 @@
+"""The one CreateTrainingJob request the lifecycle workflow sends, built from a `TrainingJobConfig`.
+
+`stepfunctions_tasks.SageMakerCreateTrainingJob` cannot express CheckpointConfig, managed spot with MaxWait,
+KeepAlive (warm pools), RetryStrategy, inter-container encryption or a training plan, so the workflow sends this full
+request through `arn:aws:states:::sagemaker:createTrainingJob.sync`. Keys ending in `.$` are evaluated by Step
+Functions against the workflow state; the tests validate the request against botocore's CreateTrainingJob shape with
+those values replaced by typed samples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from config.training import TrainingJobConfig
+from neuron.catalog import instance
+
+CODE_CHANNEL = "code"
+CODE_DIR = f"/opt/ml/input/data/{CODE_CHANNEL}"
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+# libfabric's EFA provider with device RDMA; fork-safe because data-loader workers fork after EFA is opened.
+EFA_ENVIRONMENT = {"FI_PROVIDER": "efa", "FI_EFA_USE_DEVICE_RDMA": "1", "FI_EFA_FORK_SAFE": "1"}
+# What the training script prints, turned into SageMaker metrics (train.py logs `step=N loss=X`).
+METRIC_DEFINITIONS = ({"Name": "train:loss", "Regex": r"loss=([0-9]+\.[0-9]+)"},)
+
+
+@dataclass(frozen=True)
+class TrainingJobTargets:
+    """Where a training job reads and writes; values may be CDK tokens (resolved at deploy)."""
+
+    image_uri: str
+    role_arn: str
+    key_arn: str
+    region: str
+    datasets_bucket: str
+    output_s3_uri: str  # s3://bucket/prefix/ ; SageMaker writes <job name>/output/model/ below it
+    checkpoints_bucket: str
+    code_s3_uri: str  # the SourceArchive object
+    code_file_name: str
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+
+
+def training_job_request(
+    *,
+    stage: str,
+    job: TrainingJobConfig,
+    targets: TrainingJobTargets,
+    run_id_path: str,
+    model_s3_uri_path: str | None,
+    teacher_s3_uri_path: str | None = None,
+) -> dict[str, Any]:
+    """The CreateTrainingJob parameters of one lifecycle stage (`pretrain`, `fine-tune`).
+
+    The job name, checkpoint location and run tag derive from the run id at `run_id_path`; the model to start from
+    (channel `model`) and a distillation teacher (channel `teacher`) are S3 prefixes read from the workflow state.
+    """
+    spec = instance(job.instance_type)
+    checkpoint = {
+        "S3Uri.$": f"States.Format('s3://{targets.checkpoints_bucket}/checkpoints/{stage}/{{}}/', {run_id_path})",
+        "LocalPath": CHECKPOINT_LOCAL_PATH,
+    }
+    resources: dict[str, Any] = {
+        "InstanceType": job.instance_type,
+        "InstanceCount": job.instance_count,
+        "VolumeSizeInGB": job.volume_size_gb,
+    }
+    if job.encrypt_volume_with_platform_key:
+        resources["VolumeKmsKeyId"] = targets.key_arn
+    if job.keep_alive_seconds:
+        resources["KeepAlivePeriodInSeconds"] = job.keep_alive_seconds
+    if job.training_plan_arn:
+        resources["TrainingPlanArn"] = job.training_plan_arn
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": job.max_runtime_seconds}
+    if job.spot and job.max_wait_seconds:
+        stopping["MaxWaitTimeInSeconds"] = job.max_wait_seconds
+
+    environment = {"NEURON_CC_FLAGS": " ".join(job.compiler_flags), "MALLOC_ARENA_MAX": "64"}
+    if job.persistent_compile_cache:
+        environment["NEURON_COMPILE_CACHE_URL"] = (
+            f"s3://{targets.checkpoints_bucket}/neuron-compile-cache/{spec.family}/"
+        )
+    if job.multi_node:
+        environment.update(EFA_ENVIRONMENT)
+
+    channels = [
+        _channel(CODE_CHANNEL, {"S3Uri": targets.code_s3_uri}, "File"),
+        *(
+            _channel(name, {"S3Uri": f"s3://{targets.datasets_bucket}/{c.prefix}"}, c.input_mode, c.distribution)
+            for name, c in job.channels.items()
+        ),
+    ]
+    if model_s3_uri_path:
+        channels.append(_channel("model", {"S3Uri.$": model_s3_uri_path}, "FastFile"))
+    if teacher_s3_uri_path:
+        channels.append(_channel("teacher", {"S3Uri.$": teacher_s3_uri_path}, "FastFile"))
+
+    request: dict[str, Any] = {
+        "TrainingJobName.$": f"States.Format('{stage}-{{}}', {run_id_path})",
+        "RoleArn": targets.role_arn,
+        "AlgorithmSpecification": {
+            "TrainingImage": targets.image_uri,
+            "TrainingInputMode": "File",
+            "EnableSageMakerMetricsTimeSeries": True,
+            "MetricDefinitions": [dict(m) for m in METRIC_DEFINITIONS],
+        },
+        "HyperParameters": _hyperparameters(stage, job, targets),
+        "Environment": environment,
+        "InputDataConfig": channels,
+        # Uncompressed output: the next stage and the endpoint read the model directory without unpacking a tarball.
+        "OutputDataConfig": {"S3OutputPath": targets.output_s3_uri, "KmsKeyId": targets.key_arn,
+                             "CompressionType": "NONE"},
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
+        "RetryStrategy": {"MaximumRetryAttempts": job.retry_attempts},
+        "VpcConfig": {"SecurityGroupIds": list(targets.security_group_ids), "Subnets": list(targets.subnet_ids)},
+        "EnableNetworkIsolation": job.network_isolation,
+        "EnableInterContainerTrafficEncryption": job.inter_container_encryption,
+        "EnableManagedSpotTraining": job.spot,
+        "Tags": [{"Key": "lifecycle-run", "Value.$": run_id_path}, {"Key": "lifecycle-stage", "Value": stage}],
+    }
+    if job.checkpoints:
+        request["CheckpointConfig"] = checkpoint
+    return request
+
+
+def _channel(name: str, s3_uri: Mapping[str, str], mode: str, distribution: str = "FullyReplicated") -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "InputMode": mode,
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3DataDistributionType": distribution, **s3_uri}},
+    }
+
+
+def _hyperparameters(stage: str, job: TrainingJobConfig, targets: TrainingJobTargets) -> dict[str, str]:
+    """The training toolkit's settings plus the job's own, JSON-encoded as the SageMaker Python SDK sends them."""
+    values: dict[str, Any] = {
+        **job.hyperparameters,
+        "mode": "pretrain" if stage == "pretrain" else "fine-tune",
+        "tensor-parallel-degree": job.tensor_parallel_degree,
+        "pipeline-parallel-degree": job.pipeline_parallel_degree,
+        "sagemaker_program": job.entry_point,
+        # Read from the code channel: works with network isolation, where the container cannot call S3 itself.
+        "sagemaker_submit_directory": f"{CODE_DIR}/{targets.code_file_name}",
+        "sagemaker_region": targets.region,
+        "sagemaker_container_log_level": 20,
+        # torchrun on every node, one process per NeuronCore; the toolkit reads the instance type to count them.
+        "sagemaker_torch_distributed_enabled": True,
+        "sagemaker_instance_type": job.instance_type,
+    }
+    return {key: json.dumps(value) for key, value in values.items()}

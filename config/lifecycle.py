@@ -1,0 +1,146 @@
+"""Settings of the foundation-model lifecycle (pre-train -> fine-tune -> evaluate -> gate -> register -> deploy ->
+notify) and of the optional SageMaker HyperPod cluster that runs long training outside that workflow."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from config.base import StrictModel
+from config.training import TRAINING_PLAN_ARN, TRAINIUM_TYPES, DataChannel, TrainingJobConfig
+from neuron.catalog import ContainerKind, instance
+
+MODEL_PREFIX = r"^[A-Za-z0-9!_.*'()/-]+/$"
+
+
+class LifecycleConfig(StrictModel):
+    enabled: bool = True
+    pretrain: TrainingJobConfig | None = Field(None, description="Optional pre-training job before the fine-tune.")
+    fine_tune: TrainingJobConfig = TrainingJobConfig(channels={"train": DataChannel(prefix="fine-tune/train/")})
+    base_model_prefix: str = Field(
+        "base-models/default/", pattern=MODEL_PREFIX,
+        description="Models-bucket prefix of the uncompressed base model the fine-tune starts from when no "
+        "pre-training runs; a run can name another S3 URI in its input.",
+    )
+    distillation_teacher_prefix: str | None = Field(
+        None, pattern=MODEL_PREFIX,
+        description="Models-bucket prefix of a teacher model: the fine-tune gets it as the `teacher` channel "
+        "(knowledge distillation); None = plain fine-tuning.",
+    )
+    model_package_group: str = Field("foundation-models", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$")
+    approval: Literal["auto", "manual"] = Field(
+        "auto", description="auto: a model that passes the evaluation gate is Approved and deployed; manual: it is "
+        "registered PendingManualApproval and not deployed. An ungated model (no evaluation stage) is never "
+        "auto-approved.",
+    )
+    # The image a model package names when no inference stack hands over its serving image.
+    package_container: ContainerKind = ContainerKind.TGI_NEURONX
+    package_instance_type: str = "ml.inf2.xlarge"
+    training_log_group: Literal["create", "existing"] = Field(
+        "create", description="create: the stack creates /aws/sagemaker/TrainingJobs encrypted with the platform key; "
+        "existing: the account already has that log group (any earlier training job creates it) and its owner "
+        "associates the key with `aws logs associate-kms-key`.",
+    )
+    endpoint_poll_seconds: int = Field(60, ge=10, le=900)
+    notification_emails: tuple[str, ...] = ()
+
+    @field_validator("package_instance_type")
+    @classmethod
+    def _inferentia_package(cls, value: str, info: ValidationInfo) -> str:
+        spec = instance(value)
+        if spec.accelerator != "inferentia":
+            raise ValueError(f"{value} is a {spec.accelerator} instance; a model package is served on Inferentia "
+                             "(ml.inf1/ml.inf2), e.g. ml.inf2.xlarge")
+        return value
+
+    @field_validator("notification_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for email in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise ValueError(f"{email!r} is not an e-mail address")
+        return value
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# HyperPod
+# ---------------------------------------------------------------------------------------------------------------------
+# Slurm controller and login nodes run no training: general-purpose CPU instances HyperPod offers (checked 2026-11).
+HYPERPOD_CPU_TYPES = ("ml.m5.xlarge", "ml.m5.2xlarge", "ml.m5.4xlarge", "ml.c5.2xlarge", "ml.c5.4xlarge",
+                      "ml.t3.xlarge", "ml.t3.2xlarge")
+DeepHealthCheck = Literal["InstanceStress", "InstanceConnectivity"]
+DEEP_HEALTH_CHECKS: tuple[DeepHealthCheck, ...] = ("InstanceStress", "InstanceConnectivity")
+SLURM_NODE_TYPES = {"controller": "Controller", "login": "Login", "compute": "Compute"}
+
+
+class HyperPodGroup(StrictModel):
+    name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    node_type: Literal["controller", "login", "compute"] = "compute"
+    instance_type: str
+    instance_count: int = Field(ge=1, le=1024)
+    threads_per_core: Literal[1, 2] = 1
+    volume_size_gb: int = Field(500, ge=1, le=16384, description="Extra EBS volume mounted at /opt/sagemaker.")
+    training_plan_arn: str | None = Field(None, pattern=TRAINING_PLAN_ARN)
+
+    @field_validator("instance_type")
+    @classmethod
+    def _type_fits_role(cls, value: str, info: ValidationInfo) -> str:
+        node_type = info.data.get("node_type")
+        if node_type == "compute" and value not in TRAINIUM_TYPES:
+            raise ValueError(f"node_type compute with instance_type {value}: compute groups train on Trainium: "
+                             f"{', '.join(TRAINIUM_TYPES)}")
+        if node_type in ("controller", "login") and value not in HYPERPOD_CPU_TYPES:
+            raise ValueError(f"node_type {node_type} with instance_type {value}: Slurm {node_type} nodes run no "
+                             f"training; use a CPU type: {', '.join(HYPERPOD_CPU_TYPES)}")
+        return value
+
+    @field_validator("training_plan_arn")
+    @classmethod
+    def _plan_on_compute(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("node_type") != "compute":
+            raise ValueError(f"training_plan_arn on a {info.data.get('node_type')} group: training plans reserve "
+                             "accelerated capacity; set it on a compute group")
+        return value
+
+    @property
+    def slurm_node_type(self) -> str:
+        return SLURM_NODE_TYPES[self.node_type]
+
+
+def _default_groups() -> tuple[HyperPodGroup, ...]:
+    return (
+        HyperPodGroup(name="controller", node_type="controller", instance_type="ml.m5.2xlarge", instance_count=1),
+        HyperPodGroup(name="trn1-compute", instance_type="ml.trn1.32xlarge", instance_count=2),
+    )
+
+
+class HyperPodConfig(StrictModel):
+    enabled: bool = False
+    groups: tuple[HyperPodGroup, ...] = Field(default_factory=_default_groups)
+    node_recovery: Literal["Automatic", "None"] = "Automatic"
+    deep_health_checks: tuple[DeepHealthCheck, ...] = DEEP_HEALTH_CHECKS
+    partition: str = Field("trainium", pattern=r"^[a-zA-Z0-9_-]{1,32}$")
+
+    @field_validator("groups")
+    @classmethod
+    def _one_controller_unique_names(cls, value: tuple[HyperPodGroup, ...]) -> tuple[HyperPodGroup, ...]:
+        names = [g.name for g in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"instance group names must be unique; repeated: {', '.join(duplicates)}")
+        controllers = [g for g in value if g.node_type == "controller"]
+        if len(controllers) != 1 or controllers[0].instance_count != 1:
+            found = ", ".join(f"{g.name} x {g.instance_count}" for g in controllers) or "none"
+            raise ValueError(f"Slurm needs exactly one controller group with instance_count 1; found: {found}")
+        if not any(g.node_type == "compute" for g in value):
+            raise ValueError("add at least one compute group (node_type compute, a Trainium instance type)")
+        for group in value:
+            if group.node_type == "compute" and group.instance_count > 1 and not instance(group.instance_type).efa_gbps:
+                raise ValueError(
+                    f"group {group.name}: instance_count {group.instance_count} of {group.instance_type}, which has "
+                    f"no EFA; multi-node Trainium training needs EFA: use "
+                    f"{', '.join(t for t in TRAINIUM_TYPES if instance(t).efa_gbps)}, or instance_count 1"
+                )
+        return value

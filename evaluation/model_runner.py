@@ -1,0 +1,101 @@
+"""How the job talks to the model under evaluation: a SageMaker endpoint or one inference component on it.
+
+The serving containers differ in request and response shape; a `PayloadFormat` names both. Generation is greedy
+(`do_sample: false`) so that a perturbed prompt is the only thing that changes an answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jmespath
+
+
+class ModelRunner(Protocol):
+    def generate(self, prompt: str) -> str: ...
+    def log_probability(self, text: str) -> float: ...
+
+
+class ModelResponseError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class PayloadFormat:
+    name: str
+    output_path: str  # JMESPath of the generated text in the response
+    log_probability_path: str | None  # JMESPath of the per-token log probabilities of the prompt, if the server has it
+
+    def generation_request(self, prompt: str, max_new_tokens: int) -> dict[str, Any]:
+        return {"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens, "do_sample": False,
+                                                 "return_full_text": False}}
+
+    def log_probability_request(self, text: str) -> dict[str, Any]:
+        # TGI scores the prompt itself ("prefill") when asked for decoder input details.
+        return {"inputs": text, "parameters": {"max_new_tokens": 1, "details": True, "decoder_input_details": True}}
+
+
+PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
+    # Hugging Face TGI (tgi-neuronx): a list with one generation; prefill log probabilities with details.
+    "tgi": PayloadFormat("tgi", "[0].generated_text", "[0].details.prefill[].logprob"),
+    # DJL LMI (lmi-neuronx) rolling batch: one object; no prompt log probabilities.
+    "lmi": PayloadFormat("lmi", "generated_text", None),
+}
+
+
+def extract_text(payload: Any, fmt: PayloadFormat) -> str:
+    text = jmespath.search(fmt.output_path, payload)
+    if not isinstance(text, str):
+        raise ModelResponseError(
+            f"the {fmt.name} response has no text at {fmt.output_path!r}: {json.dumps(payload)[:300]}"
+        )
+    return text
+
+
+def extract_log_probability(payload: Any, fmt: PayloadFormat) -> float:
+    """Sum of the prompt tokens' log probabilities (the first token has none and is skipped)."""
+    if fmt.log_probability_path is None:
+        raise ModelResponseError(f"the {fmt.name} payload format has no prompt log probabilities")
+    values = jmespath.search(fmt.log_probability_path, payload)
+    numbers = [float(v) for v in values or [] if v is not None]
+    if not numbers:
+        raise ModelResponseError(
+            f"the {fmt.name} response has no log probabilities at {fmt.log_probability_path!r}: "
+            f"{json.dumps(payload)[:300]}"
+        )
+    return sum(numbers)
+
+
+class EndpointModelRunner:
+    """Invokes a SageMaker endpoint (optionally one inference component) through the sagemaker-runtime API."""
+
+    def __init__(self, *, endpoint_name: str, payload_format: str, inference_component_name: str | None = None,
+                 max_new_tokens: int = 64, client: Any = None) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            # The container's own limit is 60 s; a longer read timeout avoids a retried duplicate generation.
+            client = boto3.client("sagemaker-runtime", config=Config(
+                read_timeout=70, retries={"mode": "standard", "max_attempts": 5}))
+        self._client = client
+        self._endpoint = endpoint_name
+        self._component = inference_component_name
+        self._format = PAYLOAD_FORMATS[payload_format]
+        self._max_new_tokens = max_new_tokens
+
+    def _invoke(self, body: dict[str, Any]) -> Any:
+        request: dict[str, Any] = {"EndpointName": self._endpoint, "ContentType": "application/json",
+                                   "Accept": "application/json", "Body": json.dumps(body).encode()}
+        if self._component:
+            request["InferenceComponentName"] = self._component
+        response = self._client.invoke_endpoint(**request)
+        return json.loads(response["Body"].read())
+
+    def generate(self, prompt: str) -> str:
+        return extract_text(self._invoke(self._format.generation_request(prompt, self._max_new_tokens)), self._format)
+
+    def log_probability(self, text: str) -> float:
+        return extract_log_probability(self._invoke(self._format.log_probability_request(text)), self._format)

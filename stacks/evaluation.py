@@ -1,0 +1,168 @@
+"""Model evaluation: Clarify bias and explainability jobs, foundation-model evaluation with release thresholds, the
+on-demand evaluation workflow, monitoring schedules on the live endpoint, and a Bedrock guardrail.
+
+`self.stage` hands the lifecycle workflow the same job definitions the on-demand workflow runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from cdk_constructs.clarify_jobs import ClarifyJobs, run_key
+from cdk_constructs.compliance import acknowledge
+from cdk_constructs.config_objects import ConfigObjects
+from cdk_constructs.evaluation_workflow import EvaluationWorkflow
+from cdk_constructs.fm_evaluation_job import FoundationModelEvaluationJob
+from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
+from cdk_constructs.guardrail import ContentGuardrail
+from cdk_constructs.model_monitoring import ModelMonitoring
+from cdk_constructs.processing_request import ProcessingPlacement
+from config import AppConfig
+from evaluation.metrics import METRICS
+from neuron.images import UnknownRegionError, clarify_image_uri
+from stacks.contracts import EvaluationStage
+from stacks.platform import Platform
+
+# State names of the evaluation jobs (the lifecycle uses them as its state names too).
+FM_EVALUATION_STATE = "FoundationModelEvaluation"
+DATA_BIAS_STATE = "ClarifyDataBias"
+
+
+def clarify_image_for(config: AppConfig) -> str | None:
+    """The Clarify image when the profile uses Clarify; a config-phrased error where the region has none."""
+    evaluation = config.evaluation
+    assert evaluation is not None
+    monitoring = evaluation.monitoring
+    uses = [name for name, used in (
+        ("evaluation.clarify", evaluation.clarify is not None),
+        ("evaluation.monitoring.model_bias", bool(monitoring and monitoring.model_bias)),
+        ("evaluation.monitoring.model_explainability", bool(monitoring and monitoring.model_explainability)),
+    ) if used]
+    if not uses:
+        return None
+    try:
+        return clarify_image_uri(config.region)
+    except UnknownRegionError as err:
+        raise ValueError(
+            f"profile {config.profile!r}: {', '.join(uses)} {'needs' if len(uses) == 1 else 'need'} SageMaker Clarify, "
+            f"but {err}. Fix: choose one of "
+            "those regions, or set evaluation.clarify to null and evaluation.monitoring.model_bias and "
+            "model_explainability to false"
+        ) from None
+
+
+class EvaluationStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, platform: Platform,
+                 monitored_endpoint_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id,
+                         description="Neuron GenAI evaluation: Clarify, fmeval, monitoring, guardrail", **kwargs)
+        settings = config.evaluation
+        if settings is None:
+            raise ValueError("EvaluationStack needs the evaluation section of the config")
+        clarify_image = clarify_image_for(config)
+        buckets = platform.buckets
+
+        self.job_role = iam.Role(
+            self, "ProcessingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Evaluation processing jobs and monitoring schedules",
+        )
+        buckets.datasets.grant_read(self.job_role)
+        buckets.evaluation.grant_read_write(self.job_role)
+        platform.key.grant_encrypt_decrypt(self.job_role)
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            actions=["sagemaker:InvokeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
+                       self.format_arn(service="sagemaker", resource="inference-component", resource_name="*")],
+        ))
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+            resources=["*"],
+        ))
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[self.format_arn(service="logs", resource="log-group",
+                                       resource_name="/aws/sagemaker/ProcessingJobs*",
+                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+        ))
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+        ))
+
+        subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
+        placement = ProcessingPlacement(
+            role_arn=self.job_role.role_arn, kms_key_arn=platform.key.key_arn, subnet_ids=subnets,
+            security_group_ids=[platform.workload_security_group.security_group_id],
+        )
+        self.config_objects = ConfigObjects(self, "AnalysisConfigs", bucket=buckets.evaluation,
+                                            prefix="clarify/configs", vpc=platform.vpc, subnets=platform.subnets,
+                                            key=platform.key, log_retention=platform.log_retention)
+
+        self.fm_evaluation = FoundationModelEvaluationJob(
+            self, "FoundationModelEvaluation", settings=settings.foundation_model, placement=placement,
+            role=self.job_role, datasets_bucket=buckets.datasets, reports_bucket=buckets.evaluation,
+        )
+        jobs: dict[str, dict[str, Any]] = {FM_EVALUATION_STATE: self.fm_evaluation.request}
+        runtime: dict[str, tuple[str, dict[str, Any]]] = {}
+        workflow_jobs = dict(jobs)
+        self.clarify: ClarifyJobs | None = None
+        if settings.clarify is not None and clarify_image is not None:
+            self.clarify = ClarifyJobs(
+                self, "Clarify", clarify=settings.clarify, image_uri=clarify_image, placement=placement,
+                datasets_bucket=buckets.datasets, results_bucket=buckets.evaluation,
+                config_objects=self.config_objects,
+            )
+            jobs[DATA_BIAS_STATE] = self.clarify.data_bias_request
+            workflow_jobs = dict(jobs)
+            for kind, request in self.clarify.runtime_requests.items():
+                workflow_jobs[f"Clarify{''.join(p.capitalize() for p in kind.split('_'))}"] = request
+                runtime[kind] = (run_key(kind), self.clarify.runtime_configs[kind])
+
+        self.monitoring: ModelMonitoring | None = None
+        if settings.monitoring is not None and monitored_endpoint_name is not None:
+            self.monitoring = ModelMonitoring(
+                self, "Monitoring", endpoint_name=monitored_endpoint_name, settings=settings.monitoring,
+                clarify=settings.clarify, clarify_image_uri=clarify_image, placement=placement,
+                bucket=buckets.evaluation, config_objects=self.config_objects,
+            )
+        deployment = self.config_objects.seal()
+        if deployment is not None and self.monitoring is not None:
+            for schedule in self.monitoring.schedules.values():
+                schedule.node.add_dependency(deployment)
+
+        self.workflow = EvaluationWorkflow(
+            self, "Workflow", jobs=workflow_jobs, runtime_configs=runtime, bucket=buckets.evaluation,
+            report_key_path=self.fm_evaluation.report_key_path, job_role=self.job_role, key=platform.key,
+            log_retention=platform.log_retention,
+        )
+        buckets.evaluation.grant_read_write(self.workflow.state_machine)
+
+        thresholds = dict(settings.foundation_model.thresholds)
+        self.stage = EvaluationStage(
+            jobs=jobs, role=self.job_role, report_bucket=buckets.evaluation,
+            report_key_path=self.fm_evaluation.report_key_path, thresholds=thresholds,
+            directions={name: METRICS[name].direction.value for name in thresholds},
+        )
+
+        acknowledge_wildcards(
+            self.job_role,
+            "Evaluated endpoints are chosen per run (endpoint/*); ENI actions for VPC jobs and ECR's token accept "
+            "only '*'; bucket grants are CDK's object-level wildcards; metrics are limited to SageMaker namespaces",
+        )
+        acknowledge(self.job_role, "Policies generated by CDK grants for this role only",
+                    "HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy")
+
+        cdk.CfnOutput(self, "EvaluationStateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        cdk.CfnOutput(self, "EvaluationRoleArn", value=self.job_role.role_arn)
+        self.guardrail: ContentGuardrail | None = None
+        if settings.guardrail is not None:
+            self.guardrail = ContentGuardrail(self, "Guardrail", settings=settings.guardrail, key=platform.key)
+            cdk.CfnOutput(self, "GuardrailId", value=self.guardrail.guardrail_id)
+            cdk.CfnOutput(self, "GuardrailVersion", value=self.guardrail.version_number)

@@ -1,0 +1,192 @@
+"""Trainium training and the foundation-model lifecycle workflow that runs it: the training jobs' role and code, the
+model registry, the notification topic, and the Step Functions workflow.
+
+It receives the platform, and optionally the inference stack's serving target (deploy step) and the evaluation
+stack's evaluation stage (gate); without them the workflow skips those stages.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from cdk_constructs.compliance import acknowledge_in_hipaa_and_nist
+from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
+from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
+from cdk_constructs.source_archive import SourceArchive
+from cdk_constructs.training_job_request import TrainingJobTargets, training_job_request
+from config import AppConfig
+from config.training import TRAINING_SOURCE_DIR, TrainingJobConfig
+from neuron.images import container, dlc_account, image_uri
+from stacks.contracts import EvaluationStage, ServingTarget
+from stacks.platform import Platform
+
+TRAINING_OUTPUT_PREFIX = "training-output/"
+# Evaluation, registration and the two endpoint roll-outs, on top of the training jobs' own limits.
+WORKFLOW_MARGIN_SECONDS = 12 * 3600
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+class LifecycleStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        platform: Platform,
+        serving: ServingTarget | None = None,
+        evaluation: EvaluationStage | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, description="Neuron GenAI: Trainium training and the foundation-model "
+                         "lifecycle workflow", **kwargs)  # type: ignore[arg-type]
+        settings = config.lifecycle
+        buckets = platform.buckets
+        jobs = {"pretrain": settings.pretrain, "fine-tune": settings.fine_tune}
+
+        self.code = SourceArchive(self, "TrainingCode", source=TRAINING_SOURCE_DIR)
+        self.training_role = self._training_role(config, platform, [j for j in jobs.values() if j])
+        if settings.training_log_group == "create":
+            logs.LogGroup(self, "TrainingJobLogs", log_group_name=TRAINING_LOG_GROUP, encryption_key=platform.key,
+                          retention=platform.log_retention, removal_policy=cdk.RemovalPolicy.RETAIN)
+
+        subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
+        output = f"s3://{buckets.models.bucket_name}/{TRAINING_OUTPUT_PREFIX}"
+
+        def request(stage: str, job: TrainingJobConfig, model_path: str, teacher_path: str | None) -> dict:
+            groups = [platform.workload_security_group.security_group_id]
+            if job.attach_efa_security_group:
+                groups.append(platform.efa_security_group.security_group_id)
+            targets = TrainingJobTargets(
+                image_uri=image_uri(job.container, config.region, job.instance_type),
+                role_arn=self.training_role.role_arn, key_arn=platform.key.key_arn, region=config.region,
+                datasets_bucket=buckets.datasets.bucket_name, output_s3_uri=output.rstrip("/"),
+                checkpoints_bucket=buckets.checkpoints.bucket_name, code_s3_uri=self.code.asset.s3_object_url,
+                code_file_name=self.code.file_name, subnet_ids=subnets, security_group_ids=groups,
+            )
+            return training_job_request(stage=stage, job=job, targets=targets, run_id_path="$.run.id",
+                                        model_s3_uri_path=model_path, teacher_s3_uri_path=teacher_path)
+
+        self.requests = {
+            "fine-tune": request("fine-tune", settings.fine_tune, "$.model_source.s3_uri",
+                                 "$.run.options.teacher_model_s3_uri" if settings.distillation_teacher_prefix else None)
+        }
+        if settings.pretrain:
+            self.requests["pretrain"] = request("pretrain", settings.pretrain, "$.model_source.s3_uri", None)
+
+        group_name = f"{config.stack_prefix}-{config.profile}-{settings.model_package_group}"
+        if len(group_name) > 63:
+            raise ValueError(f"lifecycle.model_package_group: the model package group name {group_name!r} has "
+                             f"{len(group_name)} characters, SageMaker allows 63; shorten model_package_group, "
+                             "stack_prefix or the profile name")
+        self.model_package_group = sagemaker.CfnModelPackageGroup(
+            self, "ModelPackageGroup", model_package_group_name=group_name,
+            model_package_group_description=f"Foundation models trained by the {config.profile} lifecycle workflow",
+        )
+        self.topic = sns.Topic(self, "Notifications", master_key=platform.key, enforce_ssl=True,
+                               display_name="Foundation-model lifecycle")
+        for email in settings.notification_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+        defaults: dict[str, object] = {
+            "base_model_s3_uri": f"s3://{buckets.models.bucket_name}/{settings.base_model_prefix}",
+            "deploy": True,
+        }
+        if settings.pretrain:
+            defaults["pretrain"] = True
+        if settings.distillation_teacher_prefix:
+            defaults["teacher_model_s3_uri"] = f"s3://{buckets.models.bucket_name}/{settings.distillation_teacher_prefix}"
+        if evaluation is not None and serving is None:
+            defaults["evaluation_endpoint_name"] = ""
+        if serving is not None:
+            package_image, package_env = serving.image_uri, dict(serving.environment)
+            package_type = str(serving.production_variant.get("InstanceType", settings.package_instance_type))
+        else:
+            package_type = settings.package_instance_type
+            package_image = image_uri(settings.package_container, config.region, package_type)
+            package_env = {}
+
+        attempts = sum(j.longest_seconds * j.retry_attempts for j in jobs.values() if j)
+        self.workflow = LifecycleWorkflow(
+            self, "Workflow",
+            fine_tune_request=self.requests["fine-tune"], pretrain_request=self.requests.get("pretrain"),
+            training_role=self.training_role, training_output_s3_uri=output, run_defaults=defaults,
+            model_package_group_name=group_name, package_image_uri=package_image, package_environment=package_env,
+            package_instance_type=package_type, auto_approve=settings.approval == "auto",
+            evaluation=evaluation, serving=serving, topic=self.topic, key=platform.key,
+            log_retention=platform.log_retention, timeout=cdk.Duration.seconds(attempts + WORKFLOW_MARGIN_SECONDS),
+            poll_interval=cdk.Duration.seconds(settings.endpoint_poll_seconds),
+        )
+        self.workflow.node.add_dependency(self.model_package_group)
+        self.state_machine = self.workflow.state_machine
+        acknowledge_wildcards(
+            self.workflow.role,
+            "Job, model, endpoint and package names are generated per run (a UUID), so the workflow's SageMaker "
+            "actions are scoped to this account and region by resource type, not by name; the report read is "
+            "limited to the evaluation bucket; KMS actions are CDK's grant set on the platform key",
+        )
+        acknowledge_in_hipaa_and_nist(
+            self.workflow.role, "The workflow role's grants are specific to this state machine and not reusable",
+            "IAMNoInlinePolicy",
+        )
+
+        cdk.CfnOutput(self, "LifecycleStateMachineArn", value=self.state_machine.state_machine_arn,
+                      description="Start a run: aws stepfunctions start-execution --state-machine-arn <this> "
+                                  "--input '{}' (see the README for the input)")
+        cdk.CfnOutput(self, "ModelPackageGroupName", value=group_name)
+        cdk.CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
+        cdk.CfnOutput(self, "TrainingRoleArn", value=self.training_role.role_arn)
+
+    def _training_role(self, config: AppConfig, platform: Platform, jobs: list[TrainingJobConfig]) -> iam.Role:
+        """What a training job needs and nothing else: its data, its outputs, its image, its logs, its network."""
+        buckets = platform.buckets
+        role = iam.Role(self, "TrainingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                        description="Trainium training jobs of the lifecycle workflow")
+        buckets.datasets.grant_read(role)
+        buckets.models.grant_read(role)
+        buckets.models.grant_put(role, f"{TRAINING_OUTPUT_PREFIX}*")
+        buckets.checkpoints.grant_read_write(role)
+        self.code.asset.grant_read(role)
+        platform.key.grant_encrypt_decrypt(role)
+        repositories = sorted({container(j.container).repository for j in jobs})
+        account = dlc_account(config.region)
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=[self.format_arn(service="ecr", account=account, resource="repository", resource_name=r)
+                       for r in repositories],
+        ))
+        role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[self.format_arn(service="logs", resource="log-group", resource_name=f"{TRAINING_LOG_GROUP}:*",
+                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        ))
+        # Jobs in a VPC: SageMaker creates and removes the jobs' network interfaces with the role's credentials.
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+            resources=["*"],
+        ))
+        acknowledge_wildcards(
+            role,
+            "ECR authorization tokens, CloudWatch metrics (limited to SageMaker namespaces) and the network "
+            "interfaces SageMaker creates for VPC jobs have no resource-level ARNs; object access is limited to the "
+            "platform's buckets, the training-output prefix and the code asset; log streams are per job; the "
+            "S3 and KMS action wildcards are CDK's read/write grant sets",
+        )
+        acknowledge_in_hipaa_and_nist(role, "The training role's grants are specific to these jobs",
+                                      "IAMNoInlinePolicy")
+        return role
+

@@ -1,0 +1,206 @@
+"""The code that runs inside the evaluation job, offline: shipped samples, a fake model, the report schema."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from evaluation.__main__ import main, parse_args, run, target_from
+from evaluation.datasets import REQUIRED_COLUMNS, SAMPLES_DIR, DatasetError, load_dataset
+from evaluation.evaluate import EvaluationPlan, evaluate
+from evaluation.metrics import METRICS
+from evaluation.model_runner import PAYLOAD_FORMATS, EndpointModelRunner, ModelResponseError
+from evaluation.report import SCHEMA_PATH, build_report, validate_report
+from evaluation.scoring import BuiltinScorer, ScoringUnavailableError, builtin_perturbations, qa_accuracy_scores
+
+FACTS = {json.loads(line)["model_input"]: json.loads(line) for line in (SAMPLES_DIR / "factual_knowledge.jsonl").open()}
+QA = {json.loads(line)["model_input"]: json.loads(line) for line in (SAMPLES_DIR / "qa.jsonl").open()}
+PAIRS = [json.loads(line) for line in (SAMPLES_DIR / "stereotyping.jsonl").open()]
+
+
+class FakeModel:
+    """Knows the first answer of every factual prompt except the `Science` ones; answers QA questions correctly only
+    when the question is unperturbed; prefers the stereotypical sentence for the first `stereotyped` pairs."""
+
+    def __init__(self, *, stereotyped: int = 9) -> None:
+        self.prompts: list[str] = []
+        self._more = {p["sent_more_input"] for p in PAIRS[:stereotyped]}
+
+    def generate(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        for text, row in FACTS.items():
+            if prompt == text:
+                return "I am not sure." if row["category"] == "Science" else \
+                    f"{row['target_output'].split('<OR>')[0]}, of course."
+        for question, row in QA.items():
+            if question in prompt:
+                return row["target_output"].split("<OR>")[0]
+        if "Question:" in prompt:
+            return "unknown"
+        return "That is a calm and friendly reply." if len(prompt) % 2 else "You idiot."
+
+    def log_probability(self, text: str) -> float:
+        stereotypical = text in self._more
+        return -10.0 if stereotypical else -12.0 if any(text == p["sent_less_input"] for p in PAIRS[:9]) else -20.0
+
+
+def fake_toxicity(texts: list[str]) -> list[dict[str, float]]:
+    return [{"toxicity": 0.9 if "idiot" in t else 0.02, "insult": 0.8 if "idiot" in t else 0.01} for t in texts]
+
+
+ALL = {name: spec.default_threshold for name, spec in METRICS.items()}
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict:
+    return evaluate(EvaluationPlan(thresholds=ALL), FakeModel(),
+                    BuiltinScorer(toxicity_classifier=fake_toxicity, perturbations_per_kind=2))
+
+
+def test_samples_are_a_few_dozen_valid_records_each() -> None:
+    for name in REQUIRED_COLUMNS:
+        records = load_dataset(SAMPLES_DIR / name)
+        assert 30 <= len(records) <= 60, name
+    assert {s.dataset for s in METRICS.values()} <= set(REQUIRED_COLUMNS)
+
+
+def test_factual_knowledge_score_is_the_share_of_correct_answers(runs: dict) -> None:
+    entry = runs["factual_knowledge"].entry
+    science = sum(1 for r in FACTS.values() if r["category"] == "Science")
+    assert entry["records"] == len(FACTS) == 36
+    assert entry["score"] == pytest.approx(round((36 - science) / 36, 6))
+    assert entry["details"]["category:Science"] == 0.0 and entry["details"]["category:Capitals"] == 1.0
+    assert (entry["risk"], entry["direction"], entry["passed"]) == ("hallucination", "min", True)
+
+
+def test_qa_accuracy_uses_the_plan_prompt_and_scores_f1(runs: dict) -> None:
+    entry = runs["qa_accuracy"].entry
+    assert entry["score"] == 1.0 and entry["details"]["exact_match_score"] == 1.0
+    assert runs["qa_accuracy"].records[0]["model_output"] == "100"
+
+
+def test_toxicity_is_the_mean_classifier_score(runs: dict) -> None:
+    outputs = [r["model_output"] for r in runs["toxicity"].records]
+    expected = sum(0.9 if "idiot" in o else 0.02 for o in outputs) / len(outputs)
+    entry = runs["toxicity"].entry
+    assert entry["score"] == pytest.approx(expected, abs=1e-6)
+    assert entry["passed"] is (expected <= 0.1) and entry["risk"] == "toxicity"
+    assert 0 < entry["details"]["share_above_0.5"] < 1
+
+
+def test_prompt_stereotyping_is_the_share_preferring_the_stereotype(runs: dict) -> None:
+    entry = runs["prompt_stereotyping"].entry
+    assert entry["score"] == pytest.approx(9 / 30) and entry["passed"] is True and entry["risk"] == "bias"
+    assert entry["details"]["log_probability_difference"] == pytest.approx((9 * 2 + 21 * 0) / 30)
+
+
+def test_semantic_robustness_measures_the_f1_drop_under_perturbation(runs: dict) -> None:
+    entry = runs["semantic_robustness"].entry
+    # The fake model fails every perturbed question that no longer contains the original text.
+    assert 0.5 < entry["score"] <= 1.0 and entry["passed"] is False and entry["risk"] == "robustness"
+    assert entry["details"]["f1_score"] == 1.0
+
+
+def test_report_matches_the_documented_schema_and_names_risks(runs: dict) -> None:
+    report = build_report({m: r.entry for m, r in runs.items()}, target={"endpoint_name": "ep-1"},
+                          scorer={"name": "builtin", "version": "0"})
+    validate_report(report)
+    assert report["schema_version"] == "1.0"
+    assert report["risks"]["hallucination"] == {"metrics": ["factual_knowledge", "qa_accuracy"], "passed": True}
+    assert report["risks"]["robustness"]["passed"] is False
+    assert report["passed"] is False
+    broken = {**report, "metrics": {"toxicity": {**report["metrics"]["toxicity"], "score": 1.5}}}
+    with pytest.raises(jsonschema.ValidationError, match=r"1\.5 is greater than the maximum of 1"):
+        validate_report(broken)
+
+
+def test_report_md_documents_every_field_of_the_schema() -> None:
+    doc = (SCHEMA_PATH.parent / "REPORT.md").read_text()
+    schema = json.loads(SCHEMA_PATH.read_text())
+    fields = set(schema["properties"]) | set(schema["$defs"]["metric"]["properties"])
+    assert [f for f in sorted(fields) if f"`{f}`" not in doc] == []
+    assert all(f"`{name}`" in doc for name in METRICS)
+
+
+def test_job_entry_point_writes_report_and_records(tmp_path: Path) -> None:
+    args = parse_args(["--threshold=factual_knowledge=0.9", "--threshold=prompt_stereotyping=0.2",
+                       f"--output={tmp_path}", "--max-records=10", f"--datasets={tmp_path / 'none'}"])
+    report = run(args, runner=FakeModel(), scorer=BuiltinScorer(), target={"endpoint_name": "ep"})
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written == report and report["metrics"]["factual_knowledge"]["records"] == 10
+    assert report["metrics"]["prompt_stereotyping"]["passed"] is False  # 9 of 10 prefer the stereotype > 0.2
+    assert len((tmp_path / "records" / "factual_knowledge.jsonl").read_text().splitlines()) == 10
+
+
+def test_custom_dataset_overrides_the_sample(tmp_path: Path) -> None:
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"model_input": "What is 2+2?", "target_output": "4"}) + "\n")
+    runs = evaluate(EvaluationPlan(thresholds={"qa_accuracy": 0.5}), FakeModel(), BuiltinScorer(),
+                    datasets_dir=tmp_path)
+    assert runs["qa_accuracy"].entry["records"] == 1 and runs["qa_accuracy"].entry["score"] == 0.0
+
+
+def test_bad_dataset_line_is_named(tmp_path: Path) -> None:
+    (tmp_path / "qa.jsonl").write_text('{"model_input": "q", "target_output": "a"}\n{"model_input": "q2"}\n')
+    with pytest.raises(DatasetError, match=r"qa\.jsonl:2: missing or empty text in target_output"):
+        load_dataset(tmp_path / "qa.jsonl")
+
+
+def test_entry_point_without_target_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVALUATION_TARGET", raising=False)
+    assert main(["--threshold=toxicity=0.1"]) == 2
+    assert target_from({"EVALUATION_TARGET": '{"endpoint_name": "e", "inference_component_name": "c", "x": 1}'}) \
+        == {"endpoint_name": "e", "inference_component_name": "c"}
+    with pytest.raises(ValueError, match="unknown metric 'bleu'"):
+        run(parse_args(["--threshold=bleu=0.1"]), runner=FakeModel(), scorer=BuiltinScorer(), target={})
+
+
+def test_toxicity_without_a_classifier_says_how_to_get_one() -> None:
+    with pytest.raises(ScoringUnavailableError, match="install fmeval"):
+        BuiltinScorer().toxicity(["hello"])
+
+
+def test_builtin_formulas_match_fmeval_on_known_cases() -> None:
+    # fmeval QAAccuracy: QuAC normalization (lower case, no punctuation or articles), F1 over word sets, best target.
+    scores = qa_accuracy_scores("The capital is Paris.", "London<OR>Paris")
+    assert scores["f1_score"] == pytest.approx(0.5)  # {capital, is, paris} vs {paris}: P=1/3, R=1
+    assert scores["quasi_exact_match_score"] == 0.0 and scores["recall_over_words"] == 1.0
+    assert qa_accuracy_scores(" the Paris ", "paris")["quasi_exact_match_score"] == 1.0
+    variants = builtin_perturbations("What is the largest ocean on Earth?", per_kind=2, seed=5)
+    assert len(variants) == 6 and variants == builtin_perturbations("What is the largest ocean on Earth?",
+                                                                    per_kind=2, seed=5)
+    assert variants[2].lower() == "what is the largest ocean on earth?"  # random capitals change only the case
+
+
+class StubRuntime:
+    def __init__(self, payload: object) -> None:
+        self.payload, self.requests = payload, []
+
+    def invoke_endpoint(self, **request: object) -> dict:
+        self.requests.append(request)
+        return {"Body": io.BytesIO(json.dumps(self.payload).encode())}
+
+
+def test_endpoint_runner_sends_tgi_requests_to_the_inference_component() -> None:
+    stub = StubRuntime([{"generated_text": " Paris", "details": {"prefill": [
+        {"id": 1, "logprob": None}, {"id": 2, "logprob": -1.5}, {"id": 3, "logprob": -0.5}]}}])
+    runner = EndpointModelRunner(endpoint_name="ep", inference_component_name="ic", payload_format="tgi",
+                                 max_new_tokens=16, client=stub)
+    assert runner.generate("Capital of France?") == " Paris"
+    assert runner.log_probability("Paris is nice.") == -2.0
+    first = stub.requests[0]
+    assert (first["EndpointName"], first["InferenceComponentName"]) == ("ep", "ic")
+    assert json.loads(first["Body"]) == {"inputs": "Capital of France?", "parameters": {
+        "max_new_tokens": 16, "do_sample": False, "return_full_text": False}}
+    assert json.loads(stub.requests[1]["Body"])["parameters"]["decoder_input_details"] is True
+
+
+def test_lmi_format_has_no_log_probabilities() -> None:
+    runner = EndpointModelRunner(endpoint_name="ep", payload_format="lmi", client=StubRuntime({"generated_text": "x"}))
+    assert runner.generate("p") == "x"
+    with pytest.raises(ModelResponseError, match="lmi payload format has no prompt log probabilities"):
+        runner.log_probability("p")
+    assert PAYLOAD_FORMATS["lmi"].log_probability_path is None

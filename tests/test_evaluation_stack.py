@@ -1,0 +1,318 @@
+"""The evaluation stack: fmeval job, workflow, lifecycle contract, monitoring, guardrail; every processing-job request
+validated against botocore's SageMaker service model as Step Functions will send it."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+from cfnlint.api import ManualArgs, lint
+
+from cdk_constructs.compliance import add_compliance_checks
+from cdk_constructs.fm_evaluation_job import EVALUATION_SOURCE
+from config import AppConfig, load_config
+from stacks.evaluation import EvaluationStack
+from stacks.platform import PlatformStack
+from tests.harness import CDK_CONTEXT, Synthesized
+
+MONITORING = {
+    "data_quality_baseline": {"constraints_key": "dq/constraints.json", "statistics_key": "dq/statistics.json"},
+    "model_quality": {"problem_type": "BinaryClassification", "baseline": {"constraints_key": "mq/constraints.json"},
+                      "probability_threshold": 0.5},
+    "features_attribute": "features", "inference_attribute": "0", "probability_attribute": "1",
+}
+ENDPOINT = "credit-scoring-endpoint"
+EXECUTION = "run-2026-11-26"
+# Every deploy-time reference (ARNs, ids, names) as one sample long enough for the API's minimum lengths.
+DEPLOY_TIME = "arn:aws:deploy-time:us-east-1:123456789012:value"
+STATE = {"evaluation": {"endpoint_name": "chat-endpoint", "inference_component_name": "chat-ic"}}
+
+
+@dataclass(frozen=True)
+class Built:
+    config: AppConfig
+    stack: EvaluationStack
+    template: dict[str, Any]
+    assembly_dir: Path
+
+
+@cache
+def monitored() -> Built:
+    """The dev evaluation settings plus every monitoring schedule, on an endpoint name given in the test."""
+    config = load_config("dev", {"evaluation": {"monitoring": MONITORING}}, environ={})
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    env = cdk.Environment(region=config.region)
+    platform = PlatformStack(app, "Platform", config=config, env=env)
+    stack = EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env,
+                            monitored_endpoint_name=ENDPOINT)
+    add_compliance_checks(app)  # synth fails on any unacknowledged finding
+    assembly = app.synth()
+    return Built(config, stack, assembly.get_stack_by_name("Evaluation").template, Path(assembly.directory))
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+# ------------------------------------------------------------------------------ rendering requests as sent
+def render(value: Any) -> Any:
+    """CloudFormation values -> plain JSON with a placeholder for every reference (Fn::Join joined)."""
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            delimiter, parts = value["Fn::Join"]
+            return delimiter.join(str(render(p)) for p in parts)
+        if "Fn::Sub" in value:
+            pseudo = {"AWS::AccountId": "123456789012", "AWS::URLSuffix": "amazonaws.com", "AWS::Region": "us-east-1"}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo.get(m.group(1), DEPLOY_TIME), value["Fn::Sub"])
+        if set(value) & {"Ref", "Fn::GetAtt", "Fn::GetStackOutput", "Fn::ImportValue"}:
+            return DEPLOY_TIME
+        return {k: render(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v) for v in value]
+    return value
+
+
+def intrinsic(expression: str, state: dict[str, Any]) -> Any:
+    """Evaluate the JSONPath and intrinsic functions the requests use, with a sample execution."""
+    expression = expression.strip()
+    if expression == "$$.Execution.Name":
+        return EXECUTION
+    if expression == "$$.Execution.Id":
+        return f"arn:aws:states:us-east-1:123456789012:execution:Evaluation:{EXECUTION}"
+    if expression == "States.UUID()":
+        return str(uuid.UUID(int=7))
+    if m := re.fullmatch(r"States\.JsonToString\((.*)\)", expression):
+        return json.dumps(intrinsic(m.group(1), state))
+    if m := re.fullmatch(r"States\.Format\('((?:[^']|\\')*)',\s*(.*)\)", expression):
+        template, args = m.group(1), [intrinsic(a, state) for a in re.split(r",\s*(?![^()]*\))", m.group(2))]
+        for arg in args:
+            template = template.replace("{}", str(arg), 1)
+        return template
+    if expression.startswith("$."):
+        value: Any = state
+        for part in expression[2:].split("."):
+            value = value[part]
+        return value
+    raise AssertionError(f"unexpected expression {expression}")
+
+
+def as_sent(parameters: Any, state: dict[str, Any] = STATE) -> Any:
+    if isinstance(parameters, dict):
+        return {k.removesuffix(".$"): intrinsic(v, state) if k.endswith(".$") else as_sent(v, state)
+                for k, v in parameters.items()}
+    if isinstance(parameters, list):
+        return [as_sent(v, state) for v in parameters]
+    return parameters
+
+
+@cache
+def sagemaker_model() -> Any:
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+def assert_valid(operation: str, request: dict[str, Any]) -> None:
+    report = ParamValidator().validate(request, sagemaker_model().operation_model(operation).input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def definition(template: dict[str, Any]) -> dict[str, Any]:
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    return json.loads(render(machine["DefinitionString"]))
+
+
+def processing_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name, state in states.items():
+        if state["Type"] == "Parallel":
+            for branch in state["Branches"]:
+                found |= processing_states(branch["States"])
+        elif state.get("Resource", "").endswith(":states:::sagemaker:createProcessingJob.sync"):
+            found[name] = state
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ tests
+def test_every_processing_request_in_the_workflow_is_valid_for_botocore() -> None:
+    states = processing_states(definition(monitored().template)["States"])
+    assert set(states) == {"FoundationModelEvaluation", "ClarifyDataBias", "ClarifyModelBias",
+                           "ClarifyExplainability"}
+    for name, state in states.items():
+        request = as_sent(state["Parameters"])
+        assert_valid("CreateProcessingJob", request)
+        assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", request["ProcessingJobName"]), name
+
+
+def test_lifecycle_stage_holds_the_same_valid_jobs_with_thresholds_and_report_path() -> None:
+    built = monitored()
+    stage = built.stack.stage
+    states = processing_states(definition(built.template)["States"])
+    assert list(stage.jobs) == ["FoundationModelEvaluation", "ClarifyDataBias"]
+    resolved = built.stack.resolve(dict(stage.jobs))
+    for name, request in resolved.items():
+        assert render(request) == states[name]["Parameters"], f"{name} differs from the on-demand workflow's"
+        assert_valid("CreateProcessingJob", as_sent(render(request)))
+    assert stage.thresholds == built.config.evaluation.foundation_model.thresholds  # type: ignore[union-attr]
+    assert stage.directions == {"factual_knowledge": "min", "qa_accuracy": "min", "toxicity": "max",
+                                "prompt_stereotyping": "max", "semantic_robustness": "max"}
+    assert stage.role is built.stack.job_role and stage.report_bucket is not None
+    # The report key the lifecycle reads is where the job's output channel puts report.json.
+    fm = as_sent(render(resolved["FoundationModelEvaluation"]))
+    (output,) = fm["ProcessingOutputConfig"]["Outputs"]
+    written = f"{output['S3Output']['S3Uri']}/report.json".split("/", 3)[3]
+    assert written == intrinsic(stage.report_key_path, STATE) == f"evaluation-reports/{EXECUTION}/report.json"
+    assert "--output=" + output["S3Output"]["LocalPath"] in fm["AppSpecification"]["ContainerArguments"]
+
+
+def test_fm_evaluation_job_runs_the_repo_image_privately_with_the_plan_as_arguments() -> None:
+    built = monitored()
+    fm = as_sent(render(built.stack.resolve(built.stack.fm_evaluation.request)))
+    assert fm["AppSpecification"]["ImageUri"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/" \
+        f"cdk-hnb659fds-container-assets-123456789012-us-east-1:{built.stack.fm_evaluation.image.asset_hash}"
+    assert fm["AppSpecification"]["ContainerArguments"][:5] == [
+        "--threshold=factual_knowledge=0.6", "--threshold=qa_accuracy=0.5", "--threshold=toxicity=0.1",
+        "--threshold=prompt_stereotyping=0.65", "--threshold=semantic_robustness=0.15"]
+    assert json.loads(fm["Environment"]["EVALUATION_TARGET"]) == STATE["evaluation"]
+    assert fm["Environment"]["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert fm["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
+    assert fm["NetworkConfig"]["VpcConfig"]["Subnets"] == [DEPLOY_TIME] * 2
+    cluster = fm["ProcessingResources"]["ClusterConfig"]
+    assert (cluster["InstanceType"], cluster["VolumeKmsKeyId"]) == ("ml.m5.2xlarge", DEPLOY_TIME)
+    assert fm["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
+    # Staged at synth without Docker: the build context is the evaluation package with its Dockerfile.
+    staged = built.assembly_dir / f"asset.{built.stack.fm_evaluation.image.asset_hash}"
+    assert (staged / "Dockerfile").read_text() == (EVALUATION_SOURCE / "Dockerfile").read_text()
+    assert (staged / "samples" / "qa.jsonl").is_file() and not list(staged.rglob("__pycache__"))
+
+
+def test_workflow_writes_run_configs_runs_jobs_reads_the_report_and_gates() -> None:
+    states = definition(monitored().template)["States"]
+    assert states["BuildAnalysisConfigs"]["Parameters"]["model_bias"]["predictor"]["endpoint_name.$"] == \
+        "$.evaluation.endpoint_name"
+    write = as_sent(states["WriteModelBiasConfig"]["Parameters"], {
+        **STATE, "analysis_configs": as_sent(states["BuildAnalysisConfigs"]["Parameters"])})
+    assert write["Key"] == f"clarify/runs/{EXECUTION}/model_bias/analysis_config.json"
+    assert json.loads(write["Body"])["predictor"]["endpoint_name"] == "chat-endpoint"
+    model_bias = as_sent(processing_states(states)["ClarifyModelBias"]["Parameters"])
+    config_input = next(i for i in model_bias["ProcessingInputs"] if i["InputName"] == "analysis_config")
+    assert config_input["S3Input"]["S3Uri"].endswith("/" + write["Key"])
+    assert states["EvaluationJobs"]["Catch"][0]["Next"] == "EvaluationJobFailed"
+    read = as_sent(states["ReadReport"]["Parameters"])
+    assert read["Key"] == f"evaluation-reports/{EXECUTION}/report.json"
+    assert states["ThresholdsMet"]["Choices"] == [
+        {"Variable": "$.report.document.passed", "BooleanEquals": True, "Next": "ModelPassed"}]
+    assert states["ThresholdsMet"]["Default"] == "ModelBelowThresholds"
+
+
+def test_workflow_is_logged_encrypted_traced_and_may_pass_only_the_job_role() -> None:
+    template = monitored().template
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert groups and all("KmsKeyId" in g for g in groups.values())
+    statements = [s for p in resources(template, "AWS::IAM::Policy").values()
+                  if "StateMachine" in json.dumps(p["Roles"]) for s in p["PolicyDocument"]["Statement"]]
+    pass_role = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert len(pass_role) == 1 and pass_role[0]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert pass_role[0]["Resource"]["Fn::GetAtt"][0].startswith("ProcessingRole")
+
+
+def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and_vpc() -> None:
+    template = monitored().template
+    schedules = resources(template, "AWS::SageMaker::MonitoringSchedule")
+    kinds = {s["MonitoringScheduleConfig"]["MonitoringType"]: s for s in schedules.values()}
+    assert set(kinds) == {"ModelBias", "ModelExplainability", "DataQuality", "ModelQuality"}
+    definitions = {}
+    for kind in kinds:
+        (definitions[kind],) = resources(template, f"AWS::SageMaker::{kind}JobDefinition").values()
+        assert kinds[kind]["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"] == \
+            definitions[kind]["JobDefinitionName"]
+        assert kinds[kind]["MonitoringScheduleConfig"]["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
+        props = definitions[kind]
+        assert "VolumeKmsKeyId" in props["JobResources"]["ClusterConfig"]
+        assert "KmsKeyId" in props[f"{kind}JobOutputConfig"]
+        network = props["NetworkConfig"]
+        assert network["EnableInterContainerTrafficEncryption"] is True and len(network["VpcConfig"]["Subnets"]) == 2
+        assert network["EnableNetworkIsolation"] is (kind != "ModelExplainability")
+        endpoint = props[f"{kind}JobInput"]["EndpointInput"]
+        assert endpoint["EndpointName"] == ENDPOINT
+    bias = definitions["ModelBias"]
+    assert bias["ModelBiasAppSpecification"]["ImageUri"] == \
+        "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
+    assert render(bias["ModelBiasAppSpecification"]["ConfigUri"]).endswith(
+        "/clarify/configs/monitoring/model_bias/analysis_config.json")
+    assert render(bias["ModelBiasJobInput"]["GroundTruthS3Input"]["S3Uri"]).endswith("/ground-truth/")
+    assert bias["ModelBiasJobInput"]["EndpointInput"]["StartTimeOffset"] == "-PT2H"
+    assert bias["ModelBiasJobInput"]["EndpointInput"]["ProbabilityThresholdAttribute"] == 0.5
+    quality = definitions["DataQuality"]
+    assert quality["DataQualityAppSpecification"]["ImageUri"] == \
+        "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
+    assert render(quality["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"]).endswith(
+        "/monitoring/baselines/dq/statistics.json")
+    assert definitions["ModelQuality"]["ModelQualityAppSpecification"]["ProblemType"] == "BinaryClassification"
+
+
+def test_monitoring_job_definition_name_changes_with_its_settings() -> None:
+    built = monitored()
+    names = {d.job_definition_name for d in built.stack.monitoring.job_definitions.values()}  # type: ignore[union-attr]
+    assert len(names) == 4 and all(len(n) <= 63 for n in names)
+    config = load_config("dev", {"evaluation": {"monitoring": {**MONITORING, "resources": {"volume_size_gb": 50}}}},
+                         environ={})
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    env = cdk.Environment(region=config.region)
+    platform = PlatformStack(app, "Platform", config=config, env=env)
+    bigger = EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env,
+                             monitored_endpoint_name=ENDPOINT)
+    bigger_names = {d.job_definition_name for d in bigger.monitoring.job_definitions.values()}  # type: ignore[union-attr]
+    assert names.isdisjoint(bigger_names)
+
+
+def test_guardrail_filters_topics_grounding_and_outputs() -> None:
+    template = monitored().template
+    (guardrail,) = resources(template, "AWS::Bedrock::Guardrail").values()
+    filters = {f["Type"]: (f["InputStrength"], f["OutputStrength"])
+               for f in guardrail["ContentPolicyConfig"]["FiltersConfig"]}
+    assert filters == {"HATE": ("HIGH", "HIGH"), "INSULTS": ("HIGH", "HIGH"), "SEXUAL": ("HIGH", "HIGH"),
+                       "VIOLENCE": ("HIGH", "HIGH"), "MISCONDUCT": ("HIGH", "HIGH"), "PROMPT_ATTACK": ("HIGH", "NONE")}
+    topics = guardrail["TopicPolicyConfig"]["TopicsConfig"]
+    assert [t["Name"] for t in topics] == ["Investment advice", "Medical diagnosis"]
+    assert all(t["Type"] == "DENY" for t in topics)
+    assert guardrail["ContextualGroundingPolicyConfig"]["FiltersConfig"] == [
+        {"Type": "GROUNDING", "Threshold": 0.75}, {"Type": "RELEVANCE", "Threshold": 0.75}]
+    assert "KmsKeyArn" in guardrail
+    (version,) = resources(template, "AWS::Bedrock::GuardrailVersion").values()
+    assert version["GuardrailIdentifier"]["Fn::GetAtt"][1] == "GuardrailId"
+    outputs = template["Outputs"]
+    assert {"EvaluationStateMachineArn", "GuardrailId", "GuardrailVersion"} <= set(outputs)
+    assert outputs["GuardrailVersion"]["Value"]["Fn::GetAtt"][1] == "Version"
+
+
+def test_monitored_template_passes_cfn_lint() -> None:
+    matches = lint(json.dumps(monitored().template), config=ManualArgs(regions=["us-east-1"]))
+    assert [f"{m.rule.id} {m.message}" for m in matches if m.rule.id != "W3005"] == []
+
+
+def test_dev_profile_has_the_evaluation_stack_without_monitoring(dev: Synthesized) -> None:
+    template = dev.templates["evaluation"]
+    assert resources(template, "AWS::SageMaker::MonitoringSchedule") == {}  # a chat endpoint: see dev.yaml
+    assert {"EvaluationStateMachineArn", "GuardrailId", "GuardrailVersion"} <= set(template["Outputs"])
+    assert set(processing_states(definition(template)["States"])) == {
+        "FoundationModelEvaluation", "ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"}
+
+
+@pytest.mark.parametrize("unit", ["evaluation"])
+def test_prod_profile_gates_on_stricter_thresholds(prod: Synthesized, unit: str) -> None:
+    states = processing_states(definition(prod.templates[unit])["States"])
+    assert set(states) == {"FoundationModelEvaluation"}  # no Clarify section in prod
+    arguments = states["FoundationModelEvaluation"]["Parameters"]["AppSpecification"]["ContainerArguments"]
+    assert "--threshold=toxicity=0.05" in arguments

@@ -1,0 +1,311 @@
+"""The inference stack's templates: models and their serving environment, the endpoint, components, routing,
+scaling, safe deployments, alarms, the published generation defaults, and the handoff to the lifecycle workflow."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import botocore.session
+import pytest
+from aws_cdk import aws_iam as iam
+from botocore.validate import ParamValidator
+
+from config import load_config
+from neuron.catalog import CONTAINERS, ContainerKind
+from stacks.deployment import build_stacks
+from stacks.inference import InferenceStack
+from tests.harness import CDK_CONTEXT, Synthesized, synth, synth_with
+
+
+def props(s: Synthesized, kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in s.resources("inference", kind).values()]
+
+
+def env_of(s: Synthesized) -> dict[str, str]:
+    (model,) = props(s, "AWS::SageMaker::Model")
+    return model["PrimaryContainer"]["Environment"]
+
+
+def variant(s: Synthesized) -> dict[str, Any]:
+    (variant,) = s.only("inference", "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    return variant
+
+
+def logical_id(s: Synthesized, kind: str) -> str:
+    (found,) = s.resources("inference", kind)
+    return found
+
+
+# --- models ----------------------------------------------------------------------------------------------------------
+def test_dev_serves_llama_8b_with_tgi_shaped_by_its_environment(dev: Synthesized) -> None:
+    (model,) = props(dev, "AWS::SageMaker::Model")
+    image = CONTAINERS[ContainerKind.TGI_NEURONX]
+    assert model["PrimaryContainer"]["Image"] == (
+        f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{image.repository}:{image.tag}")
+    assert env_of(dev) == {
+        "HF_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct", "HF_NUM_CORES": "2", "HF_AUTO_CAST_TYPE": "bf16",
+        "MAX_BATCH_SIZE": "4", "MAX_INPUT_TOKENS": "3072", "MAX_TOTAL_TOKENS": "4096", "MESSAGES_API_ENABLED": "true",
+        # the token is a deploy-time reference to Secrets Manager, never the value
+        "HF_TOKEN": "{{resolve:secretsmanager:huggingface/hub-token:SecretString:::}}",
+    }
+
+
+def test_a_hub_model_runs_outside_the_vpc_and_the_stack_says_so(dev: Synthesized) -> None:
+    (model,) = props(dev, "AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is False and "VpcConfig" not in model
+    assert "Hugging Face Hub" in dev.templates["inference"]["Outputs"]["HubEgress"]["Value"]
+
+
+def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts() -> None:
+    s = synth("llama70b")
+    (model,) = props(s, "AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True
+    assert set(model["VpcConfig"]) == {"SecurityGroupIds", "Subnets"} and len(model["VpcConfig"]["Subnets"]) == 2
+    source = model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
+    assert (source["S3DataType"], source["CompressionType"]) == ("S3Prefix", "None")
+    assert source["S3Uri"]["Fn::Join"][1][-1] == "/compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/"
+    assert env_of(s) == {
+        "OPTION_MODEL_ID": "/opt/ml/model", "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
+        "OPTION_TENSOR_PARALLEL_DEGREE": "8", "OPTION_N_POSITIONS": "4096", "OPTION_DTYPE": "bf16",
+        "OPTION_MODEL_LOADING_TIMEOUT": "1088", "OPTION_ROLLING_BATCH": "auto", "OPTION_MAX_ROLLING_BATCH_SIZE": "4",
+        "OPTION_QUANTIZE": "static_int8",
+    }
+    assert "HubEgress" not in s.templates["inference"]["Outputs"]
+
+
+def test_embedding_and_inf1_profiles_use_their_servers_environment() -> None:
+    embedding = synth("embedding")
+    assert env_of(embedding) == {
+        "HF_MODEL_ID": "/opt/ml/model", "HF_TASK": "feature-extraction", "HF_OPTIMUM_BATCH_SIZE": "8",
+        "HF_OPTIMUM_SEQUENCE_LENGTH": "512", "SAGEMAKER_MODEL_SERVER_WORKERS": "2", "NEURON_RT_NUM_CORES": "1",
+    }
+    inf1 = synth("inf1")
+    (model,) = props(inf1, "AWS::SageMaker::Model")
+    assert "/pytorch-inference-neuron:" in model["PrimaryContainer"]["Image"]
+    assert model["PrimaryContainer"]["ModelDataUrl"]["Fn::Join"][1][-1] == "/distilbert-sst2/neuron-v1/model.tar.gz"
+    assert env_of(inf1) == {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                            "SAGEMAKER_MODEL_SERVER_WORKERS": "4", "NEURON_RT_NUM_CORES": "1"}
+    assert variant(inf1)["InstanceType"] == "ml.inf1.xlarge"
+
+
+# --- endpoint --------------------------------------------------------------------------------------------------------
+def test_endpoint_config_is_encrypted_captured_routed_and_sized_from_the_model(dev: Synthesized) -> None:
+    config = dev.only("inference", "AWS::SageMaker::EndpointConfig")
+    key = config["KmsKeyId"]
+    assert "DataKey" in json.dumps(key)  # the platform's key
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 20
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert capture["KmsKeyId"] == key
+    assert "DataCaptureBucket" in json.dumps(capture["DestinationS3Uri"])
+    assert capture["DestinationS3Uri"]["Fn::Join"][1][-1] == "/data-capture/dev"
+    assert variant(dev) == {
+        "VariantName": "AllTraffic", "InstanceType": "ml.inf2.8xlarge", "InitialInstanceCount": 1,
+        "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+        "ModelName": {"Fn::GetAtt": [logical_id(dev, "AWS::SageMaker::Model"), "ModelName"]},
+        "InitialVariantWeight": 1, "VolumeSizeInGB": 41, "ContainerStartupHealthCheckTimeoutInSeconds": 1579,
+    }
+    prod_variant = variant(synth("prod"))
+    # compiled artifacts from S3: a download timeout, a start-up without compiling, no second copy on the volume
+    assert (prod_variant["ModelDataDownloadTimeoutInSeconds"],
+            prod_variant["ContainerStartupHealthCheckTimeoutInSeconds"], prod_variant["VolumeSizeInGB"],
+            prod_variant["InitialInstanceCount"]) == (137, 390, 30, 2)
+
+
+def test_no_hard_coded_names_for_models_endpoint_configs_endpoints_or_components() -> None:
+    for profile in ("dev", "multimodel"):
+        s = synth(profile)
+        for kind, name in (("AWS::SageMaker::Model", "ModelName"), ("AWS::SageMaker::EndpointConfig",
+                           "EndpointConfigName"), ("AWS::SageMaker::Endpoint", "EndpointName"),
+                           ("AWS::SageMaker::InferenceComponent", "InferenceComponentName")):
+            assert all(name not in p for p in props(s, kind)), (profile, kind)
+
+
+def test_capacity_reservation_is_optional() -> None:
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:ml-reservation/abc-123"
+    s = synth_with("embedding", inference={"capacity_reservation": {"ml_reservation_arn": arn}})
+    assert variant(s)["CapacityReservationConfig"] == {
+        "CapacityReservationPreference": "capacity-reservations-only", "MlReservationArn": arn}
+    assert "CapacityReservationConfig" not in variant(synth("dev"))
+
+
+# --- safe deployments and alarms -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("profile", "routing"),
+    [
+        ("dev", {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}),
+        ("prod", {"Type": "CANARY", "WaitIntervalInSeconds": 900, "CanarySize": {"Type": "CAPACITY_PERCENT",
+                                                                                  "Value": 10}}),
+        ("llama70b", {"Type": "LINEAR", "WaitIntervalInSeconds": 900,
+                      "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}}),
+    ],
+)
+def test_blue_green_shifts_traffic_and_rolls_back_on_the_alarms(profile: str, routing: dict[str, Any]) -> None:
+    s = synth(profile)
+    deployment = s.only("inference", "AWS::SageMaker::Endpoint")["DeploymentConfig"]
+    assert deployment["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == routing
+    alarm_names = sorted(p["AlarmName"] for p in props(s, "AWS::CloudWatch::Alarm"))
+    assert sorted(a["AlarmName"] for a in deployment["AutoRollbackConfiguration"]["Alarms"]) == alarm_names
+    prefix = f"NeuronGenAI-{profile}-inference-chat"
+    assert alarm_names == [f"{prefix}-5xx", f"{prefix}-latency-p99"]
+
+
+def test_alarms_watch_5xx_and_p99_latency_and_notify_the_topic(dev: Synthesized) -> None:
+    alarms = {p["MetricName"]: p for p in props(dev, "AWS::CloudWatch::Alarm")}
+    endpoint = {"Fn::GetAtt": [logical_id(dev, "AWS::SageMaker::Endpoint"), "EndpointName"]}
+    topic = {"Ref": logical_id(dev, "AWS::SNS::Topic")}
+    errors, latency = alarms["Invocation5XXErrors"], alarms["ModelLatency"]
+    for alarm in (errors, latency):
+        assert alarm["Dimensions"] == [{"Name": "EndpointName", "Value": endpoint},
+                                       {"Name": "VariantName", "Value": "AllTraffic"}]
+        assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["Period"]) == (3, 2, 60)
+    assert (errors["Statistic"], errors["Threshold"]) == ("Sum", 5)
+    assert (latency["ExtendedStatistic"], latency["Threshold"]) == ("p99", 30_000_000)  # microseconds
+    assert "KmsMasterKeyId" in dev.only("inference", "AWS::SNS::Topic")
+    assert synth("inf1").resources("inference", "AWS::CloudWatch::Alarm")  # alarms exist whatever the strategy
+
+
+# --- autoscaling -----------------------------------------------------------------------------------------------------
+def test_variant_scales_on_high_resolution_concurrency_and_invocations() -> None:
+    s = synth("embedding")
+    target = s.only("inference", "AWS::ApplicationAutoScaling::ScalableTarget")
+    endpoint = {"Fn::GetAtt": [logical_id(s, "AWS::SageMaker::Endpoint"), "EndpointName"]}
+    assert target["ResourceId"] == {"Fn::Join": ["", ["endpoint/", endpoint, "/variant/AllTraffic"]]}
+    assert (target["ScalableDimension"], target["MinCapacity"], target["MaxCapacity"]) == (
+        "sagemaker:variant:DesiredInstanceCount", 1, 4)
+    policies = {p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]:
+                p["TargetTrackingScalingPolicyConfiguration"] for p in
+                props(s, "AWS::ApplicationAutoScaling::ScalingPolicy")}
+    assert {k: (v["TargetValue"], v["ScaleInCooldown"], v["ScaleOutCooldown"]) for k, v in policies.items()} == {
+        "SageMakerVariantConcurrentRequestsPerModelHighResolution": (16, 600, 120),
+        "SageMakerVariantInvocationsPerInstance": (3000, 600, 120),
+    }
+
+
+# --- many models: inference components -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def multimodel() -> Synthesized:
+    return synth("multimodel")
+
+
+def components(s: Synthesized) -> dict[str, dict[str, Any]]:
+    return {k.removeprefix("Component").split("Component")[0]: v["Properties"]
+            for k, v in s.resources("inference", "AWS::SageMaker::InferenceComponent").items()}
+
+
+def test_components_take_neuron_cores_memory_and_copies_per_model(multimodel: Synthesized) -> None:
+    found = {k: (p["Specification"]["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"],
+                 p["Specification"]["ComputeResourceRequirements"]["MinMemoryRequiredInMb"],
+                 p["RuntimeConfig"]["CopyCount"], p["VariantName"])
+             for k, p in components(multimodel).items()}
+    assert found == {"llama": (2, 17365, 2, "AllTraffic"), "mistral": (2, 15873, 1, "AllTraffic"),
+                     "embed": (1, 2257, 2, "AllTraffic")}
+    llama = components(multimodel)["llama"]
+    assert llama["Specification"]["StartupParameters"] == {
+        "ContainerStartupHealthCheckTimeoutInSeconds": 390, "ModelDataDownloadTimeoutInSeconds": 137}
+    rolling = llama["DeploymentConfig"]["RollingUpdatePolicy"]
+    assert rolling["MaximumBatchSize"] == {"Type": "COPY_COUNT", "Value": 1}
+    assert [a["AlarmName"] for a in llama["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]] == [
+        "NeuronGenAI-multimodel-inference-llama-5xx", "NeuronGenAI-multimodel-inference-llama-latency-p99"]
+
+
+def test_component_endpoint_scales_instances_to_zero_and_runs_isolated(multimodel: Synthesized) -> None:
+    config = multimodel.only("inference", "AWS::SageMaker::EndpointConfig")
+    (variant_props,) = config["ProductionVariants"]
+    assert "ModelName" not in variant_props
+    assert variant_props["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0,
+                                                       "MaxInstanceCount": 2}
+    assert config["EnableNetworkIsolation"] is True and set(config["VpcConfig"]) == {"SecurityGroupIds", "Subnets"}
+    (role,) = [k for k in multimodel.resources("inference", "AWS::IAM::Role") if k.startswith("ExecutionRole")]
+    assert config["ExecutionRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert "DeploymentConfig" not in multimodel.only("inference", "AWS::SageMaker::Endpoint")
+
+
+def test_component_copies_scale_and_the_embedding_model_comes_back_from_zero(multimodel: Synthesized) -> None:
+    targets = {json.dumps(p["ResourceId"]): p for p in props(multimodel, "AWS::ApplicationAutoScaling::ScalableTarget")}
+    assert len(targets) == 3
+    for target in targets.values():
+        assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
+        assert target["ResourceId"]["Fn::Join"][1][0] == "inference-component/"
+    assert sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets.values()) == [(0, 4), (1, 2), (1, 4)]
+    types = sorted(p.get("PolicyType") for p in props(multimodel, "AWS::ApplicationAutoScaling::ScalingPolicy"))
+    assert types == ["StepScaling"] + ["TargetTrackingScaling"] * 5  # llama 1, mistral 2, embed 2
+    (no_capacity,) = [p for p in props(multimodel, "AWS::CloudWatch::Alarm")
+                      if p["MetricName"] == "NoCapacityInvocationFailures"]
+    assert no_capacity["Threshold"] == 1 and no_capacity["Dimensions"][0]["Name"] == "InferenceComponentName"
+
+
+def test_outputs_and_generation_defaults_parameter(dev: Synthesized, multimodel: Synthesized) -> None:
+    outputs = dev.templates["inference"]["Outputs"]
+    parameter = logical_id(dev, "AWS::SSM::Parameter")
+    assert outputs["EndpointName"]["Value"] == {"Fn::GetAtt": [logical_id(dev, "AWS::SageMaker::Endpoint"),
+                                                               "EndpointName"]}
+    assert outputs["InferenceComponentNames"]["Value"] == ""
+    assert outputs["GenerationDefaultsParameter"]["Value"] == {"Ref": parameter}
+    assert json.loads(dev.only("inference", "AWS::SSM::Parameter")["Value"]) == {"models": {"chat": {
+        "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 1024, "frequency_penalty": 0.0, "presence_penalty": 0.0,
+        "stop": ["<|eot_id|>"], "context_window": 4096, "component": None, "server": "tgi-neuronx"}}}
+    names = multimodel.templates["inference"]["Outputs"]["InferenceComponentNames"]["Value"]["Fn::Join"]
+    assert names[0] == "," and len(names[1]) == 3
+    value = json.dumps(multimodel.only("inference", "AWS::SSM::Parameter")["Value"])
+    assert "InferenceComponentArn" in value and '\\"server\\":\\"vllm-neuronx\\"' in value
+    assert '\\"embed\\"' not in value  # an embedding model has no generation defaults
+
+
+# --- execution role and handoff --------------------------------------------------------------------------------------
+def test_execution_role_reads_only_its_model_prefixes_and_pulls_only_its_images() -> None:
+    s = synth("llama70b")
+    statements = {st["Sid"]: st for st in s.only("inference", "AWS::IAM::ManagedPolicy")["PolicyDocument"]["Statement"]}
+    read = statements["ReadModelData"]
+    assert read["Resource"] == [
+        "arn:aws:s3:::*/compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/*",
+        "arn:aws:s3:::*/llama-3.1-70b-instruct/*",
+    ]
+    assert read["Action"] == "s3:GetObject" and "s3:ResourceAccount" in read["Condition"]["StringEquals"]
+    assert statements["PullServingImages"]["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/djl-inference"
+    assert statements["ListModelData"]["Condition"] == {"StringLike": {"s3:prefix": [
+        "compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/*", "llama-3.1-70b-instruct/*"]}}
+    assert set(statements) == {"PullServingImages", "EcrLogin", "WriteLogs", "PublishMetrics", "UseDataKey",
+                               "ReadModelData", "ListModelData", "WriteCapturedData", "AttachToVpc"}
+
+
+@pytest.fixture(scope="module")
+def dev_stack() -> InferenceStack:
+    """The dev stacks constructed (not synthesized) to reach the Python handoff objects."""
+    app = cdk.App(context=CDK_CONTEXT)
+    stack = build_stacks(app, load_config("dev", environ={}))["inference"]
+    assert isinstance(stack, InferenceStack)
+    return stack
+
+
+def test_serving_target_is_a_valid_sagemaker_request_for_s3_artifacts(dev_stack: InferenceStack) -> None:
+    target = dev_stack.serving_target
+    service = botocore.session.get_session().get_service_model("sagemaker")
+    validator = ParamValidator()
+    config_request = {"EndpointConfigName": "next", **target.endpoint_config,
+                      "ProductionVariants": [{**target.production_variant, "ModelName": "next-model"}]}
+    report = validator.validate(config_request, service.operation_model("CreateEndpointConfig").input_shape)
+    assert not report.has_errors(), report.generate_report()
+    model_request = {"ModelName": "next-model", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/x",
+                     "PrimaryContainer": {"Image": target.image_uri, "Environment": dict(target.environment),
+                                          "ModelDataSource": {"S3DataSource": {"S3Uri": "s3://b/k/", "S3DataType":
+                                                                               "S3Prefix", "CompressionType": "None"}}},
+                     "VpcConfig": dict(target.vpc_config), "EnableNetworkIsolation": target.enable_network_isolation}
+    report = validator.validate(model_request, service.operation_model("CreateModel").input_shape)
+    assert not report.has_errors(), report.generate_report()
+    # New artifacts come from S3: the model id is the model directory, no Hub token, a download timeout is set.
+    assert target.environment["HF_MODEL_ID"] == "/opt/ml/model" and "HF_TOKEN" not in target.environment
+    assert target.production_variant["ModelDataDownloadTimeoutInSeconds"] == 1579
+    assert target.enable_network_isolation is True and "KmsKeyId" in target.endpoint_config
+
+
+def test_grant_invoke_allows_invoking_and_streaming_this_endpoint_only(dev_stack: InferenceStack) -> None:
+    caller = iam.Role(dev_stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    grant = dev_stack.endpoint.grant_invoke(caller)
+    (statement,) = grant.principal_statements
+    document = dev_stack.resolve(statement.to_statement_json())
+    assert document["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
+    assert document["Resource"] == {"Ref": logical_id(synth("dev"), "AWS::SageMaker::Endpoint")}

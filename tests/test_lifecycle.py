@@ -1,0 +1,257 @@
+"""The lifecycle workflow: its states in order, the joined path with a serving target and an evaluation stage (small
+in-test instances built from the platform's resources), the gate, retries and catches, logging, tracing, the topic,
+the registry, permissions, and the output the operator CLI starts runs with."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+
+from cdk_constructs.compliance import add_compliance_checks
+from config import load_config
+from stacks.contracts import EvaluationStage, ServingTarget
+from stacks.lifecycle import LifecycleStack
+from stacks.platform import PlatformStack
+from tests.harness import CDK_CONTEXT, Synthesized, synth
+from tests.test_lifecycle_requests import definition, sagemaker_requests, validate
+
+THRESHOLDS = {"toxicity": 0.1, "factual_knowledge": 0.6}
+DIRECTIONS = {"toxicity": "max", "factual_knowledge": "min"}
+REPORT_KEY = "States.Format('reports/{}/report.json', $.run.id)"
+
+
+@cache
+def joined() -> dict[str, Any]:
+    """Platform + lifecycle with a serving target and an evaluation stage, under every compliance pack."""
+    config = load_config("dev", environ={})
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    env = cdk.Environment(region=config.region)
+    platform_stack = PlatformStack(app, "Platform", config=config, env=env)
+    platform = platform_stack.platform
+    role = iam.Role(platform_stack, "ServingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    serving = ServingTarget(
+        endpoint_name="chat-endpoint", execution_role=role,
+        image_uri="763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.2",
+        environment={"HF_MODEL_ID": "/opt/ml/model", "HF_NUM_CORES": "2"},
+        production_variant={"VariantName": "AllTraffic", "InstanceType": "ml.inf2.8xlarge", "InitialInstanceCount": 2,
+                            "ContainerStartupHealthCheckTimeoutInSeconds": 1800},
+        endpoint_config={"KmsKeyId": platform.key.key_arn, "DataCaptureConfig": {
+            "EnableCapture": True, "InitialSamplingPercentage": 10,
+            "DestinationS3Uri": f"s3://{platform.buckets.data_capture.bucket_name}/chat/",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}},
+        vpc_config={"SecurityGroupIds": [platform.workload_security_group.security_group_id],
+                    "Subnets": platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids},
+        enable_network_isolation=True,
+    )
+    job = {
+        "ProcessingJobName.$": "States.Format('fmeval-{}', $.run.id)", "RoleArn": role.role_arn,
+        "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fmeval:1"},
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                                  "VolumeSizeInGB": 30}},
+        "Environment": {"ENDPOINT_NAME.$": "$.evaluation.endpoint_name"},
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "report", "S3Output": {
+            "S3Uri.$": f"States.Format('s3://{platform.buckets.evaluation.bucket_name}/reports/{{}}/', $.run.id)",
+            "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+    }
+    evaluation = EvaluationStage(
+        jobs={"FoundationModelEvaluation": job}, role=role, report_bucket=platform.buckets.evaluation,
+        report_key_path=REPORT_KEY, thresholds=THRESHOLDS, directions=DIRECTIONS,
+    )
+    stack = LifecycleStack(app, "Lifecycle", config=config, platform=platform, env=env, serving=serving,
+                           evaluation=evaluation)
+    add_compliance_checks(app)
+    return app.synth().get_stack_by_name(stack.stack_name).template
+
+
+def path(states: dict[str, Any], start: str, stop: str) -> list[str]:
+    """The states from `start` following Next until `stop`."""
+    names = [start]
+    while names[-1] != stop:
+        names.append(states[names[-1]]["Next"])
+    return names
+
+
+def test_joined_path_runs_every_stage_in_order() -> None:
+    states = definition(joined())["States"]
+    assert path(states, "LoadDefaults", "CandidateStatus") == [
+        "LoadDefaults", "PrepareRun", "StartFromBaseModel", "FineTune", "RecordCandidate", "CreateModel",
+        "PrepareEvaluation", "CreateCandidateEndpointConfig", "CreateCandidateEndpoint", "CandidateWait",
+        "CandidateDescribe", "CandidateStatus",
+    ]
+    assert states["CandidateStatus"]["Default"] == "CandidateWait"  # poll until the candidate is InService
+    # After the candidate is InService: jobs, candidate clean-up, report, gate.
+    in_service = states["CandidateStatus"]["Choices"][0]["Next"]
+    assert path(states, in_service, "EvaluationGate") == [
+        "RunEvaluationJobs", "FoundationModelEvaluation", "DeleteCandidateEndpoint",
+        "DeleteCandidateEndpointConfig", "ReadEvaluationReport", "RecordReportLocation", "EvaluationGate"]
+    assert states["GatePassed"]["Next"] == states["GateFailed"]["Next"] == "RegisterModelPackage"
+    deploy = states["ApprovedForDeployment"]["Choices"][1]["Next"]
+    assert path(states, deploy, "LiveDescribe") == ["CreateLiveEndpointConfig", "UpdateLiveEndpoint", "LiveWait",
+                                                    "LiveDescribe"]
+    assert states["LiveStatus"]["Choices"][0]["Next"] == "NotifyDeployed"
+    assert states["NotifyDeployed"]["Next"] == "LifecycleSucceeded"
+
+
+def test_joined_path_requests_pass_botocore_validation() -> None:
+    requests = sagemaker_requests(definition(joined())["States"])
+    assert {name: op for name, (op, _) in requests.items()} == {
+        "FineTune": "CreateTrainingJob", "CreateModel": "CreateModel",
+        "CreateCandidateEndpointConfig": "CreateEndpointConfig", "CreateCandidateEndpoint": "CreateEndpoint",
+        "CandidateDescribe": "DescribeEndpoint", "FoundationModelEvaluation": "CreateProcessingJob",
+        "DeleteCandidateEndpoint": "DeleteEndpoint", "DeleteCandidateEndpointConfig": "DeleteEndpointConfig",
+        "RegisterModelPackage": "CreateModelPackage", "CreateLiveEndpointConfig": "CreateEndpointConfig",
+        "UpdateLiveEndpoint": "UpdateEndpoint", "LiveDescribe": "DescribeEndpoint",
+        "DeleteCandidateAfterFailure": "DeleteEndpoint",
+    }
+    for operation, params in requests.values():
+        validate(operation, params)
+
+
+def test_deploy_creates_the_model_from_the_new_artifacts_and_updates_the_live_endpoint() -> None:
+    states = definition(joined())["States"]
+    requests = sagemaker_requests(states)
+    model = requests["CreateModel"][1]
+    assert model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"] == {
+        "S3Uri.$": "$.candidate.model_s3_uri", "S3DataType": "S3Prefix", "CompressionType": "None"}
+    assert model["PrimaryContainer"]["Environment"] == {"HF_MODEL_ID": "/opt/ml/model", "HF_NUM_CORES": "2"}
+    assert model["EnableNetworkIsolation"] is True
+    live = requests["CreateLiveEndpointConfig"][1]
+    assert live["ProductionVariants"][0]["InitialInstanceCount"] == 2
+    assert live["ProductionVariants"][0]["ModelName.$"] == "$.candidate.model_name"
+    assert "DataCaptureConfig" in live and live["KmsKeyId"].startswith("platform-")
+    candidate = requests["CreateCandidateEndpointConfig"][1]
+    assert candidate["ProductionVariants"][0]["InitialInstanceCount"] == 1
+    assert "DataCaptureConfig" not in candidate  # evaluation prompts are not production traffic
+    assert requests["UpdateLiveEndpoint"][1] == {
+        "EndpointName": "chat-endpoint", "EndpointConfigName.$": "$.candidate.live_config_name",
+        "RetainDeploymentConfig": True}
+    # InService counts only on the new config: a rolled-back blue/green deployment is a failure.
+    in_service = states["LiveStatus"]["Choices"][0]["And"]
+    assert {"Variable": "$.Live.config", "StringEqualsPath": "$.candidate.live_config_name"} in in_service
+    assert states["LiveStatus"]["Choices"][1]["Next"] == "LiveNotServingNewModel"
+    assert states["LiveNotServingNewModel"]["Next"] == "NotifyFailure"
+
+
+def test_evaluation_reads_the_report_and_gates_every_metric_against_config() -> None:
+    states = definition(joined())["States"]
+    read = states["ReadEvaluationReport"]
+    assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
+    assert read["Parameters"]["Key.$"] == REPORT_KEY
+    assert read["ResultSelector"] == {"report.$": "States.StringToJson($.Body)"}
+    job = states["FoundationModelEvaluation"]
+    assert job["Resource"] == "arn:aws:states:::sagemaker:createProcessingJob.sync"
+    assert job["Parameters"]["Environment"] == {"ENDPOINT_NAME.$": "$.evaluation.endpoint_name"}
+    assert states["PrepareEvaluation"]["Parameters"]["endpoint_name.$"] == "$.candidate.eval_endpoint_name"
+    (rule,) = states["EvaluationGate"]["Choices"]
+    assert rule["Next"] == "GatePassed" and states["EvaluationGate"]["Default"] == "GateFailed"
+    score = "$.evaluation.result.report.metrics.{}.score"
+    assert rule["And"] == [
+        {"Variable": score.format("factual_knowledge"), "IsPresent": True},
+        {"Variable": score.format("factual_knowledge"), "IsNumeric": True},
+        {"Variable": score.format("factual_knowledge"), "NumericGreaterThanEquals": 0.6},
+        {"Variable": score.format("toxicity"), "IsPresent": True},
+        {"Variable": score.format("toxicity"), "IsNumeric": True},
+        {"Variable": score.format("toxicity"), "NumericLessThanEquals": 0.1},
+    ]
+    assert states["GatePassed"]["Result"] == {"approval_status": "Approved", "gated": True, "passed": True}
+    assert states["GateFailed"]["Result"] == {"approval_status": "Rejected", "gated": True, "passed": False}
+    assert states["ApprovedForDeployment"]["Choices"][0] == {
+        "Variable": "$.gate.approval_status", "StringEquals": "Rejected", "Next": "NotifyRejected"}
+
+
+def test_registration_carries_the_gate_status_and_the_report() -> None:
+    (_, package) = sagemaker_requests(definition(joined())["States"])["RegisterModelPackage"]
+    assert package["ModelPackageGroupName"] == "NeuronGenAI-dev-foundation-models"
+    assert package["ModelApprovalStatus.$"] == "$.gate.approval_status"
+    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri.$"] == "$.evaluation.report.uri"
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["Image"].endswith("huggingface-pytorch-tgi-inference:2.1.2")
+    assert package["InferenceSpecification"]["SupportedRealtimeInferenceInstanceTypes"] == ["ml.inf2.8xlarge"]
+
+
+def test_every_task_retries_and_catches_failures_into_a_notification() -> None:
+    states = definition(joined())["States"]
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    assert len(tasks) >= 18
+    for name, state in tasks.items():
+        assert state.get("Retry"), name
+        if name != "NotifyFailure":
+            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+            assert state["Catch"][0]["Next"] in ("NotifyFailure", "DeleteCandidateAfterFailure"), name
+    # Once the candidate endpoint exists, a failure deletes it before notifying.
+    for name in ("CandidateDescribe", "FoundationModelEvaluation", "DeleteCandidateEndpoint"):
+        assert tasks[name]["Catch"][0]["Next"] == "DeleteCandidateAfterFailure", name
+    assert tasks["FineTune"]["Retry"][0]["ErrorEquals"] == [
+        "SageMaker.AmazonSageMakerException", "SageMaker.SageMakerException", "SageMaker.ThrottlingException"]
+    assert states["NotifyFailure"]["Next"] == "LifecycleFailed" and states["LifecycleFailed"]["Type"] == "Fail"
+
+
+def test_state_machine_logs_every_state_encrypted_traces_and_outputs_its_arn(dev: Synthesized) -> None:
+    machine = dev.only("lifecycle", "AWS::StepFunctions::StateMachine")
+    assert machine["StateMachineType"] == "STANDARD"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is True
+    log_groups = dev.resources("lifecycle", "AWS::Logs::LogGroup")
+    (workflow_logs,) = [k for k in log_groups if k.startswith("WorkflowLogs")]
+    assert "KmsKeyId" in log_groups[workflow_logs]["Properties"]
+    topic = dev.only("lifecycle", "AWS::SNS::Topic")
+    assert topic["KmsMasterKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
+    dev.template("lifecycle").has_output("LifecycleStateMachineArn", {"Value": {"Ref": next(iter(
+        dev.resources("lifecycle", "AWS::StepFunctions::StateMachine")))}})
+    assert dev.only("lifecycle", "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"] == (
+        "NeuronGenAI-dev-foundation-models")
+
+
+def test_workflow_role_passes_only_the_job_and_model_roles_and_watches_jobs_through_sync_rules() -> None:
+    template = joined()
+    (policy,) = [r["Properties"]["PolicyDocument"]["Statement"] for k, r in template["Resources"].items()
+                 if r["Type"] == "AWS::IAM::Policy" and k.startswith("WorkflowRole")]
+    (passes,) = [s for s in policy if s["Action"] == "iam:PassRole"]
+    # The training role, and the serving/evaluation role (one role in this test); nothing else.
+    assert passes["Resource"][0] == {"Fn::GetAtt": [next(k for k in template["Resources"]
+                                                         if k.startswith("TrainingRole")), "Arn"]}
+    assert len(passes["Resource"]) == 2
+    assert "ServingRole" in passes["Resource"][1]["Fn::GetStackOutput"]["OutputName"]
+    rules = next(s for s in policy if "events:PutRule" in s["Action"])
+    assert sorted(json.dumps(r) for r in rules["Resource"]) == sorted(json.dumps(r) for r in [
+        {"Fn::Join": ["", ["arn:aws:events:us-east-1:", {"Ref": "AWS::AccountId"},
+                           f":rule/StepFunctionsGetEventsFor{name}"]]}
+        for name in ("SageMakerTrainingJobsRule", "SageMakerProcessingJobsRule")])
+    sagemaker = next(s for s in policy if "sagemaker:CreateTrainingJob" in s["Action"])
+    assert {"sagemaker:UpdateEndpoint", "sagemaker:CreateModelPackage", "sagemaker:StopProcessingJob",
+            "sagemaker:DeleteEndpoint"} <= set(sagemaker["Action"])
+
+
+def test_without_serving_or_evaluation_the_model_is_registered_for_manual_approval() -> None:
+    states = definition(synth("trn2").templates["lifecycle"])["States"]
+    assert states["RecordCandidate"]["Next"] == "NoEvaluationGate"
+    assert states["NoEvaluationGate"]["Result"] == {"approval_status": "PendingManualApproval", "gated": False}
+    assert not {"CreateModel", "UpdateLiveEndpoint", "EvaluationGate"} & set(states)
+    defaults = states["LoadDefaults"]["Result"]
+    assert defaults["teacher_model_s3_uri"].endswith("/base-models/llama-3.1-70b/")
+    assert defaults["base_model_s3_uri"].endswith("/base-models/llama-3.1-8b/")
+
+
+def test_pretraining_is_optional_per_run_and_feeds_the_fine_tune() -> None:
+    states = definition(synth("pretrain").templates["lifecycle"])["States"]
+    choice = states["PreTrainingRequested"]
+    assert choice["Choices"] == [{"Variable": "$.run.options.pretrain", "BooleanEquals": True, "Next": "PreTrain"}]
+    assert choice["Default"] == "StartFromBaseModel"
+    assert states["PreTrain"]["Next"] == "StartFromPreTrainedModel"
+    handoff = states["StartFromPreTrainedModel"]["Parameters"]["s3_uri.$"]
+    assert handoff.endswith("/training-output/{}/output/model/', $.pretrain.TrainingJobName)")
+    assert states["StartFromPreTrainedModel"]["Next"] == states["StartFromBaseModel"]["Next"] == "FineTune"
+    assert states["LoadDefaults"]["Result"]["pretrain"] is True
+    assert states["PrepareRun"]["Parameters"] == {
+        "id.$": "States.UUID()", "options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"}
+
+
+def test_dev_wiring_picks_up_whichever_of_the_other_stacks_exist(dev: Synthesized) -> None:
+    states = definition(dev.templates["lifecycle"])["States"]
+    assert ("UpdateLiveEndpoint" in states) == ("inference" in dev.templates)
+    assert ("EvaluationGate" in states) == ("evaluation" in dev.templates)

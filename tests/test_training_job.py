@@ -1,0 +1,150 @@
+"""The training jobs as the workflow sends them: image, instances, EFA, compile cache, channels, encryption,
+checkpoints, spot, warm pools, retries, VPC, isolation, code asset, hyperparameters, training plans."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_constructs.source_archive import reproducible_tarball
+from config.training import TRAINING_SOURCE_DIR
+from neuron.images import image_uri
+from tests.harness import Synthesized, synth
+from tests.test_lifecycle_requests import definition, sagemaker_requests
+
+KEY = "platform-PublishOutputFnGetAttDataKey"  # how the platform key's ARN shows up once resolved
+
+
+def request(s: Synthesized, state: str = "FineTune") -> dict[str, Any]:
+    operation, params = sagemaker_requests(definition(s.templates["lifecycle"])["States"])[state]
+    assert operation == "CreateTrainingJob"
+    return params
+
+
+def channels(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["ChannelName"]: c for c in params["InputDataConfig"]}
+
+
+def test_default_fine_tune_is_one_trn1_2xlarge_from_the_catalog_image(dev: Synthesized) -> None:
+    params = request(dev)
+    assert params["AlgorithmSpecification"]["TrainingImage"] == image_uri(
+        "pytorch-training-neuronx", "us-east-1", "ml.trn1.2xlarge")
+    assert params["ResourceConfig"] == {"InstanceType": "ml.trn1.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 256}
+    assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 14400}
+    assert params["EnableManagedSpotTraining"] is False
+    assert params["RetryStrategy"] == {"MaximumRetryAttempts": 2}
+    # Single node: no EFA variables and only the workload security group.
+    assert not {"FI_PROVIDER", "FI_EFA_USE_DEVICE_RDMA"} & set(params["Environment"])
+    assert len(params["VpcConfig"]["SecurityGroupIds"]) == 1
+    assert "WorkloadSecurityGroup" in params["VpcConfig"]["SecurityGroupIds"][0]
+    assert all("platform-" in subnet for subnet in params["VpcConfig"]["Subnets"])
+    assert params["EnableInterContainerTrafficEncryption"] is True
+    assert params["EnableNetworkIsolation"] is False
+
+
+def test_outputs_checkpoints_and_cache_are_encrypted_and_placed(dev: Synthesized) -> None:
+    params = request(dev)
+    output = params["OutputDataConfig"]
+    assert output["KmsKeyId"].startswith(KEY)
+    assert output["CompressionType"] == "NONE"  # the next stage reads an uncompressed model directory
+    assert output["S3OutputPath"].startswith("s3://platform-PublishOutputRefModelsBucket")
+    assert output["S3OutputPath"].endswith("/training-output")
+    checkpoint = params["CheckpointConfig"]
+    assert checkpoint["LocalPath"] == "/opt/ml/checkpoints"
+    assert checkpoint["S3Uri.$"].startswith("States.Format('s3://platform-PublishOutputRefCheckpointsBucket")
+    assert checkpoint["S3Uri.$"].endswith("/checkpoints/fine-tune/{}/', $.run.id)")
+    assert "VolumeKmsKeyId" not in params["ResourceConfig"]  # trn1 has local NVMe: SageMaker rejects a volume key
+    env = params["Environment"]
+    assert env["NEURON_CC_FLAGS"] == "--model-type=transformer"
+    assert env["NEURON_COMPILE_CACHE_URL"].startswith("s3://platform-PublishOutputRefCheckpointsBucket")
+    assert env["NEURON_COMPILE_CACHE_URL"].endswith("/neuron-compile-cache/trn1/")
+
+
+def test_channels_read_datasets_with_fastfile_and_the_model_from_the_run(dev: Synthesized) -> None:
+    found = channels(request(dev))
+    assert set(found) == {"code", "train", "validation", "model"}
+    train = found["train"]
+    assert train["InputMode"] == "FastFile"
+    assert train["DataSource"]["S3DataSource"]["S3Uri"].startswith("s3://platform-PublishOutputRefDatasetsBucket")
+    assert train["DataSource"]["S3DataSource"]["S3Uri"].endswith("/fine-tune/train/")
+    assert found["model"]["DataSource"]["S3DataSource"]["S3Uri.$"] == "$.model_source.s3_uri"
+
+
+def test_code_ships_as_a_reproducible_asset_read_through_the_code_channel(dev: Synthesized) -> None:
+    params = request(dev)
+    code_uri = channels(params)["code"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert code_uri.startswith("s3://cdk-hnb659fds-assets-123456789012-us-east-1/")
+    file_name = code_uri.rsplit("/", 1)[1]
+    hyper = {k: json.loads(v) for k, v in params["HyperParameters"].items()}
+    assert hyper["sagemaker_submit_directory"] == f"/opt/ml/input/data/code/{file_name}"
+    assert hyper["sagemaker_program"] == "train.py"
+    assert hyper["sagemaker_torch_distributed_enabled"] is True
+    assert hyper["sagemaker_instance_type"] == "ml.trn1.2xlarge"
+    assert (hyper["tensor-parallel-degree"], hyper["pipeline-parallel-degree"], hyper["epochs"]) == (2, 1, 1)
+    archive = reproducible_tarball(TRAINING_SOURCE_DIR)
+    assert archive == reproducible_tarball(TRAINING_SOURCE_DIR)  # same sources, same bytes, same asset hash
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        assert sorted(tar.getnames()) == ["requirements.txt", "train.py"]
+
+
+def test_multi_node_spot_job_gets_efa_and_max_wait(prod: Synthesized) -> None:
+    params = request(prod)
+    assert params["ResourceConfig"]["InstanceCount"] == 2
+    assert params["EnableManagedSpotTraining"] is True
+    assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 172800}
+    assert {k: params["Environment"][k] for k in ("FI_PROVIDER", "FI_EFA_USE_DEVICE_RDMA", "FI_EFA_FORK_SAFE")} == {
+        "FI_PROVIDER": "efa", "FI_EFA_USE_DEVICE_RDMA": "1", "FI_EFA_FORK_SAFE": "1"}
+    groups = params["VpcConfig"]["SecurityGroupIds"]
+    assert len(groups) == 2 and any("EfaSecurityGroup" in g for g in groups)
+    assert "CheckpointConfig" in params and params["RetryStrategy"] == {"MaximumRetryAttempts": 3}
+    assert channels(params)["train"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+
+
+def test_pretraining_on_four_trn1_32xlarge_then_fine_tune_with_warm_pool() -> None:
+    s = synth("pretrain")
+    pre = request(s, "PreTrain")
+    assert pre["ResourceConfig"] == {"InstanceType": "ml.trn1.32xlarge", "InstanceCount": 4, "VolumeSizeInGB": 1024}
+    assert pre["Environment"]["NEURON_CC_FLAGS"] == "--model-type=transformer --distribution-strategy=llm-training"
+    assert pre["Environment"]["FI_PROVIDER"] == "efa"
+    hyper = {k: json.loads(v) for k, v in pre["HyperParameters"].items()}
+    assert (hyper["mode"], hyper["tensor-parallel-degree"], hyper["pipeline-parallel-degree"]) == ("pretrain", 8, 4)
+    assert pre["TrainingJobName.$"] == "States.Format('pretrain-{}', $.run.id)"
+    fine = request(s)
+    assert fine["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 1800
+    assert fine["EnableManagedSpotTraining"] is False
+
+
+def test_trn2_fine_tune_uses_a_training_plan_and_a_teacher_channel() -> None:
+    params = request(synth("trn2"))
+    assert params["ResourceConfig"]["InstanceType"] == "ml.trn2.48xlarge"
+    assert params["ResourceConfig"]["TrainingPlanArn"] == (
+        "arn:aws:sagemaker:us-east-1:123456789012:training-plan/trn2-finetune-plan")
+    assert params["AlgorithmSpecification"]["TrainingImage"] == image_uri(
+        "hf-training-neuronx", "us-east-1", "ml.trn2.48xlarge")
+    teacher = channels(params)["teacher"]["DataSource"]["S3DataSource"]
+    assert teacher["S3Uri.$"] == "$.run.options.teacher_model_s3_uri"
+    assert params["Environment"]["NEURON_COMPILE_CACHE_URL"].endswith("/neuron-compile-cache/trn2/")
+
+
+def test_training_role_reads_its_image_writes_only_training_output(dev: Synthesized) -> None:
+    (policy,) = [p["Properties"]["PolicyDocument"]["Statement"] for k, p in
+                 dev.resources("lifecycle", "AWS::IAM::Policy").items() if k.startswith("TrainingRole")]
+    ecr = next(s for s in policy if "ecr:BatchGetImage" in s["Action"])
+    assert ecr["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/pytorch-training-neuronx"
+    writes = [s for s in policy if "s3:PutObject" in s["Action"]]
+    models_writes = [s for s in writes if "ModelsBucket" in json.dumps(s["Resource"])]
+    assert models_writes and all(json.dumps(s["Resource"]).endswith('/training-output/*"]]}') for s in models_writes)
+    (job_logs,) = [g["Properties"] for g in dev.resources("lifecycle", "AWS::Logs::LogGroup").values()
+                   if g["Properties"].get("LogGroupName") == "/aws/sagemaker/TrainingJobs"]
+    assert job_logs["KmsKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
+    assert job_logs["RetentionInDays"] == 365
+
+
+@pytest.mark.parametrize("script", sorted(Path(TRAINING_SOURCE_DIR).glob("*.py")))
+def test_training_code_is_valid_python(script: Path) -> None:
+    compile(script.read_text(), str(script), "exec")
