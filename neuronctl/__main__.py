@@ -1,0 +1,3 @@
+from neuronctl.cli import main
+
+raise SystemExit(main())

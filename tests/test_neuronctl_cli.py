@@ -1,0 +1,64 @@
+"""The `neuronctl` console command: installed, --help everywhere, exit codes that mean something."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neuronctl import cli
+from neuronctl.errors import EXIT_CODES_HELP, CliError, ExitCode
+
+SUBCOMMANDS = [["plan"], ["cost"], ["invoke"], ["run"], ["run", "start"], ["run", "status"], ["run", "watch"],
+               ["capacity"]]
+
+
+@pytest.mark.parametrize("words", [[], *SUBCOMMANDS], ids=lambda w: " ".join(w) or "neuronctl")
+def test_every_command_has_help_with_the_exit_codes(words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([*words, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert out.startswith(f"usage: neuronctl {' '.join(words)}".rstrip())
+    assert " ".join(EXIT_CODES_HELP.split()) in " ".join(out.split())
+
+
+def test_exit_codes_are_documented_and_distinct() -> None:
+    assert EXIT_CODES_HELP == ("exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 not-found, 5 environment, "
+                               "6 unavailable, 7 blocked, 130 interrupted")
+    assert len({c.value for c in ExitCode}) == len(ExitCode)
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["plan"])
+    assert done.value.code == ExitCode.USAGE
+    assert "the following arguments are required: model" in capsys.readouterr().err
+    assert cli.main(["plan", "gpt-5"]) == ExitCode.USAGE
+    assert capsys.readouterr().err.startswith("neuronctl: error: model preset 'gpt-5' is unknown; known presets: ")
+
+
+def test_unknown_profile_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["cost", "-c", "nope", "--assembly", "."]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("neuronctl: error: profile 'nope' not found: no nope.yaml in ") and err.count("\n") == 1
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(ctx: cli.Context) -> int:
+        raise CliError("it broke", ExitCode.FAILED)
+
+    monkeypatch.setattr(cli, "cmd_plan", broken)
+    assert cli.main(["plan", "llama-3.1-8b"]) == ExitCode.FAILED
+    assert capsys.readouterr().err == "neuronctl: error: it broke\n"
+    with pytest.raises(CliError):
+        cli.main(["plan", "llama-3.1-8b", "--debug"])
+
+
+def test_the_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("neuronctl")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30, check=False)
+    assert (done.returncode, done.stdout) == (0, "neuronctl 0.1.0\n")

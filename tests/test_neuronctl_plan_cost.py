@@ -1,0 +1,183 @@
+"""`neuronctl plan` agrees with the synth pre-flight; `neuronctl cost` prices what a profile deploys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import load_config
+from config.inference import PreflightError
+from config.inference import plan as preflight
+from neuron.catalog import INSTANCES, TENSOR_PARALLEL_DEGREES
+from neuron.models import preset
+from neuron.sizing import SizingError, check_fit
+from neuronctl import cli, cost, prices, throughput
+from neuronctl.plan import plan
+from tests.harness import Synthesized
+
+SHAPES = [  # (profile, model preset, batch, sequence, dtype, quantization) as the profiles configure them
+    ("dev", "llama-3.1-8b", 4, 4096, "bf16", None),
+    ("llama70b", "llama-3.1-70b", 4, 4096, "bf16", "int8"),
+]
+
+
+@pytest.mark.parametrize(("profile", "model", "batch", "seq", "dtype", "quant"), SHAPES)
+def test_plan_rows_are_exactly_the_configurations_the_preflight_accepts(
+        profile: str, model: str, batch: int, seq: int, dtype: str, quant: str | None) -> None:
+    arch = preset(model)
+    rows = plan(arch, batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant)
+    shown = {(r.fit.instance_type, r.fit.degree): r.fit for r in rows}
+    assert shown, f"plan shows nothing for {model}"
+    refused = 0
+    for name, spec in INSTANCES.items():
+        if spec.family != "inf2":
+            continue
+        for degree in TENSOR_PARALLEL_DEGREES["inf2"]:
+            overrides = {"inference": {"instance_type": name, "models": {"chat": {"tensor_parallel_degree": degree}}}}
+            config = load_config(profile, overrides, environ={})
+            try:
+                accepted = preflight(config.inference)["chat"].fit
+            except PreflightError:
+                assert (name, degree) not in shown, f"plan shows {name} degree {degree}, the pre-flight refuses it"
+                refused += 1
+                continue
+            assert shown.get((name, degree)) == accepted, f"pre-flight accepts {name} degree {degree}"
+            assert check_fit(arch, name, degree, batch_size=batch, sequence_length=seq, dtype=dtype,
+                             quantization=quant) == accepted
+    assert refused + len(shown) == 4 * len(TENSOR_PARALLEL_DEGREES["inf2"]) and refused > 0
+
+
+@pytest.mark.parametrize(("profile", "model", "batch", "seq", "dtype", "quant"), SHAPES)
+def test_the_profile_deploys_a_configuration_plan_shows(profile: str, model: str, batch: int, seq: int, dtype: str,
+                                                        quant: str | None) -> None:
+    config = load_config(profile, environ={})
+    deployed = preflight(config.inference)["chat"].fit
+    rows = plan(preset(model), batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant)
+    assert deployed in [r.fit for r in rows]
+
+
+def test_70b_in_bf16_fits_nothing_on_inf2_and_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SizingError):
+        check_fit(preset("llama-3.1-70b"), "ml.inf2.48xlarge", 8, batch_size=4, sequence_length=4096, dtype="bf16")
+    assert cli.main(["plan", "llama-3.1-70b"]) == 3
+    assert capsys.readouterr().err == (
+        "neuronctl: error: nothing in the catalog holds llama-3.1-70b: 70.6B parameters, bf16, batch 4, sequence 4096 "
+        "on inf2: lower --batch or --seq, or try --quant int8\n")
+
+
+def test_plan_table_is_cheapest_first_and_marks_the_preflight_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", "llama-3.1-8b"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "llama-3.1-8b: 8.0B parameters, bf16, batch 4, sequence 4096"
+    assert lines[3].split() == ["ml.inf2.8xlarge", "2", "1", "20.7/32", "180", "$2.36", "$3.64", "smallest", "fit",
+                                "(pre-flight)"]
+    hourly = [float(line.split()[5].strip("$").replace(",", "")) for line in lines[3:]]
+    assert hourly == sorted(hourly)
+
+
+def test_plan_json_carries_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json", "--pricing", "ec2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    first = data["configurations"][0]
+    assert (first["instance_type"], first["degree"], first["replicas_per_instance"]) == ("ml.inf2.24xlarge", 8, 1)
+    assert first["dollars_per_hour"] == 6.4906  # EC2 on-demand inf2.24xlarge
+    assert first["used_gib"] == 86.86 and first["available_gib"] == 128
+
+
+def test_throughput_bound_is_bandwidth_over_bytes_per_token() -> None:
+    fit = check_fit(preset("llama-3.1-8b"), "ml.inf2.8xlarge", 2, batch_size=4, sequence_length=4096, dtype="bf16")
+    bytes_per_step = (fit.weights_gib + fit.kv_cache_gib) * 1024**3
+    # degree 2 = both cores of one Inferentia2 chip: 820 GB/s
+    assert throughput.decode_tokens_per_second(fit, 4) == pytest.approx(4 * 820e9 / bytes_per_step)
+    assert throughput.dollars_per_million_tokens(2.36, 1, 180.0) == pytest.approx(2.36 / (180 * 3600) * 1e6)
+    assert throughput.dollars_per_million_tokens(None, 1, 180.0) is None
+
+
+def test_price_table_is_dated_sourced_and_says_whose_prices_they_are() -> None:
+    table = prices.load()
+    assert table.checked == "2026-11" and table.region == "us-east-1"
+    services = {name: t.service for name, t in table.tables.items()}
+    assert services == {"sagemaker-hosting": "SageMaker", "sagemaker-training": "SageMaker",
+                        "sagemaker-processing": "SageMaker", "ec2-on-demand": "EC2"}
+    for name, t in table.tables.items():
+        assert t.source.startswith("https://aws.amazon.com/")
+        assert all(k.startswith("ml.") == (t.service == "SageMaker") for k in t.prices), name
+    for name, spec in INSTANCES.items():  # every serving instance has a SageMaker and an EC2 price
+        if spec.family in {"inf1", "inf2"}:
+            assert prices.quote(name, "sagemaker-hosting").hourly is not None
+            assert prices.quote(name, "ec2-on-demand").hourly is not None
+    assert prices.quote("ml.inf2.xlarge", "ec2-on-demand").instance_type == "inf2.xlarge"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# cost
+# --------------------------------------------------------------------------------------------------------------------
+DEFINITION_PARTS: list[Any] = [
+    '{"StartAt":"Train","States":{"Train":{"Type":"Task","Resource":"arn:aws:states:::sagemaker:createTrainingJob.sync",'
+    '"Parameters":{"RoleArn":"', {"Fn::GetAtt": ["Role", "Arn"]}, '","ResourceConfig":{"InstanceType":'
+    '"ml.trn1.32xlarge","InstanceCount":4,"VolumeSizeInGB":512},"StoppingCondition":{"MaxRuntimeInSeconds":',
+    {"Ref": "Runtime"}, '}},"Next":"Eval"},"Eval":{"Type":"Task","Parameters":{"ProcessingResources":{"ClusterConfig":'
+    '{"InstanceType.$":"$.evaluation.instance_type","InstanceCount":1,"VolumeSizeInGB":30}}},"End":true}}}',
+]
+TEMPLATE = {"Resources": {
+    "Live": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [{
+        "VariantName": "AllTraffic", "InstanceType": "ml.inf2.48xlarge", "InitialInstanceCount": 2,
+        "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 4}}]}},
+    "Stale": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [{
+        "VariantName": "AllTraffic", "InstanceType": "ml.inf2.xlarge", "InitialInstanceCount": 9}]}},
+    "Endpoint": {"Type": "AWS::SageMaker::Endpoint", "Properties": {
+        "EndpointConfigName": {"Fn::GetAtt": ["Live", "EndpointConfigName"]}}},
+    "Cluster": {"Type": "AWS::SageMaker::Cluster", "Properties": {"InstanceGroups": [
+        {"InstanceGroupName": "controller", "InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+        {"InstanceGroupName": "workers", "InstanceType": "ml.trn1.32xlarge", "InstanceCount": 2}]}},
+    "Workflow": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "DefinitionString": {"Fn::Join": ["", DEFINITION_PARTS]}}},
+}}
+
+
+def test_cost_prices_endpoint_instances_hyperpod_groups_and_lists_jobs_per_run() -> None:
+    result = cost.report(load_config("dev", environ={}), {"Stack": TEMPLATE})
+    always = {(line.resource, line.instance_type, line.count, line.min_count, line.max_count, line.hourly)
+              for line in result.always_on}
+    assert always == {("Live/AllTraffic", "ml.inf2.48xlarge", 2, 0, 4, 2 * 15.58),
+                      ("Cluster/controller", "ml.m5.xlarge", 1, None, None, 0.23),
+                      ("Cluster/workers", "ml.trn1.32xlarge", 2, None, None, 2 * 24.725)}
+    assert result.total_hourly() == pytest.approx(31.16 + 0.23 + 49.45)
+    assert result.total_hourly("floor") == pytest.approx(0.23 + 49.45)  # the endpoint scales to zero
+    assert result.total_hourly("ceiling") == pytest.approx(4 * 15.58 + 0.23 + 49.45)
+    per_run = [(line.resource, line.kind, line.instance_type, line.count, line.hourly) for line in result.per_run]
+    assert per_run == [("Workflow/Train", "training job", "ml.trn1.32xlarge", 4, 4 * 24.725),
+                       ("Workflow/Eval", "processing job", "(chosen at run time)", 1, None)]
+    assert result.as_json()["monthly"] == pytest.approx((31.16 + 0.23 + 49.45) * 730)
+
+
+def test_cost_of_the_default_profile_from_its_synthesized_templates(dev: Synthesized) -> None:
+    result = cost.report(dev.config, dev.templates)
+    [endpoint] = result.always_on
+    assert (endpoint.kind, endpoint.instance_type, endpoint.count, endpoint.min_count, endpoint.max_count) == (
+        "endpoint", "ml.inf2.8xlarge", 1, 1, 2)
+    assert result.total_hourly() == pytest.approx(2.36)
+    assert ("ml.trn1.2xlarge", "training job") in {(line.instance_type, line.kind) for line in result.per_run}
+    assert result.unpriced == []
+
+
+def test_cost_reads_a_cloud_assembly_and_prints_totals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "NeuronGenAI-dev-inference.template.json").write_text(json.dumps(TEMPLATE))
+    (tmp_path / "Other-prod-inference.template.json").write_text(json.dumps(TEMPLATE))
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {
+        name: {"type": "aws:cloudformation:stack", "displayName": name,
+               "properties": {"templateFile": f"{name}.template.json"}}
+        for name in ("NeuronGenAI-dev-inference", "Other-prod-inference")}}))
+    assert cli.main(["cost", "-c", "dev", "--assembly", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "total: $80.84/hour, $59,013.20/month (730 h) as deployed; scaling range $49.68..$112.00/hour" in out
+    assert out.count("NeuronGenAI-dev-inference  Live/AllTraffic") == 1 and "Other-prod" not in out
+
+
+def test_cost_without_an_assembly_says_how_to_make_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["cost", "--assembly", str(tmp_path)]) == 4
+    assert capsys.readouterr().err == (f"neuronctl: error: {tmp_path}/manifest.json not found: run `cdk synth -c "
+                                       "profile=dev` first, or leave out --assembly to synthesize in-process\n")

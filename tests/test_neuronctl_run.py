@@ -1,0 +1,277 @@
+"""`neuronctl run` and `neuronctl capacity` with botocore's Stubber: exact requests, progress, failures, sorting."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from config import load_config
+from neuronctl import capacity, run
+from neuronctl.discovery import Deployment
+from neuronctl.errors import CliError, ExitCode
+from neuronctl.session import Aws, AwsOptions
+from neuronctl.testing import loopback_only, offline_session, use_offline_environment
+
+MACHINE = "arn:aws:states:us-east-1:111122223333:stateMachine:Lifecycle-ab12"
+EXECUTION = "arn:aws:states:us-east-1:111122223333:execution:Lifecycle-ab12:run-1"
+T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+DEFINITION = {"StartAt": "PreTrain", "States": {
+    "PreTrain": {"Type": "Task", "Next": "FineTune"},
+    "FineTune": {"Type": "Task", "Next": "Evaluate"},
+    "Evaluate": {"Type": "Parallel", "Next": "Gate", "Branches": [
+        {"StartAt": "Toxicity", "States": {"Toxicity": {"Type": "Task", "End": True}}},
+        {"StartAt": "Bias", "States": {"Bias": {"Type": "Task", "End": True}}}]},
+    "Gate": {"Type": "Choice", "Choices": [], "Default": "Deploy"},
+    "Deploy": {"Type": "Task", "End": True}}}
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    use_offline_environment(monkeypatch, tmp_path)
+    with loopback_only():
+        yield
+
+
+@pytest.fixture()
+def aws() -> Aws:
+    return Aws(AwsOptions(region="us-east-1"), session=offline_session())
+
+
+@pytest.fixture()
+def stubs(aws: Aws) -> Iterator[dict[str, Stubber]]:
+    with ExitStack() as stack:
+        stubbers = {s: stack.enter_context(Stubber(aws.client(s)))
+                    for s in ("cloudformation", "stepfunctions", "sagemaker", "ec2")}
+        yield stubbers
+        for stubber in stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+def deployment(aws: Aws) -> Deployment:
+    return Deployment(load_config("dev", environ={}), aws)
+
+
+def expect_lifecycle_stack(stubs: dict[str, Stubber]) -> None:
+    stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [{
+        "StackName": "NeuronGenAI-dev-lifecycle", "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE",
+        "Outputs": [{"OutputKey": "LifecycleStateMachineArn", "OutputValue": MACHINE}]}]},
+        {"StackName": "NeuronGenAI-dev-lifecycle"})
+
+
+def event(n: int, kind: str, **details: Any) -> dict[str, Any]:
+    return {"timestamp": T0 + timedelta(seconds=n), "type": kind, "id": n, "previousEventId": n - 1, **details}
+
+
+def entered(n: int, name: str) -> dict[str, Any]:
+    return event(n, "TaskStateEntered", stateEnteredEventDetails={"name": name})
+
+
+def exited(n: int, name: str) -> dict[str, Any]:
+    return event(n, "TaskStateExited", stateExitedEventDetails={"name": name})
+
+
+def scheduled(n: int, job: str) -> dict[str, Any]:
+    return event(n, "TaskScheduled", taskScheduledEventDetails={
+        "resourceType": "sagemaker", "resource": "createTrainingJob.sync", "region": "us-east-1",
+        "parameters": json.dumps({"TrainingJobName": job, "AlgorithmSpecification": {}})})
+
+
+RUNNING_HISTORY = [event(1, "ExecutionStarted"), entered(2, "PreTrain"), scheduled(3, "pt-run-1"),
+                   exited(4, "PreTrain"), entered(5, "FineTune"), scheduled(6, "ft-run-1")]
+
+
+def expect_progress(stubs: dict[str, Stubber], status: str, history: list[dict[str, Any]],
+                    job_status: tuple[str, str] | None = ("InProgress", "Training"), **execution: Any) -> None:
+    sfn = stubs["stepfunctions"]
+    sfn.add_response("describe_execution", {
+        "executionArn": EXECUTION, "stateMachineArn": MACHINE, "status": status, "startDate": T0, **execution},
+        {"executionArn": EXECUTION})
+    sfn.add_response("describe_state_machine_for_execution", {
+        "stateMachineArn": MACHINE, "name": "Lifecycle", "definition": json.dumps(DEFINITION),
+        "roleArn": "arn:aws:iam::111122223333:role/sfn", "updateDate": T0}, {"executionArn": EXECUTION})
+    sfn.add_response("get_execution_history", {"events": history}, {"executionArn": EXECUTION, "maxResults": 1000})
+    if job_status:
+        stubs["sagemaker"].add_response("describe_training_job", {
+            "TrainingJobName": "ft-run-1", "TrainingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:training-job/"
+            "ft-run-1", "ModelArtifacts": {"S3ModelArtifacts": "s3://b/k"}, "TrainingJobStatus": job_status[0],
+            "SecondaryStatus": job_status[1], "AlgorithmSpecification": {"TrainingInputMode": "File"},
+            "ResourceConfig": {"VolumeSizeInGB": 100}, "StoppingCondition": {}, "CreationTime": T0},
+            {"TrainingJobName": "ft-run-1"})
+
+
+def test_start_sends_the_exact_request(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    expect_lifecycle_stack(stubs)
+    stubs["stepfunctions"].add_response(
+        "start_execution", {"executionArn": EXECUTION, "startDate": T0},
+        {"stateMachineArn": MACHINE, "name": "run-1",
+         "input": json.dumps({"base_model": "s3://models/llama/", "hyperparameters": {"epochs": 3, "lr": "3e-5x"},
+                              "skip_pretraining": True})})
+    run_input = run.parse_input('{"base_model": "s3://models/llama/"}',
+                                ["hyperparameters.epochs=3", "hyperparameters.lr=3e-5x", "skip_pretraining=true"])
+    assert run.start(deployment(aws), "lifecycle", run_input, "run-1") == {"executionArn": EXECUTION, "startDate": T0}
+
+
+def test_start_with_a_taken_name_says_so(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    expect_lifecycle_stack(stubs)
+    stubs["stepfunctions"].add_client_error("start_execution", "ExecutionAlreadyExists", "exists", 400)
+    with pytest.raises(CliError, match="a lifecycle run named 'run-1' already exists"):
+        run.start(deployment(aws), "lifecycle", {}, "run-1")
+
+
+@pytest.mark.parametrize(("raw", "params", "message"), [
+    ("[1]", [], "--input must be a JSON object"),
+    ("{", [], "--input is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    (None, ["novalue"], "--param 'novalue' must look like key=value (dots make nested keys)"),
+    (None, ["a=1", "a.b=2"], "--param 'a.b=2': 'a' is already a value, not an object"),
+])
+def test_bad_run_input_is_a_usage_error(raw: str | None, params: list[str], message: str) -> None:
+    with pytest.raises(CliError) as caught:
+        run.parse_input(raw, params)
+    assert (caught.value.message, caught.value.code) == (message, ExitCode.USAGE)
+
+
+def test_status_shows_states_done_the_current_job_and_elapsed_time(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    expect_progress(stubs, "RUNNING", RUNNING_HISTORY)
+    item = run.progress(aws.client, EXECUTION)
+    assert (item.states_done, item.states_total, item.current_state) == (1, 7, "FineTune")
+    assert item.line(T0 + timedelta(minutes=12, seconds=31)) == (
+        "[12m31s] RUNNING | 1/7 states done | in FineTune | training job ft-run-1: InProgress/Training")
+
+
+def test_status_by_name_and_latest(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    expect_lifecycle_stack(stubs)
+    stubs["stepfunctions"].add_response("list_executions", {"executions": [{
+        "executionArn": EXECUTION, "stateMachineArn": MACHINE, "name": "run-1", "status": "RUNNING",
+        "startDate": T0}]}, {"stateMachineArn": MACHINE, "maxResults": 1})
+    target = deployment(aws)
+    assert run.execution_arn(target, "lifecycle", "run-1") == EXECUTION
+    assert run.execution_arn(target, "lifecycle", None) == EXECUTION
+
+
+def test_watch_polls_until_success_and_prints_each_change(aws: Aws, stubs: dict[str, Stubber],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    expect_progress(stubs, "RUNNING", RUNNING_HISTORY)
+    expect_progress(stubs, "RUNNING", RUNNING_HISTORY)  # unchanged: no new line
+    done = [*RUNNING_HISTORY, exited(7, "FineTune"), entered(8, "Deploy"), exited(9, "Deploy"),
+            event(10, "ExecutionSucceeded")]
+    expect_progress(stubs, "SUCCEEDED", done, ("Completed", "Completed"), stopDate=T0 + timedelta(hours=2))
+    lines, sleeps = io.StringIO(), []
+    clock = iter([T0 + timedelta(minutes=m) for m in (1, 2, 3)])
+    item = run.watch(aws.client, EXECUTION, interval=30, sleep=sleeps.append, now=lambda: next(clock),
+                     progress_to=lines)
+    assert item.status == "SUCCEEDED" and sleeps == [30, 30]
+    assert lines.getvalue().splitlines() == [
+        "[1m00s] RUNNING | 1/7 states done | in FineTune | training job ft-run-1: InProgress/Training",
+        "[2h00m00s] SUCCEEDED | 3/7 states done | training job ft-run-1: Completed/Completed"]
+    assert run.finish(item, as_json=False, now=T0, watched=True) == ExitCode.OK
+    assert capsys.readouterr().out == f"SUCCEEDED after 2h00m00s (3/7 states done): {EXECUTION}\n"
+
+
+def test_a_failed_run_names_the_state_and_the_sagemaker_failure_reason(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    cause = json.dumps({"TrainingJobName": "ft-run-1", "TrainingJobStatus": "Failed",
+                        "FailureReason": "AlgorithmError: NeuronCore out of memory at step 12"})
+    failed = [*RUNNING_HISTORY,
+              event(7, "TaskFailed", taskFailedEventDetails={"resourceType": "sagemaker", "resource":
+                                                             "createTrainingJob.sync", "error": "States.TaskFailed",
+                                                             "cause": cause}),
+              event(8, "FailStateEntered", stateEnteredEventDetails={"name": "NotifyFailure"}),
+              event(9, "ExecutionFailed", executionFailedEventDetails={"error": "LifecycleFailed", "cause": "see"})]
+    expect_progress(stubs, "FAILED", failed, ("Failed", "Failed"), stopDate=T0 + timedelta(minutes=40),
+                    error="LifecycleFailed", cause="see")
+    item = run.progress(aws.client, EXECUTION)
+    with pytest.raises(CliError) as caught:
+        run.finish(item, as_json=False, now=T0)
+    assert (caught.value.message, caught.value.code) == (
+        "run failed in state 'FineTune': States.TaskFailed: ft-run-1: AlgorithmError: NeuronCore out of memory at "
+        f"step 12 ({EXECUTION})", ExitCode.FAILED)
+
+
+def test_watch_gives_up_after_its_timeout(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    expect_progress(stubs, "RUNNING", RUNNING_HISTORY)
+    expect_progress(stubs, "RUNNING", RUNNING_HISTORY)
+    with pytest.raises(CliError) as caught:
+        run.watch(aws.client, EXECUTION, interval=60, timeout=60, sleep=lambda s: None, now=lambda: T0,
+                  progress_to=io.StringIO())
+    assert caught.value.code == ExitCode.UNAVAILABLE
+    assert caught.value.message == f"run still RUNNING after watching 60 s: {EXECUTION}"
+
+
+def test_unknown_execution_is_not_found(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    stubs["stepfunctions"].add_client_error("describe_execution", "ExecutionDoesNotExist", "no", 400)
+    with pytest.raises(CliError) as caught:
+        run.progress(aws.client, EXECUTION)
+    assert caught.value.code == ExitCode.NOT_FOUND
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# capacity
+# ------------------------------------------------------------------------------------------------------------------
+START, END = datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def plan_offering(offering_id: str, start: datetime, fee: str, count: int = 2) -> dict[str, Any]:
+    return {"TrainingPlanOfferingId": offering_id, "TargetResources": ["training-job"], "DurationHours": 48,
+            "UpfrontFee": fee, "CurrencyCode": "USD", "ReservedCapacityOfferings": [{
+                "InstanceType": "ml.trn1.32xlarge", "InstanceCount": count, "AvailabilityZone": "us-east-1a",
+                "DurationHours": 48, "StartTime": start, "EndTime": start + timedelta(hours=48)}]}
+
+
+def block(offering_id: str, start: datetime, fee: str) -> dict[str, Any]:
+    return {"CapacityBlockOfferingId": offering_id, "InstanceType": "trn1.32xlarge", "AvailabilityZone": "us-east-1b",
+            "InstanceCount": 2, "StartDate": start, "EndDate": start + timedelta(hours=48),
+            "CapacityBlockDurationHours": 48, "UpfrontFee": fee, "CurrencyCode": "USD", "Tenancy": "default"}
+
+
+def test_capacity_searches_both_sources_and_sorts_by_start_then_price(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    day = timedelta(days=1)
+    stubs["sagemaker"].add_response(
+        "search_training_plan_offerings",
+        {"TrainingPlanOfferings": [plan_offering("tpo-late", START + 3 * day, "2100.00"),
+                                   plan_offering("tpo-early", START + day, "2400.00")]},
+        {"InstanceType": "ml.trn1.32xlarge", "InstanceCount": 2, "DurationHours": 48,
+         "TargetResources": ["training-job"], "StartTimeAfter": START, "EndTimeBefore": END})
+    stubs["ec2"].add_response(
+        "describe_capacity_block_offerings",
+        {"CapacityBlockOfferings": [block("cb-early-cheap", START + day, "1900.00")], "NextToken": "n1"},
+        {"InstanceType": "trn1.32xlarge", "InstanceCount": 2, "CapacityDurationHours": 48,
+         "StartDateRange": START, "EndDateRange": END})
+    stubs["ec2"].add_response(
+        "describe_capacity_block_offerings", {"CapacityBlockOfferings": [block("cb-first", START, "2500.00")]},
+        {"InstanceType": "trn1.32xlarge", "InstanceCount": 2, "CapacityDurationHours": 48,
+         "StartDateRange": START, "EndDateRange": END, "NextToken": "n1"})
+    offerings, notes = capacity.search(aws, ["ml.trn1.32xlarge"], count=2, hours=48, start_after=START,
+                                       end_before=END)
+    assert [o.offering_id for o in offerings] == ["cb-first", "cb-early-cheap", "tpo-early", "tpo-late"]
+    assert offerings[1].per_instance_hour == pytest.approx(1900 / 96)
+    assert notes == []
+
+
+def test_types_a_source_cannot_reserve_become_notes(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    stubs["ec2"].add_client_error("describe_capacity_block_offerings", "InvalidParameterValue",
+                                  "The instance type inf2.48xlarge is not supported for Capacity Blocks.", 400)
+    offerings, notes = capacity.search(aws, ["ml.inf2.48xlarge"], count=1, hours=24, start_after=None,
+                                       end_before=None)
+    assert offerings == []
+    assert notes == [
+        "training-plan: SageMaker training plans do not offer ml.inf2.48xlarge (they offer ml.trn1.32xlarge, "
+        "ml.trn2.48xlarge among Neuron types)",
+        "capacity-block: inf2.48xlarge: InvalidParameterValue: The instance type inf2.48xlarge is not supported for "
+        "Capacity Blocks."]
+
+
+def test_capacity_defaults_to_the_neuron_types_the_api_accepts(aws: Aws) -> None:
+    assert capacity.default_instance_types(aws) == ["ml.trn1.32xlarge", "ml.trn2.48xlarge"]
+
+
+def test_capacity_auth_failure_is_not_swallowed(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    stubs["sagemaker"].add_client_error("search_training_plan_offerings", "AccessDeniedException", "no", 400)
+    with pytest.raises(Exception, match="AccessDeniedException"):
+        capacity.search(aws, ["ml.trn1.32xlarge"], count=1, hours=24, start_after=None, end_before=None,
+                        sources=("training-plan",))
