@@ -21,6 +21,7 @@ from constructs import Construct
 
 from cdk_constructs.compliance import acknowledge
 from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
+from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
 
 SAGEMAKER_RETRY = {
     # CreateProcessingJob refused (limits, throttling): retried with a new name. A job that ran and failed is not.
@@ -119,6 +120,10 @@ class EvaluationWorkflow(Construct):
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         ))
         key.grant_encrypt_decrypt(role)
+        # The jobs name the key (VolumeKmsKeyId, output KmsKeyId): SageMaker creates its grants on it with the
+        # caller's credentials, so CreateProcessingJob fails without these.
+        for statement in key_grants_for_sagemaker(key.key_arn):
+            role.add_to_principal_policy(statement)
         acknowledge_wildcards(
             role,
             "Processing jobs get a fresh generated name per run (processing-job/*); the S3 actions are limited to "

@@ -17,6 +17,7 @@ from config.evaluation import GuardrailConfig
 class ContentGuardrail(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: GuardrailConfig, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        self._key = key
         filters = [
             {"type": category, "inputStrength": strength, "outputStrength": strength}
             for category, strength in settings.filters.items()
@@ -54,5 +55,8 @@ class ContentGuardrail(Construct):
         self.version_number = self.version.attr_version
 
     def grant_apply(self, grantee: iam.IGrantable) -> iam.Grant:
-        return iam.Grant.add_to_principal(grantee=grantee, actions=["bedrock:ApplyGuardrail"],
-                                          resource_arns=[self.guardrail_arn])
+        """ApplyGuardrail on this guardrail, plus kms:Decrypt on its key: Bedrock reads an encrypted guardrail's
+        policy with the caller's credentials, so without it every call is refused."""
+        apply = iam.Grant.add_to_principal(grantee=grantee, actions=["bedrock:ApplyGuardrail"],
+                                           resource_arns=[self.guardrail_arn])
+        return apply.combine(self._key.grant_decrypt(grantee))

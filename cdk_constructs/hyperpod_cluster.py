@@ -2,7 +2,8 @@
 checks when nodes start, automatic node recovery, and the repo's lifecycle scripts uploaded to S3 for every node.
 
 HyperPod reads the lifecycle scripts from an S3 prefix (not an archive), so the scripts folder is copied there with a
-BucketDeployment whose function runs inside the private VPC.
+BucketDeployment whose function runs inside the private VPC, together with `cluster.env`: the settings the scripts
+read that only exist at deploy time (the Neuron compile cache URL in the checkpoints bucket).
 """
 
 from __future__ import annotations
@@ -20,12 +21,36 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from cdk_constructs import sagemaker_role_statements as statements
 from cdk_constructs.compliance import acknowledge, acknowledge_in_hipaa_and_nist
 from cdk_constructs.granular_acknowledgment import acknowledge_managed_policies, acknowledge_wildcards
 from config.lifecycle import HyperPodGroup
+from neuron.catalog import instance
 
 ON_CREATE = "on_create.sh"
 SCRIPTS_PREFIX = "hyperpod/lifecycle/"
+CLUSTER_ENV = "cluster.env"  # read by on_create.sh
+# The same prefix the lifecycle's training jobs use (training_job_request.py), so both reuse each other's graphs.
+COMPILE_CACHE_PREFIX = "neuron-compile-cache/"
+
+
+def compile_cache_prefix(groups: Sequence[HyperPodGroup]) -> str:
+    """The compile cache prefix of the cluster's compute family (`neuron-compile-cache/trn1/`).
+
+    Graphs compiled for one Trainium generation do not run on another, and Slurm jobs carry the environment of the
+    shell that submitted them, so the cluster has one cache URL: its compute groups must share one family.
+    """
+    compute = [g for g in groups if g.node_type == "compute"]
+    families = sorted({instance(g.instance_type).family for g in compute})
+    if len(families) != 1:
+        found = ", ".join(f"{g.name} ({g.instance_type})" for g in compute) or "none"
+        raise ValueError(
+            f"hyperpod.groups: the compute groups span instance families {', '.join(families) or 'none'} ({found}); "
+            f"the cluster's one Slurm partition (hyperpod.partition) and its Neuron compile cache "
+            f"({COMPILE_CACHE_PREFIX}<family>/) need one family: keep the compute groups of one family in this "
+            "profile and deploy the other family as a separate profile"
+        )
+    return f"{COMPILE_CACHE_PREFIX}{families[0]}/"
 
 
 class HyperPodCluster(Construct):
@@ -42,6 +67,7 @@ class HyperPodCluster(Construct):
         partition: str,
         scripts: Path,
         bucket: s3.IBucket,
+        compile_cache_bucket: s3.IBucket,
         key: kms.IKey,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
@@ -54,8 +80,12 @@ class HyperPodCluster(Construct):
             raise ValueError(f"HyperPod lifecycle scripts: {scripts / ON_CREATE} is missing; HyperPod runs it on "
                              "every new node")
         stack = cdk.Stack.of(self)
+        cache_prefix = compile_cache_prefix(groups)
+        self.compile_cache_url = f"s3://{compile_cache_bucket.bucket_name}/{cache_prefix}"
+        settings = s3_deployment.Source.data(CLUSTER_ENV, f"NEURON_COMPILE_CACHE_URL={self.compile_cache_url}\n")
         self.scripts = s3_deployment.BucketDeployment(
-            self, "LifecycleScripts", sources=[s3_deployment.Source.asset(str(scripts))], destination_bucket=bucket,
+            self, "LifecycleScripts", sources=[s3_deployment.Source.asset(str(scripts)), settings],
+            destination_bucket=bucket,
             destination_key_prefix=SCRIPTS_PREFIX, prune=True, retain_on_delete=False, vpc=vpc, vpc_subnets=subnets,
             security_groups=[upload_security_group],
             log_group=logs.LogGroup(self, "UploadLogs", encryption_key=key, retention=log_retention),
@@ -63,26 +93,15 @@ class HyperPodCluster(Construct):
         self.role = iam.Role(self, "NodeRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                              description="HyperPod cluster nodes: lifecycle scripts, logs, metrics, network")
         bucket.grant_read(self.role, f"{SCRIPTS_PREFIX}*")
+        compile_cache_bucket.grant_read_write(self.role, f"{cache_prefix}*")
         key.grant_encrypt_decrypt(self.role)
-        self.role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Clusters/*",
-                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                     "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                     "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                     "ec2:DetachNetworkInterface"],
-            resources=["*"],
-        ))
+        self.role.add_to_policy(statements.write_logs(stack, ["/aws/sagemaker/Clusters/*"]))
+        self.role.add_to_policy(statements.publish_metrics("/aws/sagemaker/*"))
+        self.role.add_to_policy(statements.vpc_network_interfaces(detach=True))
         acknowledge_wildcards(self.role, "CloudWatch metrics (SageMaker namespaces only) and the nodes' network "
                                      "interfaces have no resource-level ARNs; S3 access is limited to the "
-                                     "lifecycle-script prefix; cluster log groups are named by SageMaker")
+                                     "lifecycle-script and compile-cache prefixes; cluster log groups are named by "
+                                     "SageMaker")
         acknowledge_in_hipaa_and_nist(self.role, "The node role's grants are specific to this cluster",
                                       "IAMNoInlinePolicy")
 

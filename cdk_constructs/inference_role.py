@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import aws_cdk as cdk
@@ -11,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.compliance import acknowledge
+from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
 
 # CloudWatch namespaces a SageMaker inference container publishes to.
 METRIC_NAMESPACES = ("/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents", "AWS/SageMaker")
@@ -93,37 +92,11 @@ class InferenceExecutionRole(Construct):
                 resources=["*"],
             ))
         self.policy = iam.ManagedPolicy(self, "Policy", statements=statements, roles=[self.role])
-        acknowledge(
+        acknowledge_wildcards(
             self.policy,
             "Each wildcard is scoped: ECR login and PutMetricData (namespace-conditioned) have no resource ARNs; "
             "log groups are named after endpoint names generated at deployment; object ARNs end in this model's "
             "own prefix (account-conditioned, readable only with the platform key); VPC network-interface actions "
             "take no resource-level scoping",
-            *(f"AwsSolutions-IAM5[Resource::{text}]" for text in wildcard_findings(stack, statements)),
         )
 
-
-def wildcard_findings(stack: cdk.Stack, statements: Sequence[iam.PolicyStatement]) -> list[str]:
-    """The wildcard resources of `statements` as cdk-nag names them (its flattenCfnReference, on local tokens)."""
-    found: set[str] = set()
-    for statement in statements:
-        for resource in statement.resources:
-            text = _flatten(stack.resolve(resource))
-            if "*" in text:
-                found.add(text)
-    return sorted(found)
-
-
-def _flatten(node: object) -> str:
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            delimiter, items = node["Fn::Join"]
-            return delimiter.join(_flatten(item) for item in items)
-        if "Fn::GetAtt" in node:
-            resource, attribute = node["Fn::GetAtt"]
-            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
-        if "Ref" in node:
-            return f"<{_flatten(node['Ref'])}>"
-    return json.dumps(node, separators=(",", ":"))

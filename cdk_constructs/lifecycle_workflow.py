@@ -70,6 +70,7 @@ class LifecycleWorkflow(Construct):
         auto_approve: bool,
         evaluation: EvaluationStage | None,
         serving: ServingTarget | None,
+        deploy: bool,
         topic: sns.ITopic,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
@@ -89,9 +90,17 @@ class LifecycleWorkflow(Construct):
         stack = cdk.Stack.of(self)
 
         # ---- failure path: every task's catch lands here --------------------------------------------------------
+        # `$.error` is the failure; `$.cleanup_error` a failure of the clean-up after it (deleting the candidate
+        # endpoint), else "none". The notification carries both: a failed clean-up never hides the original error.
         failed = sfn.Fail(self, "LifecycleFailed", error="LifecycleFailed",
                           cause="A lifecycle task failed; the failure notification carries the error")
-        self._notify_failure = self._notify("NotifyFailure", "FAILED", error=True).next(failed)
+        notify_failure = self._notify("NotifyFailure", "FAILED", error=True)
+        notify_failure.next(failed)
+        no_cleanup_error = sfn.Pass(self, "NoCleanupError", result=sfn.Result.from_string("none"),
+                                    result_path="$.cleanup_error")
+        no_cleanup_error.next(notify_failure)
+        self._notify_failure: sfn.IChainable = sfn.Choice(self, "CheckCleanupError").when(
+            sfn.Condition.is_present("$.cleanup_error"), notify_failure).otherwise(no_cleanup_error)
 
         # ---- prepare the run: a run id and the options (input merged over the defaults) ------------------------
         defaults = sfn.Pass(self, "LoadDefaults", result=sfn.Result.from_object(dict(run_defaults)),
@@ -179,7 +188,7 @@ class LifecycleWorkflow(Construct):
                      cause="The evaluation gate rejected the model; it is registered with status Rejected"))
         after_register = sfn.Choice(self, "ApprovedForDeployment").when(
             sfn.Condition.string_equals("$.gate.approval_status", "Rejected"), rejected_end)
-        if serving is not None:
+        if serving is not None and deploy:
             after_register.when(sfn.Condition.and_(
                 sfn.Condition.string_equals("$.gate.approval_status", "Approved"),
                 sfn.Condition.boolean_equals("$.run.options.deploy", True),
@@ -200,15 +209,16 @@ class LifecycleWorkflow(Construct):
     def _task(self, name: str, action: str, parameters: Mapping[str, Any], *, result_path: str,
               retry: Sequence[str], sync: bool = False, sdk: bool = False,
               result_selector: Mapping[str, Any] | None = None,
-              on_error: sfn.IChainable | None = None) -> sfn.CustomState:
-        """One SageMaker call with its full request; retried on `retry`, every other error caught to `on_error`."""
+              on_error: sfn.IChainable | None = None, error_path: str = "$.error") -> sfn.CustomState:
+        """One SageMaker call with its full request; retried on `retry`, every other error caught into `error_path`
+        and on to `on_error`."""
         state: dict[str, Any] = {"Type": "Task", "Resource": sagemaker_resource(action, sync=sync, sdk=sdk),
                                  "Parameters": dict(parameters), "ResultPath": result_path}
         if result_selector:
             state["ResultSelector"] = dict(result_selector)
         task = sfn.CustomState(self, name, state_json=state)
         task.add_retry(errors=list(retry), interval=cdk.Duration.seconds(15), backoff_rate=2, max_attempts=3)
-        task.add_catch(on_error or self._notify_failure, errors=["States.ALL"], result_path="$.error")
+        task.add_catch(on_error or self._notify_failure, errors=["States.ALL"], result_path=error_path)
         operation = action[0].upper() + action[1:]
         self.requests[name] = (operation, dict(parameters))
         self._sagemaker_actions.add(operation)
@@ -225,6 +235,7 @@ class LifecycleWorkflow(Construct):
         }
         if error:
             message["error"] = sfn.JsonPath.object_at("$.error")
+            message["cleanup_error"] = sfn.JsonPath.object_at("$.cleanup_error")
         else:
             message["gate"] = sfn.JsonPath.object_at("$.gate")
             message["model_package"] = sfn.JsonPath.string_at("$.registration.ModelPackageArn")
@@ -269,7 +280,7 @@ class LifecycleWorkflow(Construct):
             # The candidate endpoint costs money until it is deleted: any failure from here on deletes it first.
             on_error = self._task("DeleteCandidateAfterFailure", "deleteEndpoint", release.delete_endpoint_request(
                 endpoint_name_path="$.candidate.eval_endpoint_name"), sdk=True, retry=IDEMPOTENT,
-                result_path=sfn.JsonPath.DISCARD)
+                result_path=sfn.JsonPath.DISCARD, error_path="$.cleanup_error")
             on_error.next(self._notify_failure)
             config = self._task("CreateCandidateEndpointConfig", "createEndpointConfig",
                                 release.endpoint_config_request(serving=serving, candidate=True,

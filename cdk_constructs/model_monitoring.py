@@ -20,34 +20,22 @@ from cdk_constructs import clarify_analysis_config as analysis
 from cdk_constructs.config_objects import ConfigObjects
 from cdk_constructs.processing_request import ProcessingPlacement
 from config.evaluation import ClarifyConfig, MonitoringConfig
-from neuron.images import registry_domain
+from neuron.images import UnknownRegionError, model_monitor_image_uri
 
-# sagemaker-model-monitor-analyzer registry accounts: aws/sagemaker-python-sdk
-# src/sagemaker/image_uri_config/model-monitor.json (checked 2026-11). To move into neuron/catalog.py.
-MODEL_MONITOR_ACCOUNTS: dict[str, str] = {
-    "ap-east-1": "001633400207", "ap-northeast-1": "574779866223", "ap-northeast-2": "709848358524",
-    "ap-south-1": "126357580389", "ap-southeast-1": "245545462676", "ap-southeast-2": "563025443158",
-    "ca-central-1": "536280801234", "cn-north-1": "453000072557", "cn-northwest-1": "453252182341",
-    "eu-central-1": "048819808253", "eu-north-1": "895015795356", "eu-west-1": "468650794304",
-    "eu-west-2": "749857270468", "eu-west-3": "680080141114", "me-south-1": "607024016150",
-    "sa-east-1": "539772159869", "us-east-1": "156813124566", "us-east-2": "777275614652",
-    "us-west-1": "890145073186", "us-west-2": "159807026194",
-}
 SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
 ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
 GROUND_TRUTH_TYPES = ("ModelBias", "ModelQuality")
 
 
-def model_monitor_image_uri(region: str) -> str:
+def analyzer_image_uri(region: str) -> str:
+    """The Model Monitor analyzer image, or an error saying which settings need it and how to do without."""
     try:
-        account = MODEL_MONITOR_ACCOUNTS[region]
-    except KeyError:
+        return model_monitor_image_uri(region)
+    except UnknownRegionError as err:
         raise ValueError(
-            f"evaluation.monitoring: Model Monitor has no analyzer image in region {region!r} for data or model "
-            f"quality; regions with one: {', '.join(sorted(MODEL_MONITOR_ACCOUNTS))}; remove "
-            "monitoring.data_quality_baseline and monitoring.model_quality"
+            f"evaluation.monitoring.data_quality_baseline and evaluation.monitoring.model_quality need the Model "
+            f"Monitor analyzer image, but {err}. Fix: choose one of those regions, or set both to null"
         ) from None
-    return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/sagemaker-model-monitor-analyzer:latest"
 
 
 class ModelMonitoring(Construct):
@@ -81,7 +69,7 @@ class ModelMonitoring(Construct):
         if settings.data_quality_baseline is not None:
             baseline = settings.data_quality_baseline
             self._add("DataQuality", sagemaker.CfnDataQualityJobDefinition, isolated=True, props={
-                "data_quality_app_specification": {"imageUri": model_monitor_image_uri(region)},
+                "data_quality_app_specification": {"imageUri": analyzer_image_uri(region)},
                 "data_quality_job_input": {"endpointInput": self._endpoint_input("DataQuality")},
                 "data_quality_job_output_config": self._output("DataQuality"),
                 "data_quality_baseline_config": {
@@ -91,7 +79,7 @@ class ModelMonitoring(Construct):
             })
         if settings.model_quality is not None:
             quality = settings.model_quality
-            app: dict[str, Any] = {"imageUri": model_monitor_image_uri(region), "problemType": quality.problem_type}
+            app: dict[str, Any] = {"imageUri": analyzer_image_uri(region), "problemType": quality.problem_type}
             self._add("ModelQuality", sagemaker.CfnModelQualityJobDefinition, isolated=True, props={
                 "model_quality_app_specification": app,
                 "model_quality_job_input": {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from config.base import StrictModel
+from config.base import StrictModel, setting_errors
 from config.evaluation import EvaluationConfig
 from config.inference import InferenceConfig
-from config.lifecycle import HyperPodConfig, LifecycleConfig
+from config.lifecycle import MODEL_PACKAGE_GROUP_NAME_MAX, HyperPodConfig, LifecycleConfig
 from config.platform import PlatformConfig
 from neuron.images import check_region
 
@@ -40,3 +40,28 @@ class AppConfig(StrictModel):
 
     def stack_name(self, unit: str) -> str:
         return f"{self.stack_prefix}-{self.profile}-{unit}"
+
+    @property
+    def model_package_group_name(self) -> str:
+        return f"{self.stack_prefix}-{self.profile}-{self.lifecycle.model_package_group}"
+
+    @model_validator(mode="after")
+    def _lifecycle_fits_the_app(self) -> AppConfig:
+        """Lifecycle rules that need the rest of the app; each error is reported at the lifecycle setting."""
+        problems: list[tuple[tuple[str, ...], object, str]] = []
+        lifecycle, inference = self.lifecycle, self.inference
+        if lifecycle.enabled and lifecycle.deploy and inference is not None and inference.inference_components:
+            problems.append((("lifecycle", "deploy"), True, (
+                "the deploy stage with inference.inference_components = true: it updates the endpoint to a config "
+                "with one single-model variant (UpdateEndpoint), which fails on an endpoint that hosts inference "
+                "components or removes them; set lifecycle.deploy: false (the workflow still evaluates and "
+                "registers the model; deploy it as its own inference component by hand)")))
+        name = self.model_package_group_name
+        if lifecycle.enabled and len(name) > MODEL_PACKAGE_GROUP_NAME_MAX:
+            problems.append((("lifecycle", "model_package_group"), lifecycle.model_package_group, (
+                f"the model package group name {name!r} (stack_prefix-profile-lifecycle.model_package_group) has "
+                f"{len(name)} characters, SageMaker allows {MODEL_PACKAGE_GROUP_NAME_MAX}; shorten "
+                "lifecycle.model_package_group, stack_prefix or the profile name")))
+        if problems:
+            raise setting_errors(type(self).__name__, problems)
+        return self

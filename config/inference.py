@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from config.base import StrictModel
+from config.base import StrictModel, setting_errors
 from neuron import sizing
 from neuron.catalog import CONTAINERS, INSTANCES, ContainerKind, InstanceSpec, instance
 from neuron.models import MODEL_KINDS, PRESETS, ModelArchitecture, ModelKind, preset
@@ -497,6 +497,20 @@ class InferenceConfig(StrictModel):
                                 "set inference_components: true or use inference.scaling")
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _no_guardrails_on_inf1(self) -> InferenceConfig:
+        # SageMaker deployment guardrails exclude Inf1 endpoints: the update falls back to blue/green all at once
+        # without a baking period (docs: deployment-guardrails-exclusions, checked 2026-11).
+        strategy = self.deployment.strategy
+        if instance(self.instance_type).family == "inf1" and strategy in ("canary", "linear"):
+            raise setting_errors(type(self).__name__, [(("deployment", "strategy"), strategy, (
+                f"{strategy} traffic shifting on inference.instance_type = {self.instance_type}: SageMaker "
+                "deployment guardrails (canary and linear shifting, baking, alarm rollback) do not support Inf1 "
+                "instances, so the update would shift all traffic at once; set inference.deployment.strategy: "
+                "all-at-once, or serve on ml.inf2 for a canary or linear roll-out"
+            ))])
         return self
 
     @property

@@ -12,7 +12,10 @@ from config.base import StrictModel
 from config.training import TRAINING_PLAN_ARN, TRAINIUM_TYPES, DataChannel, TrainingJobConfig
 from neuron.catalog import ContainerKind, instance
 
-MODEL_PREFIX = r"^[A-Za-z0-9!_.*'()/-]+/$"
+MODEL_PREFIX = r"^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$"
+MODEL_PACKAGE_GROUP = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$"
+# SageMaker's limit on a model package group name (<stack_prefix>-<profile>-<model_package_group>).
+MODEL_PACKAGE_GROUP_NAME_MAX = 63
 
 
 class LifecycleConfig(StrictModel):
@@ -20,16 +23,17 @@ class LifecycleConfig(StrictModel):
     pretrain: TrainingJobConfig | None = Field(None, description="Optional pre-training job before the fine-tune.")
     fine_tune: TrainingJobConfig = TrainingJobConfig(channels={"train": DataChannel(prefix="fine-tune/train/")})
     base_model_prefix: str = Field(
-        "base-models/default/", pattern=MODEL_PREFIX,
+        "base-models/default/",
         description="Models-bucket prefix of the uncompressed base model the fine-tune starts from when no "
         "pre-training runs; a run can name another S3 URI in its input.",
     )
     distillation_teacher_prefix: str | None = Field(
-        None, pattern=MODEL_PREFIX,
+        None,
         description="Models-bucket prefix of a teacher model: the fine-tune gets it as the `teacher` channel "
         "(knowledge distillation); None = plain fine-tuning.",
     )
-    model_package_group: str = Field("foundation-models", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$")
+    model_package_group: str = Field(
+        "foundation-models", description="The registry's group is named <stack_prefix>-<profile>-<this>.")
     approval: Literal["auto", "manual"] = Field(
         "auto", description="auto: a model that passes the evaluation gate is Approved and deployed; manual: it is "
         "registered PendingManualApproval and not deployed. An ungated model (no evaluation stage) is never "
@@ -38,13 +42,28 @@ class LifecycleConfig(StrictModel):
     # The image a model package names when no inference stack hands over its serving image.
     package_container: ContainerKind = ContainerKind.TGI_NEURONX
     package_instance_type: str = "ml.inf2.xlarge"
-    training_log_group: Literal["create", "existing"] = Field(
-        "create", description="create: the stack creates /aws/sagemaker/TrainingJobs encrypted with the platform key; "
-        "existing: the account already has that log group (any earlier training job creates it) and its owner "
-        "associates the key with `aws logs associate-kms-key`.",
+    deploy: bool = Field(
+        True, description="Build the deploy stage: an Approved model replaces the model of the inference stack's "
+        "single-model endpoint (UpdateEndpoint). false: the workflow stops after registration.",
     )
     endpoint_poll_seconds: int = Field(60, ge=10, le=900)
     notification_emails: tuple[str, ...] = ()
+
+    @field_validator("base_model_prefix", "distillation_teacher_prefix")
+    @classmethod
+    def _model_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(MODEL_PREFIX, value):
+            raise ValueError("not a models-bucket key prefix: use letters, digits and !_.*'()/-, no leading '/', "
+                             "ending in '/', without s3:// or the bucket name; e.g. base-models/llama-3.1-8b/")
+        return value
+
+    @field_validator("model_package_group")
+    @classmethod
+    def _package_group(cls, value: str) -> str:
+        if not re.fullmatch(MODEL_PACKAGE_GROUP, value):
+            raise ValueError("start and end with a letter or digit, hyphens only in between, at most 41 letters and "
+                             "digits; e.g. foundation-models")
+        return value
 
     @field_validator("package_instance_type")
     @classmethod

@@ -169,6 +169,38 @@ CLARIFY_ACCOUNTS: dict[str, str] = {
 }
 CLARIFY_ACCOUNTS_SOURCE = "aws/sagemaker-python-sdk src/sagemaker/image_uri_config/clarify.json (checked 2026-11)"
 
+# SageMaker Model Monitor analyzer image (data quality and model quality schedules): a different account per region.
+# The SDK's model-monitor.json lists one version ("1") with no tag, and the Model Monitor docs' prebuilt-container
+# page gives the URI without a tag: `latest` is the only tag AWS publishes for this image, so it stays unpinned.
+MODEL_MONITOR_IMAGE_REPOSITORY = "sagemaker-model-monitor-analyzer"
+MODEL_MONITOR_IMAGE_TAG = "latest"
+MODEL_MONITOR_ACCOUNTS: dict[str, str] = {
+    "ap-east-1": "001633400207",
+    "ap-northeast-1": "574779866223",
+    "ap-northeast-2": "709848358524",
+    "ap-south-1": "126357580389",
+    "ap-southeast-1": "245545462676",
+    "ap-southeast-2": "563025443158",
+    "ca-central-1": "536280801234",
+    "cn-north-1": "453000072557",
+    "cn-northwest-1": "453252182341",
+    "eu-central-1": "048819808253",
+    "eu-north-1": "895015795356",
+    "eu-west-1": "468650794304",
+    "eu-west-2": "749857270468",
+    "eu-west-3": "680080141114",
+    "me-south-1": "607024016150",
+    "sa-east-1": "539772159869",
+    "us-east-1": "156813124566",
+    "us-east-2": "777275614652",
+    "us-west-1": "890145073186",
+    "us-west-2": "159807026194",
+}
+MODEL_MONITOR_ACCOUNTS_SOURCE = (
+    "aws/sagemaker-python-sdk src/sagemaker/image_uri_config/model-monitor.json, version 1 'registries' "
+    "(checked 2026-11)"
+)
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # Containers

@@ -10,6 +10,9 @@ from neuron.catalog import (
     CLARIFY_IMAGE_TAG,
     CONTAINERS,
     DLC_ACCOUNTS_NOT_IN_CDK,
+    MODEL_MONITOR_ACCOUNTS,
+    MODEL_MONITOR_IMAGE_REPOSITORY,
+    MODEL_MONITOR_IMAGE_TAG,
     SAGEMAKER_REGIONS,
     ContainerImage,
     ContainerKind,
@@ -57,6 +60,20 @@ def clarify_image_uri(region: str) -> str:
             f"{', '.join(sorted(CLARIFY_ACCOUNTS))}"
         ) from None
     return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/{CLARIFY_IMAGE_REPOSITORY}:{CLARIFY_IMAGE_TAG}"
+
+
+def model_monitor_image_uri(region: str) -> str:
+    """The Model Monitor analyzer image (data and model quality schedules), or an error naming its regions."""
+    check_region(region)
+    try:
+        account = MODEL_MONITOR_ACCOUNTS[region]
+    except KeyError:
+        raise UnknownRegionError(
+            f"SageMaker Model Monitor has no analyzer image in region {region!r}; regions with one: "
+            f"{', '.join(sorted(MODEL_MONITOR_ACCOUNTS))}"
+        ) from None
+    return (f"{account}.dkr.ecr.{region}.{registry_domain(region)}/"
+            f"{MODEL_MONITOR_IMAGE_REPOSITORY}:{MODEL_MONITOR_IMAGE_TAG}")
 
 
 def container(kind: ContainerKind | str) -> ContainerImage:

@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from cdk_constructs import sagemaker_role_statements as statements
 from cdk_constructs.clarify_jobs import ClarifyJobs, run_key
 from cdk_constructs.compliance import acknowledge
 from cdk_constructs.config_objects import ConfigObjects
@@ -78,23 +79,9 @@ class EvaluationStack(cdk.Stack):
             resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
                        self.format_arn(service="sagemaker", resource="inference-component", resource_name="*")],
         ))
-        self.job_role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-            resources=["*"],
-        ))
-        self.job_role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[self.format_arn(service="logs", resource="log-group",
-                                       resource_name="/aws/sagemaker/ProcessingJobs*",
-                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-        ))
-        self.job_role.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
-        ))
+        self.job_role.add_to_policy(statements.vpc_network_interfaces())
+        self.job_role.add_to_policy(statements.write_logs(self, ["/aws/sagemaker/ProcessingJobs*"]))
+        self.job_role.add_to_policy(statements.publish_metrics(["/aws/sagemaker/*", "aws/sagemaker/*"]))
 
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         placement = ProcessingPlacement(

@@ -24,7 +24,8 @@ class HyperPodStack(cdk.Stack):
         self.hyperpod = HyperPodCluster(
             self, "HyperPod", groups=settings.groups, node_recovery=settings.node_recovery,
             deep_health_checks=settings.deep_health_checks, partition=settings.partition, scripts=SCRIPTS,
-            bucket=platform.buckets.models, key=platform.key, vpc=platform.vpc, subnets=platform.subnets,
+            bucket=platform.buckets.models, compile_cache_bucket=platform.buckets.checkpoints,
+            key=platform.key, vpc=platform.vpc, subnets=platform.subnets,
             security_groups=[platform.workload_security_group, platform.efa_security_group],
             upload_security_group=platform.workload_security_group, log_retention=platform.log_retention,
         )

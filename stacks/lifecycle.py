@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -29,7 +28,14 @@ from stacks.platform import Platform
 TRAINING_OUTPUT_PREFIX = "training-output/"
 # Evaluation, registration and the two endpoint roll-outs, on top of the training jobs' own limits.
 WORKFLOW_MARGIN_SECONDS = 12 * 3600
+# SageMaker creates this group on an account's first training job; the stack never does (a fixed name would collide
+# with it, with a retained copy after a stack delete, and with other profiles in the account).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+DEPLOY_DRIFT_NOTE = (
+    "A lifecycle deploy replaces the endpoint's config outside CloudFormation: a later cdk deploy that changes the "
+    "inference stack's endpoint config puts the profile's own model back. To keep a fine-tuned model, point the "
+    "profile's model source at its artifacts (training-output/<job>/output/model/) and deploy the inference stack"
+)
 
 
 class LifecycleStack(cdk.Stack):
@@ -52,9 +58,6 @@ class LifecycleStack(cdk.Stack):
 
         self.code = SourceArchive(self, "TrainingCode", source=TRAINING_SOURCE_DIR)
         self.training_role = self._training_role(config, platform, [j for j in jobs.values() if j])
-        if settings.training_log_group == "create":
-            logs.LogGroup(self, "TrainingJobLogs", log_group_name=TRAINING_LOG_GROUP, encryption_key=platform.key,
-                          retention=platform.log_retention, removal_policy=cdk.RemovalPolicy.RETAIN)
 
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         output = f"s3://{buckets.models.bucket_name}/{TRAINING_OUTPUT_PREFIX}"
@@ -80,11 +83,7 @@ class LifecycleStack(cdk.Stack):
         if settings.pretrain:
             self.requests["pretrain"] = request("pretrain", settings.pretrain, "$.model_source.s3_uri", None)
 
-        group_name = f"{config.stack_prefix}-{config.profile}-{settings.model_package_group}"
-        if len(group_name) > 63:
-            raise ValueError(f"lifecycle.model_package_group: the model package group name {group_name!r} has "
-                             f"{len(group_name)} characters, SageMaker allows 63; shorten model_package_group, "
-                             "stack_prefix or the profile name")
+        group_name = config.model_package_group_name  # its length is a config rule
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self, "ModelPackageGroup", model_package_group_name=group_name,
             model_package_group_description=f"Foundation models trained by the {config.profile} lifecycle workflow",
@@ -94,10 +93,12 @@ class LifecycleStack(cdk.Stack):
         for email in settings.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
+        deploys = serving is not None and settings.deploy
         defaults: dict[str, object] = {
             "base_model_s3_uri": f"s3://{buckets.models.bucket_name}/{settings.base_model_prefix}",
-            "deploy": True,
         }
+        if deploys:
+            defaults["deploy"] = True
         if settings.pretrain:
             defaults["pretrain"] = True
         if settings.distillation_teacher_prefix:
@@ -119,11 +120,13 @@ class LifecycleStack(cdk.Stack):
             training_role=self.training_role, training_output_s3_uri=output, run_defaults=defaults,
             model_package_group_name=group_name, package_image_uri=package_image, package_environment=package_env,
             package_instance_type=package_type, auto_approve=settings.approval == "auto",
-            evaluation=evaluation, serving=serving, topic=self.topic, key=platform.key,
+            evaluation=evaluation, serving=serving, deploy=deploys, topic=self.topic, key=platform.key,
             log_retention=platform.log_retention, timeout=cdk.Duration.seconds(attempts + WORKFLOW_MARGIN_SECONDS),
             poll_interval=cdk.Duration.seconds(settings.endpoint_poll_seconds),
         )
         self.workflow.node.add_dependency(self.model_package_group)
+        if serving is not None:
+            self.serving_read = self._serving_reads_training_output(platform, serving)
         self.state_machine = self.workflow.state_machine
         acknowledge_wildcards(
             self.workflow.role,
@@ -142,6 +145,30 @@ class LifecycleStack(cdk.Stack):
         cdk.CfnOutput(self, "ModelPackageGroupName", value=group_name)
         cdk.CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         cdk.CfnOutput(self, "TrainingRoleArn", value=self.training_role.role_arn)
+        if deploys and serving is not None:
+            # The value is the endpoint a deploy changes; the description says what that means for `cdk deploy`.
+            cdk.CfnOutput(self, "DeployDriftNote", value=serving.endpoint_name, description=DEPLOY_DRIFT_NOTE)
+
+    def _serving_reads_training_output(self, platform: Platform, serving: ServingTarget) -> iam.ManagedPolicy:
+        """The serving role loads the fine-tuned model (CreateModel) from the training output prefix.
+
+        A managed policy in this stack, attached to the inference stack's role: the grant exists exactly as long as
+        the workflow that needs it, and the inference stack takes no reference back to this one.
+        """
+        models = platform.buckets.models
+        statements = [
+            iam.PolicyStatement(sid="ReadTrainedModels", actions=["s3:GetObject"],
+                                resources=[models.arn_for_objects(f"{TRAINING_OUTPUT_PREFIX}*")]),
+            iam.PolicyStatement(sid="ListTrainedModels", actions=["s3:ListBucket"], resources=[models.bucket_arn],
+                                conditions={"StringLike": {"s3:prefix": [f"{TRAINING_OUTPUT_PREFIX}*"]}}),
+            iam.PolicyStatement(sid="DecryptTrainedModels", actions=["kms:Decrypt"], resources=[platform.key.key_arn]),
+        ]
+        policy = iam.ManagedPolicy(self, "ServingReadsTrainingOutput", roles=[serving.execution_role],
+                                   statements=statements,
+                                   description="The serving role reads models trained by the lifecycle workflow")
+        acknowledge_wildcards(policy, "Trained models are written under training-output/<job>/ with per-run job "
+                                      "names: reads are limited to that prefix of the models bucket")
+        return policy
 
     def _training_role(self, config: AppConfig, platform: Platform, jobs: list[TrainingJobConfig]) -> iam.Role:
         """What a training job needs and nothing else: its data, its outputs, its image, its logs, its network."""

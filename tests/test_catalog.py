@@ -9,13 +9,22 @@ from neuron.catalog import (
     CONTAINERS,
     DLC_ACCOUNTS_NOT_IN_CDK,
     INSTANCES,
+    MODEL_MONITOR_ACCOUNTS,
+    MODEL_MONITOR_ACCOUNTS_SOURCE,
     SAGEMAKER_REGIONS,
     TENSOR_PARALLEL_DEGREES,
     ContainerKind,
     UnknownInstanceTypeError,
     instance,
 )
-from neuron.images import ImageMismatchError, UnknownRegionError, clarify_image_uri, dlc_account, image_uri
+from neuron.images import (
+    ImageMismatchError,
+    UnknownRegionError,
+    clarify_image_uri,
+    dlc_account,
+    image_uri,
+    model_monitor_image_uri,
+)
 
 
 def test_inf2_and_trn1_have_16_gib_of_hbm_per_neuroncore_and_two_cores_per_chip() -> None:
@@ -96,3 +105,21 @@ def test_clarify_image_differs_per_region_and_is_refused_where_missing() -> None
     assert clarify_image_uri("eu-west-1").startswith("131013547314.")
     with pytest.raises(UnknownRegionError, match="SageMaker Clarify has no processing image in region 'il-central-1'"):
         clarify_image_uri("il-central-1")
+
+
+def test_model_monitor_analyzer_image_differs_per_region_and_is_refused_where_missing() -> None:
+    assert model_monitor_image_uri("us-east-1") == \
+        "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
+    assert model_monitor_image_uri("cn-north-1") == \
+        "453000072557.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-model-monitor-analyzer:latest"
+    assert model_monitor_image_uri("eu-west-1").startswith("468650794304.")
+    with pytest.raises(UnknownRegionError) as err:
+        model_monitor_image_uri("af-south-1")
+    assert str(err.value) == (
+        "SageMaker Model Monitor has no analyzer image in region 'af-south-1'; regions with one: "
+        + ", ".join(sorted(MODEL_MONITOR_ACCOUNTS)))
+    assert "us-west-2" in str(err.value) and "ap-east-1" in str(err.value)
+    with pytest.raises(UnknownRegionError, match="region 'moon-1' is not a SageMaker region"):
+        model_monitor_image_uri("moon-1")
+    assert set(MODEL_MONITOR_ACCOUNTS) <= set(SAGEMAKER_REGIONS)
+    assert "model-monitor.json" in MODEL_MONITOR_ACCOUNTS_SOURCE and "2026-11" in MODEL_MONITOR_ACCOUNTS_SOURCE

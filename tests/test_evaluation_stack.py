@@ -14,11 +14,16 @@ from typing import Any
 import aws_cdk as cdk
 import botocore.session
 import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from botocore.validate import ParamValidator
 from cfnlint.api import ManualArgs, lint
 
 from cdk_constructs.compliance import add_compliance_checks
 from cdk_constructs.fm_evaluation_job import EVALUATION_SOURCE
+from cdk_constructs.guardrail import ContentGuardrail
+from cdk_constructs.model_monitoring import analyzer_image_uri
 from config import AppConfig, load_config
 from stacks.evaluation import EvaluationStack
 from stacks.platform import PlatformStack
@@ -316,3 +321,65 @@ def test_prod_profile_gates_on_stricter_thresholds(prod: Synthesized, unit: str)
     assert set(states) == {"FoundationModelEvaluation"}  # no Clarify section in prod
     arguments = states["FoundationModelEvaluation"]["Parameters"]["AppSpecification"]["ContainerArguments"]
     assert "--threshold=toxicity=0.05" in arguments
+
+
+def role_statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
+    return [s for p in resources(template, "AWS::IAM::Policy").values()
+            if any(r.get("Ref", "").startswith(role_prefix) for r in p["Roles"])
+            for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_workflow_may_let_sagemaker_create_grants_on_the_platform_key() -> None:
+    # The jobs set VolumeKmsKeyId and output KmsKeyId: CreateProcessingJob creates KMS grants as the caller.
+    statements = role_statements(monitored().template, "WorkflowStateMachineRole")
+    key_output = {"Fn::GetStackOutput": {"OutputName": "PublishOutputFnGetAttDataKey17AFBB84Arn5D1EA6C9",
+                                         "Region": "us-east-1", "StackName": "Platform"}}
+    create_grant = [s for s in statements if s["Action"] == "kms:CreateGrant"]
+    assert create_grant == [{"Action": "kms:CreateGrant", "Effect": "Allow", "Resource": key_output,
+                             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}]
+    describe = [s for s in statements if "kms:DescribeKey" in s["Action"]]
+    assert [s["Resource"] for s in describe] == [key_output]
+
+
+def test_job_role_has_the_shared_sagemaker_network_log_and_metric_statements() -> None:
+    statements = role_statements(monitored().template, "ProcessingRole")
+    # CDK merges statements on '*' (the ECR login of the image grant joins this one).
+    (eni,) = [s for s in statements if "ec2:CreateNetworkInterface" in s["Action"]]
+    assert eni["Resource"] == "*" and "Condition" not in eni
+    assert {a for a in eni["Action"] if a.startswith("ec2:")} == {
+        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"}
+    (logs,) = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+    assert sorted(logs["Action"]) == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
+                                      "logs:PutLogEvents"]
+    assert render(logs["Resource"]) == f"arn:aws:logs:us-east-1:{DEPLOY_TIME}:log-group:/aws/sagemaker/ProcessingJobs*"
+    (metrics,) = [s for s in statements if s["Action"] == "cloudwatch:PutMetricData"]
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}}
+
+
+def test_applying_the_guardrail_also_grants_decrypt_on_its_key() -> None:
+    # Bedrock reads a guardrail encrypted with a customer key with the caller's credentials.
+    settings = monitored().config.evaluation.guardrail  # type: ignore[union-attr]
+    assert settings is not None
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Guarded", env=cdk.Environment(region="us-east-1"))
+    key = kms.Key(stack, "Key")
+    guardrail = ContentGuardrail(stack, "Guardrail", settings=settings, key=key)
+    operator = iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal())
+    guardrail.grant_apply(operator)
+    (policy,) = resources(assertions.Template.from_stack(stack).to_json(), "AWS::IAM::Policy").values()
+    statements = {s["Action"]: s["Resource"] for s in policy["PolicyDocument"]["Statement"]}
+    assert statements == {
+        "bedrock:ApplyGuardrail": {"Fn::GetAtt": [stack.get_logical_id(guardrail.guardrail), "GuardrailArn"]},
+        "kms:Decrypt": {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]},  # type: ignore[arg-type]
+    }
+
+
+def test_quality_monitoring_in_a_region_without_the_analyzer_image_names_the_settings_and_the_fix() -> None:
+    with pytest.raises(ValueError) as err:
+        analyzer_image_uri("af-south-1")  # Clarify has an image there; Model Monitor's analyzer does not
+    assert str(err.value).startswith(
+        "evaluation.monitoring.data_quality_baseline and evaluation.monitoring.model_quality need the Model Monitor "
+        "analyzer image, but SageMaker Model Monitor has no analyzer image in region 'af-south-1'; regions with one: "
+        "ap-east-1, ap-northeast-1,")
+    assert str(err.value).endswith("Fix: choose one of those regions, or set both to null")

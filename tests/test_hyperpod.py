@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cdk_constructs.hyperpod_cluster import ON_CREATE, SCRIPTS_PREFIX
+from cdk_constructs.hyperpod_cluster import CLUSTER_ENV, ON_CREATE, SCRIPTS_PREFIX, compile_cache_prefix
+from config.lifecycle import HyperPodGroup
 from stacks.hyperpod import SCRIPTS
 from tests.harness import Synthesized, synth
 
@@ -69,3 +70,71 @@ def test_every_group_runs_the_repo_lifecycle_scripts_uploaded_to_s3(hyperpod: Sy
 def test_lifecycle_scripts_are_valid_bash(script: Path) -> None:
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True).returncode == 0
     assert script.read_text().startswith("#!/bin/bash\n")
+
+
+def node_role_statements(s: Synthesized) -> list[dict]:
+    return [st for p in s.resources("hyperpod", "AWS::IAM::Policy").values()
+            if any(r.get("Ref", "").startswith("HyperPodNodeRole") for r in p["Properties"]["Roles"])
+            for st in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_nodes_share_the_training_jobs_compile_cache_in_the_checkpoints_bucket(hyperpod: Synthesized) -> None:
+    # The scripts get the cache URL from cluster.env, which the upload writes with the checkpoints bucket's name.
+    upload = hyperpod.only("hyperpod", "Custom::CDKBucketDeployment")
+    markers = [m for m in upload["SourceMarkers"] if m]
+    assert len(markers) == 1 and len(upload["SourceObjectKeys"]) == 2
+    (bucket,) = markers[0].values()
+    assert bucket["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefCheckpointsBucket")
+    # The node role reads and writes that prefix (the family of the trn1 compute group) and no other of the bucket.
+    cache = [st for st in node_role_statements(hyperpod) if "CheckpointsBucket" in str(st["Resource"])]
+    assert len(cache) == 1 and "s3:PutObject" in cache[0]["Action"] and "s3:GetObject*" in cache[0]["Action"]
+    objects = [r["Fn::Join"][1][-1] for r in cache[0]["Resource"] if "Fn::Join" in r]
+    assert objects == ["/neuron-compile-cache/trn1/*"]
+
+
+def test_compile_cache_prefix_is_the_compute_family_and_mixed_families_are_refused() -> None:
+    controller = HyperPodGroup(name="controller", node_type="controller", instance_type="ml.m5.2xlarge",
+                               instance_count=1)
+    trn1 = HyperPodGroup(name="trn1", instance_type="ml.trn1.32xlarge", instance_count=2)
+    trn2 = HyperPodGroup(name="trn2", instance_type="ml.trn2.48xlarge", instance_count=2)
+    # The lifecycle's training jobs use s3://<checkpoints>/neuron-compile-cache/<family>/ (test_training_job.py).
+    assert compile_cache_prefix([controller, trn1]) == "neuron-compile-cache/trn1/"
+    assert compile_cache_prefix([controller, trn2]) == "neuron-compile-cache/trn2/"
+    with pytest.raises(ValueError) as err:
+        compile_cache_prefix([controller, trn1, trn2])
+    assert str(err.value) == (
+        "hyperpod.groups: the compute groups span instance families trn1, trn2 (trn1 (ml.trn1.32xlarge), trn2 "
+        "(ml.trn2.48xlarge)); the cluster's one Slurm partition (hyperpod.partition) and its Neuron compile cache "
+        "(neuron-compile-cache/<family>/) need one family: keep the compute groups of one family in this profile and "
+        "deploy the other family as a separate profile")
+
+
+def test_node_environment_points_the_compile_cache_at_s3_not_local_nvme(tmp_path: Path) -> None:
+    profile = tmp_path / "neuron-efa.sh"
+    url = "s3://checkpoints-bucket/neuron-compile-cache/trn1/"
+    script = str(SCRIPTS / "setup_neuron_env.sh")
+    env = {"PATH": "/usr/bin:/bin", "NEURON_ENV_PROFILE": str(profile)}
+    assert subprocess.run(["bash", script, url], env=env, capture_output=True, text=True).returncode == 0
+    shell = subprocess.run(["bash", "-c", f". {profile}; echo $NEURON_COMPILE_CACHE_URL $FI_PROVIDER"],
+                           env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert shell.stdout.split() == [url, "efa"]
+    refused = subprocess.run(["bash", script, "/scratch/neuron-compile-cache"], env=env, capture_output=True,
+                             text=True)
+    assert refused.returncode == 1 and "is not an s3:// URL" in refused.stderr
+    # on_create reads the URL from the file the stack uploads next to it.
+    on_create = (SCRIPTS / ON_CREATE).read_text()
+    assert f'source "${{HERE}}/{CLUSTER_ENV}"' in on_create
+    assert 'setup_neuron_env.sh" "${NEURON_COMPILE_CACHE_URL' in on_create
+
+
+def test_node_role_has_the_shared_log_metric_and_network_statements(hyperpod: Synthesized) -> None:
+    statements = node_role_statements(hyperpod)
+    (eni,) = [st for st in statements if "ec2:CreateNetworkInterface" in st["Action"]]
+    assert eni["Resource"] == "*" and sorted(eni["Action"]) == sorted([
+        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DetachNetworkInterface"])
+    (metrics,) = [st for st in statements if st["Action"] == "cloudwatch:PutMetricData"]
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+    (logs,) = [st for st in statements if "logs:PutLogEvents" in st["Action"]]
+    assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Clusters/*"

@@ -163,6 +163,19 @@ def test_endpoint_rules(inference: dict[str, Any], expected: str) -> None:
     assert expected in error_of(inference=inference)
 
 
+@pytest.mark.parametrize("strategy", ["canary", "linear"])
+def test_guardrail_strategies_are_refused_on_inf1(strategy: str) -> None:
+    message = error_of("inf1", inference={"deployment": {"strategy": strategy}})
+    assert message == (
+        "invalid configuration in inf1.yaml (profile 'inf1'):\n"
+        f"  - inference.deployment.strategy = '{strategy}': {strategy} traffic shifting on inference.instance_type = "
+        "ml.inf1.xlarge: SageMaker deployment guardrails (canary and linear shifting, baking, alarm rollback) do not "
+        "support Inf1 instances, so the update would shift all traffic at once; set inference.deployment.strategy: "
+        "all-at-once, or serve on ml.inf2 for a canary or linear roll-out"
+    )
+    assert load_config("inf1", environ={}).inference.deployment.strategy == "all-at-once"  # type: ignore[union-attr]
+
+
 def test_several_models_need_inference_components() -> None:
     message = error_of("multimodel", inference={"inference_components": False, "instance_scaling": None})
     assert ("models has 3 entries (llama, mistral, embed) but inference_components is false: several models share an "

@@ -12,6 +12,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 from botocore.validate import ParamValidator
 
+from cdk_constructs import inference_role
+from cdk_constructs.granular_acknowledgment import wildcard_findings
 from config import load_config
 from neuron.catalog import CONTAINERS, ContainerKind
 from stacks.deployment import build_stacks
@@ -309,3 +311,17 @@ def test_grant_invoke_allows_invoking_and_streaming_this_endpoint_only(dev_stack
     document = dev_stack.resolve(statement.to_statement_json())
     assert document["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
     assert document["Resource"] == {"Ref": logical_id(synth("dev"), "AWS::SageMaker::Endpoint")}
+
+
+def test_execution_policy_wildcards_are_acknowledged_by_the_shared_module(prod: Synthesized) -> None:
+    """The role's IAM5 acknowledgements are exactly the shared module's findings on the synthesized policy (one
+    implementation of cdk-nag's flattening, in cdk_constructs.granular_acknowledgment)."""
+    assert not {"wildcard_findings", "_flatten"} & set(vars(inference_role))
+    (key,) = [k for k in prod.resources("inference", "AWS::IAM::ManagedPolicy") if k.startswith("ExecutionPolicy")]
+    document = prod.templates["inference"]["Resources"][key]["Properties"]["PolicyDocument"]
+    expected = {f"AwsSolutions-IAM5[{finding}]" for finding in wildcard_findings(document)}
+    assert "AwsSolutions-IAM5[Resource::arn:aws:s3:::*/llama-3.1-8b-instruct/*]" in expected
+    acknowledged = {v["ruleName"] for r in prod.validation_report["pluginReports"] for v in r["suppressedViolations"]
+                    if any(c["constructPath"] == "NeuronGenAI-prod-inference/Execution/Policy/Resource"
+                           for c in v["violatingConstructs"]) and v["ruleName"].startswith("AwsSolutions-IAM5")}
+    assert acknowledged == expected

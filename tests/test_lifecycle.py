@@ -4,7 +4,9 @@ the registry, permissions, and the output the operator CLI starts runs with."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -14,10 +16,10 @@ from aws_cdk import aws_iam as iam
 from cdk_constructs.compliance import add_compliance_checks
 from config import load_config
 from stacks.contracts import EvaluationStage, ServingTarget
-from stacks.lifecycle import LifecycleStack
+from stacks.lifecycle import DEPLOY_DRIFT_NOTE, LifecycleStack
 from stacks.platform import PlatformStack
 from tests.harness import CDK_CONTEXT, Synthesized, synth
-from tests.test_lifecycle_requests import definition, sagemaker_requests, validate
+from tests.test_lifecycle_requests import PSEUDO, definition, sagemaker_requests, validate
 
 THRESHOLDS = {"toxicity": 0.1, "factual_knowledge": 0.6}
 DIRECTIONS = {"toxicity": "max", "factual_knowledge": "min"}
@@ -133,7 +135,7 @@ def test_deploy_creates_the_model_from_the_new_artifacts_and_updates_the_live_en
     in_service = states["LiveStatus"]["Choices"][0]["And"]
     assert {"Variable": "$.Live.config", "StringEqualsPath": "$.candidate.live_config_name"} in in_service
     assert states["LiveStatus"]["Choices"][1]["Next"] == "LiveNotServingNewModel"
-    assert states["LiveNotServingNewModel"]["Next"] == "NotifyFailure"
+    assert states["LiveNotServingNewModel"]["Next"] == "CheckCleanupError"
 
 
 def test_evaluation_reads_the_report_and_gates_every_metric_against_config() -> None:
@@ -181,13 +183,28 @@ def test_every_task_retries_and_catches_failures_into_a_notification() -> None:
         assert state.get("Retry"), name
         if name != "NotifyFailure":
             assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
-            assert state["Catch"][0]["Next"] in ("NotifyFailure", "DeleteCandidateAfterFailure"), name
+            assert state["Catch"][0]["Next"] in ("CheckCleanupError", "DeleteCandidateAfterFailure"), name
     # Once the candidate endpoint exists, a failure deletes it before notifying.
     for name in ("CandidateDescribe", "FoundationModelEvaluation", "DeleteCandidateEndpoint"):
         assert tasks[name]["Catch"][0]["Next"] == "DeleteCandidateAfterFailure", name
     assert tasks["FineTune"]["Retry"][0]["ErrorEquals"] == [
         "SageMaker.AmazonSageMakerException", "SageMaker.SageMakerException", "SageMaker.ThrottlingException"]
     assert states["NotifyFailure"]["Next"] == "LifecycleFailed" and states["LifecycleFailed"]["Type"] == "Fail"
+
+
+def test_a_failed_cleanup_keeps_the_original_error_and_the_notification_carries_both() -> None:
+    states = definition(joined())["States"]
+    (catch,) = states["DeleteCandidateAfterFailure"]["Catch"]
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanup_error", "Next": "CheckCleanupError"}
+    assert states["FoundationModelEvaluation"]["Catch"][0]["ResultPath"] == "$.error"  # the error being cleaned up
+    # Every failure passes the check; without a clean-up error the field is "none", so the message path resolves.
+    assert states["CheckCleanupError"] == {
+        "Type": "Choice", "Choices": [{"Variable": "$.cleanup_error", "IsPresent": True, "Next": "NotifyFailure"}],
+        "Default": "NoCleanupError"}
+    assert states["NoCleanupError"] == {"Type": "Pass", "Result": "none", "ResultPath": "$.cleanup_error",
+                                        "Next": "NotifyFailure"}
+    message = states["NotifyFailure"]["Parameters"]["Message"]
+    assert (message["error.$"], message["cleanup_error.$"]) == ("$.error", "$.cleanup_error")
 
 
 def test_state_machine_logs_every_state_encrypted_traces_and_outputs_its_arn(dev: Synthesized) -> None:
@@ -255,3 +272,95 @@ def test_dev_wiring_picks_up_whichever_of_the_other_stacks_exist(dev: Synthesize
     states = definition(dev.templates["lifecycle"])["States"]
     assert ("UpdateLiveEndpoint" in states) == ("inference" in dev.templates)
     assert ("EvaluationGate" in states) == ("evaluation" in dev.templates)
+
+
+# --- the serving role can load what the workflow's CreateModel points at ---------------------------------------------
+def deployed(s: Synthesized) -> Any:
+    """A resolver of template values across the profile's stacks: cross-stack outputs followed to their source,
+    bucket names and ARNs, role names and ARNs named after the resource they come from."""
+    units = {s.config.stack_name(unit): unit for unit in s.templates}
+
+    def value(node: Any, unit: str) -> Any:
+        if isinstance(node, str | int | float | bool):
+            return node
+        if isinstance(node, list):
+            return [value(item, unit) for item in node]
+        if "Fn::Join" in node:
+            delimiter, parts = node["Fn::Join"]
+            return delimiter.join(str(value(p, unit)) for p in parts)
+        if "Fn::GetStackOutput" in node:
+            source = units[node["Fn::GetStackOutput"]["StackName"]]
+            return value(s.templates[source]["Outputs"][node["Fn::GetStackOutput"]["OutputName"]]["Value"], source)
+        if "Ref" in node:
+            if node["Ref"] in PSEUDO:
+                return PSEUDO[node["Ref"]]
+            return f"{unit}.{node['Ref']}"  # a bucket's or a role's name
+        if "Fn::GetAtt" in node:
+            logical, attribute = node["Fn::GetAtt"]
+            kind = s.templates[unit]["Resources"][logical]["Type"]
+            arns = {"AWS::S3::Bucket": "arn:aws:s3:::{}", "AWS::IAM::Role": "arn:aws:iam::123456789012:role/{}",
+                    "AWS::KMS::Key": "arn:aws:kms:us-east-1:123456789012:key/{}"}
+            if attribute == "Arn" and kind in arns:
+                return arns[kind].format(f"{unit}.{logical}")
+            return f"{unit}.{logical}.{attribute}"
+        return {k: value(v, unit) for k, v in node.items()}
+
+    return value
+
+
+def allows(statements: list[dict[str, Any]], action: str, resource: str) -> list[dict[str, Any]]:
+    def listed(x: Any) -> list[Any]:
+        return x if isinstance(x, list) else [x]
+    return [st for st in statements if st["Effect"] == "Allow"
+            and any(fnmatch.fnmatchcase(action, a) for a in listed(st["Action"]))
+            and any(fnmatch.fnmatchcase(resource, r) for r in listed(st["Resource"]))]
+
+
+def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) -> None:
+    value = deployed(dev)
+    states = json.loads(value(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"],
+                              "lifecycle"))["States"]
+    (_, create_model) = sagemaker_requests(states)["CreateModel"]
+    assert create_model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri.$"] == "$.candidate.model_s3_uri"
+    uri_format = states["RecordCandidate"]["Parameters"]["model_s3_uri.$"]
+    match = re.fullmatch(r"States\.Format\('s3://([^/]+)/(.*)', \$\.fine_tune\.TrainingJobName\)", uri_format)
+    assert match, uri_format
+    bucket, key_prefix = match[1], match[2].replace("{}", "fine-tune-1234")
+    assert (bucket, key_prefix) == ("platform.ModelsBucket970C6ADA", "training-output/fine-tune-1234/output/model/")
+    role_arn = create_model["ExecutionRoleArn"]
+    role_name = role_arn.rsplit("/", 1)[1]
+    assert role_name.startswith("inference.ExecutionRole")
+
+    statements = []  # every policy attached to the serving role, in any stack
+    for unit, template in dev.templates.items():
+        for resource in template["Resources"].values():
+            props = resource.get("Properties", {})
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
+                    role_name in value(props.get("Roles", []), unit):
+                statements += value(props["PolicyDocument"]["Statement"], unit)
+    objects = allows(statements, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key_prefix}model.safetensors")
+    assert [st["Resource"] for st in objects] == [f"arn:aws:s3:::{bucket}/training-output/*"]
+    (listing,) = allows(statements, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
+    assert any(fnmatch.fnmatchcase(key_prefix, p) for p in listing["Condition"]["StringLike"]["s3:prefix"])
+    key = value(dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
+    assert allows(statements, "kms:Decrypt", key)
+    # Only the training output: not the datasets or checkpoints, not other prefixes of the models bucket.
+    assert not allows(statements, "s3:GetObject", f"arn:aws:s3:::{bucket}/base-models/x")
+    assert not allows(statements, "s3:GetObject", "arn:aws:s3:::platform.DatasetsBucket9EEDBE5A/training-output/x")
+
+
+def test_deploy_drift_is_stated_where_the_workflow_deploys(dev: Synthesized) -> None:
+    output = dev.templates["lifecycle"]["Outputs"]["DeployDriftNote"]
+    assert output["Value"]["Fn::GetStackOutput"]["StackName"] == "NeuronGenAI-dev-inference"  # the endpoint's name
+    assert output["Description"] == DEPLOY_DRIFT_NOTE
+    assert "cdk deploy" in DEPLOY_DRIFT_NOTE and "point the profile's model source" in DEPLOY_DRIFT_NOTE
+    assert "DeployDriftNote" not in synth("trn2").templates["lifecycle"]["Outputs"]  # no inference stack
+
+
+def test_an_endpoint_of_inference_components_gets_no_deploy_stage() -> None:
+    multimodel = synth("multimodel")
+    states = definition(multimodel.templates["lifecycle"])["States"]
+    assert "CreateModel" in states  # still hosted as a candidate and registered
+    assert not {"CreateLiveEndpointConfig", "UpdateLiveEndpoint", "LiveWait"} & set(states)
+    assert "deploy" not in states["LoadDefaults"]["Result"]
+    assert "DeployDriftNote" not in multimodel.templates["lifecycle"]["Outputs"]

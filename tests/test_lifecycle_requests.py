@@ -14,6 +14,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
+from config import available_profiles, load_config
 from tests.harness import Synthesized, synth
 
 # What a CloudFormation intrinsic becomes once deployed: a string in every position these requests use.
@@ -104,7 +105,12 @@ def validate(operation: str, params: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-PROFILES = ("dev", "pretrain", "trn2")
+# Every profile that builds the lifecycle (the synths are shared with the cfn-lint and compliance tests).
+PROFILES = tuple(p for p in available_profiles() if load_config(p, environ={}).lifecycle.enabled)
+
+
+def test_profiles_cover_spot_multi_node_pretraining_and_inference_components() -> None:
+    assert {"dev", "prod", "pretrain", "trn2", "multimodel", "hyperpod"} <= set(PROFILES)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -116,6 +122,13 @@ def test_every_embedded_sagemaker_request_passes_botocore_validation(profile: st
         validate(operation, params)  # raises with botocore's report on any invalid member
     if profile == "pretrain":
         assert requests["PreTrain"][0] == "CreateTrainingJob"
+    if profile == "prod":  # managed spot across two EFA nodes
+        fine_tune = requests["FineTune"][1]
+        assert fine_tune["ResourceConfig"]["InstanceCount"] == 2
+        assert fine_tune["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 172800}
+    config = load_config(profile, environ={})
+    deploys = config.inference is not None and config.lifecycle.deploy
+    assert ("UpdateLiveEndpoint" in requests) == deploys, profile
 
 
 def test_a_deliberately_broken_request_fails_validation(dev: Synthesized) -> None:

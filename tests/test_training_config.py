@@ -10,6 +10,8 @@ import pytest
 from config import ConfigError, load_config
 
 PLAN = "arn:aws:sagemaker:us-east-1:123456789012:training-plan/p1"
+BAD_PREFIX = ("not a models-bucket key prefix: use letters, digits and !_.*'()/-, no leading '/', ending in '/', "
+              "without s3:// or the bucket name; e.g. base-models/llama-3.1-8b/")
 CONTROLLER = {"name": "c", "node_type": "controller", "instance_type": "ml.m5.xlarge", "instance_count": 1}
 
 
@@ -156,8 +158,48 @@ def test_hyperpod_rule(groups: list[dict[str, Any]], message: str) -> None:
                  "lifecycle.package_instance_type = 'ml.trn1.2xlarge': ml.trn1.2xlarge is a trainium instance; a "
                  "model package is served on Inferentia", id="package-on-inferentia"),
     pytest.param({"notification_emails": ["ops"]}, "'ops' is not an e-mail address", id="email"),
-    pytest.param({"distillation_teacher_prefix": "/abs"}, "lifecycle.distillation_teacher_prefix = '/abs': String "
-                 "should match pattern", id="teacher-prefix"),
+    pytest.param({"distillation_teacher_prefix": "/abs/"}, f"lifecycle.distillation_teacher_prefix = '/abs/': "
+                 f"{BAD_PREFIX}", id="teacher-prefix-leading-slash"),
+    pytest.param({"base_model_prefix": "s3://models/llama"}, f"lifecycle.base_model_prefix = 's3://models/llama': "
+                 f"{BAD_PREFIX}", id="base-model-prefix-uri"),
+    pytest.param({"base_model_prefix": "base-models/llama"}, f"lifecycle.base_model_prefix = 'base-models/llama': "
+                 f"{BAD_PREFIX}", id="base-model-prefix-no-slash"),
+    pytest.param({"model_package_group": "models_v1"}, "lifecycle.model_package_group = 'models_v1': start and end "
+                 "with a letter or digit, hyphens only in between, at most 41 letters and digits; e.g. "
+                 "foundation-models", id="package-group-pattern"),
+    pytest.param({"model_package_group": "models-"}, "lifecycle.model_package_group = 'models-': start and end",
+                 id="package-group-trailing-hyphen"),
+    pytest.param({"endpoint_poll_seconds": 5}, "lifecycle.endpoint_poll_seconds = 5: Input should be greater than "
+                 "or equal to 10", id="poll-at-least-10s"),
+    pytest.param({"endpoint_poll_seconds": 901}, "lifecycle.endpoint_poll_seconds = 901: Input should be less than "
+                 "or equal to 900", id="poll-at-most-900s"),
+    pytest.param({"training_log_group": "create"}, "lifecycle.training_log_group: unknown key; allowed here: "
+                 "approval, base_model_prefix, deploy,", id="no-training-log-group-option"),
 ])
 def test_lifecycle_rule(settings: dict[str, Any], message: str) -> None:
     assert message in error({"lifecycle": settings})
+
+
+def test_model_package_group_name_fits_sagemakers_63_characters() -> None:
+    group = "a" * 41  # the longest the pattern allows; with NeuronGenAI-dev- it is 57 characters
+    assert load_config("dev", {"lifecycle": {"model_package_group": group}}, environ={})
+    message = error({"stack_prefix": "NeuronGenAIPlatformTeam", "lifecycle": {"model_package_group": group}})
+    assert message == (
+        "invalid configuration in dev.yaml (profile 'dev'):\n"
+        f"  - lifecycle.model_package_group = '{group}': the model package group name "
+        f"'NeuronGenAIPlatformTeam-dev-{group}' (stack_prefix-profile-lifecycle.model_package_group) has 69 "
+        "characters, SageMaker allows 63; shorten lifecycle.model_package_group, stack_prefix or the profile name")
+
+
+def test_lifecycle_deploy_is_refused_on_an_endpoint_of_inference_components() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config("multimodel", {"lifecycle": {"deploy": True}}, environ={})
+    assert str(raised.value) == (
+        "invalid configuration in multimodel.yaml (profile 'multimodel'):\n"
+        "  - lifecycle.deploy = True: the deploy stage with inference.inference_components = true: it updates the "
+        "endpoint to a config with one single-model variant (UpdateEndpoint), which fails on an endpoint that hosts "
+        "inference components or removes them; set lifecycle.deploy: false (the workflow still evaluates and "
+        "registers the model; deploy it as its own inference component by hand)")
+    # The same settings pass when the lifecycle does not deploy, or does not exist.
+    assert not load_config("multimodel", environ={}).lifecycle.deploy
+    assert load_config("multimodel", {"lifecycle": {"deploy": True, "enabled": False}}, environ={})

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from cdk_constructs.source_archive import reproducible_tarball
+from config import available_profiles
 from config.training import TRAINING_SOURCE_DIR
 from neuron.images import image_uri
 from tests.harness import Synthesized, synth
@@ -139,10 +140,20 @@ def test_training_role_reads_its_image_writes_only_training_output(dev: Synthesi
     writes = [s for s in policy if "s3:PutObject" in s["Action"]]
     models_writes = [s for s in writes if "ModelsBucket" in json.dumps(s["Resource"])]
     assert models_writes and all(json.dumps(s["Resource"]).endswith('/training-output/*"]]}') for s in models_writes)
-    (job_logs,) = [g["Properties"] for g in dev.resources("lifecycle", "AWS::Logs::LogGroup").values()
-                   if g["Properties"].get("LogGroupName") == "/aws/sagemaker/TrainingJobs"]
-    assert job_logs["KmsKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
-    assert job_logs["RetentionInDays"] == 365
+    (logs,) = [s for s in policy if "logs:PutLogEvents" in s["Action"]]
+    assert logs["Resource"] == {"Fn::Join": ["", ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"},
+                                                  ":log-group:/aws/sagemaker/TrainingJobs:*"]]}
+
+
+@pytest.mark.parametrize("profile", available_profiles())
+def test_no_stack_creates_a_log_group_sagemaker_owns(profile: str) -> None:
+    """SageMaker creates /aws/sagemaker/* groups itself (TrainingJobs on an account's first job): a stack that
+    creates one fails with AlreadyExists, blocks redeploys once retained, and collides across profiles."""
+    templates = synth(profile).templates
+    owned = [(unit, key, resource["Properties"]["LogGroupName"])
+             for unit, template in templates.items() for key, resource in template["Resources"].items()
+             if str(resource.get("Properties", {}).get("LogGroupName", "")).startswith("/aws/sagemaker/")]
+    assert owned == []
 
 
 @pytest.mark.parametrize("script", sorted(Path(TRAINING_SOURCE_DIR).glob("*.py")))
