@@ -1,6 +1,26 @@
 import pytest
 
-from tests.harness import Synthesized, synth
+from config import available_profiles
+from tests import background
+from tests.harness import Synthesized, lint_results, synth
+
+
+BACKGROUND_TESTS = ("tests.test_cfn_lint", "tests.test_synth")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the slow background checks now, and collect their results last so they overlap everything else."""
+    modules = {item.module.__name__ for item in items if isinstance(item, pytest.Function)}
+    if "tests.test_synth" in modules:
+        background.cli_synth()
+    if "tests.test_cfn_lint" in modules:
+        for profile in available_profiles():
+            lint_results(profile)
+    items.sort(key=lambda item: isinstance(item, pytest.Function) and item.module.__name__ in BACKGROUND_TESTS)
+
+
+def pytest_sessionfinish() -> None:
+    background.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from aws_cdk import assertions
 
 from config import AppConfig, load_config
 from stacks.deployment import build_stacks
+from tests.background import submit_lint
 
 ROOT = Path(__file__).resolve().parent.parent
 # `cdk.App()` inside pytest does not read cdk.json: pass its feature flags explicitly.
@@ -60,6 +62,14 @@ def synth_config(config: AppConfig, *, builtin_validation: bool = False) -> Synt
 def synth(profile: str = "dev", overrides_json: str = "{}") -> Synthesized:
     """Synthesize a profile (with optional JSON overrides) once per session."""
     return synth_config(load_config(profile, json.loads(overrides_json), environ={}))
+
+
+@cache
+def lint_results(profile: str) -> dict[str, Future[list[tuple[str, str, str]]]]:
+    """cfn-lint findings per unit of a profile, computed in background workers (see tests/background.py)."""
+    synthesized = synth(profile)
+    return {unit: submit_lint(json.dumps(template), synthesized.config.region)
+            for unit, template in synthesized.templates.items()}
 
 
 def synth_with(profile: str, **overrides: Any) -> Synthesized:

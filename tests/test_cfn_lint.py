@@ -1,12 +1,9 @@
 """cfn-lint over every synthesized template of every profile: zero errors, and only the warnings listed here."""
 
-import json
-
 import pytest
-from cfnlint.api import ManualArgs, lint
 
 from config import available_profiles
-from tests.harness import synth
+from tests.harness import lint_results
 
 # Warnings we accept, each with the reason; anything else fails.
 ACCEPTED_WARNINGS: dict[str, str] = {
@@ -17,10 +14,19 @@ ACCEPTED_WARNINGS: dict[str, str] = {
 
 @pytest.mark.parametrize("profile", available_profiles())
 def test_templates_pass_cfn_lint(profile: str) -> None:
-    synthesized = synth(profile)
-    findings = []
-    for unit, template in synthesized.templates.items():
-        matches = lint(json.dumps(template), config=ManualArgs(regions=[synthesized.config.region]))
-        findings += [f"{unit}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches
-                     if m.rule.id not in ACCEPTED_WARNINGS]
+    findings = [
+        f"{unit}: {rule} {message} ({path})"
+        for unit, future in lint_results(profile).items()
+        for rule, message, path in future.result(timeout=300)
+        if rule not in ACCEPTED_WARNINGS
+    ]
     assert findings == []
+
+
+def test_cfn_lint_reports_an_error_it_is_shown() -> None:
+    """The background runner surfaces findings: a template with a bad property type comes back with its error."""
+    from tests.background import submit_lint
+
+    bad = '{"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": "often"}}}}'
+    findings = submit_lint(bad, "us-east-1").result(timeout=120)
+    assert any(rule.startswith("E") and "EnableKeyRotation" in path for rule, _, path in findings), findings

@@ -1,28 +1,24 @@
 """The app as a user synthesizes it: the pinned CLI with the built-in validator on, and a synth matrix by region."""
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
 from cdk_constructs.compliance import add_compliance_checks
+from tests.background import cli_synth
 from tests.harness import CDK_CONTEXT, ROOT, synth_with
 from tools.synth_summary import summarize
 
 
-def test_cli_synth_with_builtin_validator_and_summary(tmp_path: Path) -> None:
+def test_cli_synth_with_builtin_validator_and_summary() -> None:
     """`cdk synth` as `make synth` runs it: the CloudFormation validator (errors, per cdk.json) and every nag pack."""
-    result = subprocess.run(
-        ["cdk", "synth", "--quiet", "--output", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "CDK_VALIDATION": "true"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "end-of-life" not in result.stderr, "jsii ran on an end-of-life node"
-    summary = summarize(tmp_path)
+    synth = cli_synth()  # started in the background when collection ended (tests/conftest.py)
+    returncode, stderr = synth.wait()
+    assert returncode == 0, stderr[-3000:]
+    assert "end-of-life" not in stderr, "jsii ran on an end-of-life node"
+    summary = summarize(synth.out_dir)
     assert "NeuronGenAI-dev-platform  region=us-east-1" in summary
     assert "AWS::S3::Bucket" in summary
     assert json.loads((ROOT / "cdk.json").read_text())["context"]["@aws-cdk/core:validateAgainstDefaultRules"] is True
