@@ -22,6 +22,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from cdk_constructs import sagemaker_role_statements as statements
+from cdk_constructs import storage_layout
 from cdk_constructs.compliance import acknowledge, acknowledge_in_hipaa_and_nist
 from cdk_constructs.granular_acknowledgment import acknowledge_managed_policies, acknowledge_wildcards
 from config.lifecycle import HyperPodGroup
@@ -30,8 +31,6 @@ from neuron.catalog import instance
 ON_CREATE = "on_create.sh"
 SCRIPTS_PREFIX = "hyperpod/lifecycle/"
 CLUSTER_ENV = "cluster.env"  # read by on_create.sh
-# The same prefix the lifecycle's training jobs use (training_job_request.py), so both reuse each other's graphs.
-COMPILE_CACHE_PREFIX = "neuron-compile-cache/"
 
 
 def compile_cache_prefix(groups: Sequence[HyperPodGroup]) -> str:
@@ -47,10 +46,10 @@ def compile_cache_prefix(groups: Sequence[HyperPodGroup]) -> str:
         raise ValueError(
             f"hyperpod.groups: the compute groups span instance families {', '.join(families) or 'none'} ({found}); "
             f"the cluster's one Slurm partition (hyperpod.partition) and its Neuron compile cache "
-            f"({COMPILE_CACHE_PREFIX}<family>/) need one family: keep the compute groups of one family in this "
-            "profile and deploy the other family as a separate profile"
+            f"({storage_layout.COMPILE_CACHE_PREFIX}<family>/) need one family: keep the compute groups of one "
+            "family in this profile and deploy the other family as a separate profile"
         )
-    return f"{COMPILE_CACHE_PREFIX}{families[0]}/"
+    return storage_layout.compile_cache_prefix(families[0])
 
 
 class HyperPodCluster(Construct):

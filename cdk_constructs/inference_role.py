@@ -10,10 +10,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_constructs import sagemaker_role_statements as role_statements
 from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
 
 # CloudWatch namespaces a SageMaker inference container publishes to.
 METRIC_NAMESPACES = ("/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents", "AWS/SageMaker")
+# Log groups SageMaker names after the endpoint or inference component (names generated at deployment).
+LOG_GROUPS = ("/aws/sagemaker/Endpoints/*", "/aws/sagemaker/InferenceComponents/*")
 
 
 class InferenceExecutionRole(Construct):
@@ -39,25 +42,10 @@ class InferenceExecutionRole(Construct):
             description="SageMaker inference endpoint execution role (model prefixes, images, logs, metrics)",
         )
         statements = [
-            iam.PolicyStatement(
-                sid="PullServingImages",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=sorted(set(image_repository_arns)),
-            ),
-            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="WriteLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[
-                    stack.format_arn(service="logs", resource="log-group", resource_name=f"{group}*",
-                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-                    for group in ("/aws/sagemaker/Endpoints/", "/aws/sagemaker/InferenceComponents/")
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="PublishMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": list(METRIC_NAMESPACES)}},
-            ),
+            role_statements.ecr_pull(sorted(set(image_repository_arns)), sid="PullServingImages"),
+            role_statements.ecr_login(sid="EcrLogin"),
+            role_statements.write_logs(stack, LOG_GROUPS, sid="WriteLogs"),
+            role_statements.publish_metrics(METRIC_NAMESPACES, sid="PublishMetrics"),
             iam.PolicyStatement(sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
                                 resources=[key.key_arn]),
         ]
@@ -83,14 +71,7 @@ class InferenceExecutionRole(Construct):
                 resources=[f"arn:{stack.partition}:s3:::*/{capture_prefix}/*"],
             ))
         if in_vpc:
-            statements.append(iam.PolicyStatement(
-                sid="AttachToVpc",
-                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                         "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                         "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                         "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-                resources=["*"],
-            ))
+            statements.append(role_statements.vpc_network_interfaces(sid="AttachToVpc"))
         self.policy = iam.ManagedPolicy(self, "Policy", statements=statements, roles=[self.role])
         acknowledge_wildcards(
             self.policy,

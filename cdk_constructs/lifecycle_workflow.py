@@ -24,6 +24,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_constructs import release_requests as release
+from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
 from stacks.contracts import EvaluationStage, ServingTarget
 
 # Transient failures of a SageMaker call (throttling, capacity, internal errors) that a later attempt can survive.
@@ -383,4 +384,5 @@ class LifecycleWorkflow(Construct):
         for role in self._passed_roles:
             role.grant_pass_role(self.role)
         # SageMaker creates grants on the platform key for encrypted job outputs and endpoint volumes.
-        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+        for statement in key_grants_for_sagemaker(key.key_arn):
+            self.role.add_to_policy(statement)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cdk_constructs.storage_layout import compile_cache_prefix
 from config.training import TrainingJobConfig
 from neuron.catalog import instance
 
@@ -80,7 +81,7 @@ def training_job_request(
     environment = {"NEURON_CC_FLAGS": " ".join(job.compiler_flags), "MALLOC_ARENA_MAX": "64"}
     if job.persistent_compile_cache:
         environment["NEURON_COMPILE_CACHE_URL"] = (
-            f"s3://{targets.checkpoints_bucket}/neuron-compile-cache/{spec.family}/"
+            f"s3://{targets.checkpoints_bucket}/{compile_cache_prefix(spec.family)}"
         )
     if job.multi_node:
         environment.update(EFA_ENVIRONMENT)

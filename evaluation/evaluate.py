@@ -65,25 +65,33 @@ def _mean_of(records: list[dict[str, Any]], names: tuple[str, ...] | list[str]) 
     return {name: fmean(r["scores"][name] for r in records) for name in names}
 
 
-def _factual_knowledge(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
+def _generate_and_score(plan: EvaluationPlan, runner: ModelRunner, data: list[dict], task: str,
+                        score: Callable[[str, str], dict[str, float]]) -> list[dict[str, Any]]:
+    """Each row's prompt for `task` generated once and its output scored against the row's target output."""
     records = []
     for row in data:
-        output = runner.generate(plan.prompt("factual_knowledge", row["model_input"]))
-        records.append({**row, "model_output": output,
-                        "scores": scorer.factual_knowledge(output, row["target_output"])})
-    details = _mean_of(records, ["exact_inclusion", "quasi_exact_inclusion"])
-    by_category: dict[str, list[float]] = defaultdict(list)
+        output = runner.generate(plan.prompt(task, row["model_input"]))
+        records.append({**row, "model_output": output, "scores": score(output, row["target_output"])})
+    return records
+
+
+def _mean_by(records: list[dict[str, Any]], field: str, score: str) -> dict[str, float]:
+    """The mean of one score per value of a record field, keyed `<field>:<value>` (e.g. `category:Capitals`)."""
+    groups: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        by_category[r["category"]].append(r["scores"]["quasi_exact_inclusion"])
-    details |= {f"category:{c}": fmean(v) for c, v in sorted(by_category.items())}
+        groups[r[field]].append(r["scores"][score])
+    return {f"{field}:{value}": fmean(scores) for value, scores in sorted(groups.items())}
+
+
+def _factual_knowledge(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
+    records = _generate_and_score(plan, runner, data, "factual_knowledge", scorer.factual_knowledge)
+    details = _mean_of(records, ["exact_inclusion", "quasi_exact_inclusion"])
+    details |= _mean_by(records, "category", "quasi_exact_inclusion")
     return details["quasi_exact_inclusion"], details, records
 
 
 def _qa_accuracy(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
-    records = []
-    for row in data:
-        output = runner.generate(plan.prompt("qa_accuracy", row["model_input"]))
-        records.append({**row, "model_output": output, "scores": scorer.qa_accuracy(output, row["target_output"])})
+    records = _generate_and_score(plan, runner, data, "qa_accuracy", scorer.qa_accuracy)
     details = _mean_of(records, list(records[0]["scores"]))
     return details["f1_score"], details, records
 
@@ -107,10 +115,7 @@ def _prompt_stereotyping(plan: EvaluationPlan, runner: ModelRunner, scorer: Scor
         records.append({**row, "scores": {"log_probability_difference": more - less,
                                           "prompt_stereotyping": float(more > less)}})
     details = _mean_of(records, ["prompt_stereotyping", "log_probability_difference"])
-    by_type: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        by_type[r["bias_type"]].append(r["scores"]["prompt_stereotyping"])
-    details |= {f"bias_type:{t}": fmean(v) for t, v in sorted(by_type.items())}
+    details |= _mean_by(records, "bias_type", "prompt_stereotyping")
     return details["prompt_stereotyping"], details, records
 
 

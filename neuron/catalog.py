@@ -44,6 +44,12 @@ class InstanceSpec:
         return "trainium" if self.family.startswith("trn") else "inferentia"
 
     @property
+    def memory_gbps_per_core(self) -> float | None:
+        """Device-memory bandwidth one NeuronCore reads at (its chip's share); None where the catalog has no figure."""
+        per_chip = HBM_GBPS_PER_CHIP.get(self.family)
+        return None if per_chip is None else per_chip * self.chips / self.neuron_cores
+
+    @property
     def container_family(self) -> str:
         """Neuron SDK v1 images (`neuron`) run only on inf1; everything newer needs `neuronx`."""
         return "neuron" if self.family == "inf1" else "neuronx"
@@ -87,6 +93,12 @@ TENSOR_PARALLEL_DEGREES: dict[str, tuple[int, ...]] = {
 TENSOR_PARALLEL_SOURCE = (
     "Neuron docs, transformers-neuronx / NxD Inference and NxD Training parallelism guides (checked 2026-11)"
 )
+
+# Device-memory (HBM) bandwidth per chip in GB/s (10^9 bytes): Inferentia2 and Trainium1 820 GB/s (inf2.48xlarge lists
+# 9.8 TB/s for 12 chips, trn1.32xlarge 13.1 TB/s for 16), Trainium2 2.9 TB/s (trn2.48xlarge lists 46 TB/s for 16).
+# Inf1 keeps weights in on-chip cache and DRAM: no figure, so nothing bandwidth-bound is estimated for it.
+HBM_GBPS_PER_CHIP: dict[str, float] = {"inf2": 820.0, "trn1": 820.0, "trn1n": 820.0, "trn2": 2900.0}
+HBM_BANDWIDTH_SOURCE = "https://aws.amazon.com/ec2/instance-types/inf2/, /trn1/, /trn2/ (checked 2026-11)"
 
 
 class UnknownInstanceTypeError(ValueError):

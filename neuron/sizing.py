@@ -15,7 +15,7 @@ attention heads and the KV heads (each core holds whole heads).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from neuron.catalog import INSTANCES, TENSOR_PARALLEL_DEGREES, InstanceSpec, instance
 from neuron.models import ModelArchitecture
@@ -124,20 +124,21 @@ def _parallelism_problems(arch: ModelArchitecture, spec: InstanceSpec, degree: i
     return problems
 
 
-def measure(
-    arch: ModelArchitecture,
-    instance_type: str,
-    degree: int,
-    *,
-    batch_size: int,
-    sequence_length: int,
-    dtype: str,
-    quantization: str | None = None,
-) -> Fit:
+@dataclass(frozen=True)
+class Workload:
+    """What one replica holds: `batch_size` sequences of `sequence_length` tokens, weights in `dtype` or quantized."""
+
+    batch_size: int
+    sequence_length: int
+    dtype: str
+    quantization: str | None = None
+
+
+def measure(arch: ModelArchitecture, instance_type: str, degree: int, workload: Workload) -> Fit:
     """The memory figures of one replica, whether or not it fits (see `check_fit` for the verdict)."""
     spec = instance(instance_type)
-    weights = weights_gib(arch, dtype, quantization)
-    kv = kv_cache_gib(arch, batch_size, sequence_length, dtype)
+    weights = weights_gib(arch, workload.dtype, workload.quantization)
+    kv = kv_cache_gib(arch, workload.batch_size, workload.sequence_length, workload.dtype)
     headroom = HEADROOM_FRACTION * (weights + kv) + RUNTIME_RESERVED_GIB_PER_CORE * degree
     return Fit(
         instance_type=instance_type,
@@ -183,25 +184,21 @@ def check_fit(
     """The fit of one replica, or a SizingError naming every problem, the numbers and the smallest fit."""
     if degree < 1:
         raise SizingError(f"degree must be at least 1, got {degree}")
-    fit = measure(arch, instance_type, degree, batch_size=batch_size, sequence_length=sequence_length,
-                  dtype=dtype, quantization=quantization)
+    workload = Workload(batch_size, sequence_length, dtype, quantization)
+    fit = measure(arch, instance_type, degree, workload)
     problems = _problems(arch, fit)
     if not problems:
         return fit
     shape = (f"{arch.name} ({dtype}{', ' + quantization + ' weights' if quantization else ''}, batch {batch_size}, "
              f"sequence {sequence_length})")
     spec = instance(instance_type)
-    smallest = smallest_fit(arch, batch_size=batch_size, sequence_length=sequence_length, dtype=dtype,
-                            quantization=quantization, families=(spec.family,))
+    smallest = _smallest(arch, workload, (spec.family,))
     if smallest is None and spec.family != "inf1":
-        smallest = smallest_fit(arch, batch_size=batch_size, sequence_length=sequence_length, dtype=dtype,
-                                quantization=quantization, families=tuple(sorted({"inf2", spec.family})))
+        smallest = _smallest(arch, workload, tuple(sorted({"inf2", spec.family})))
     if smallest is not None:
         fix = f"smallest fit: {smallest.describe()}"
     else:
-        quantized = None if quantization else smallest_fit(
-            arch, batch_size=batch_size, sequence_length=sequence_length, dtype=dtype, quantization="int8",
-            families=(spec.family,))
+        quantized = None if quantization else _smallest(arch, replace(workload, quantization="int8"), (spec.family,))
         fix = (f"nothing in {spec.family} fits this shape; with int8 weights the smallest fit is "
                f"{quantized.describe()}" if quantized is not None else
                f"nothing in {spec.family} fits this shape: lower batch size or sequence length, or quantize")
@@ -218,13 +215,16 @@ def feasible_configurations(
     families: tuple[str, ...] = ("inf2",),
 ) -> list[Fit]:
     """Every catalog instance of `families` x supported degree that holds one replica, smallest first."""
+    return _feasible(arch, Workload(batch_size, sequence_length, dtype, quantization), families)
+
+
+def _feasible(arch: ModelArchitecture, workload: Workload, families: tuple[str, ...]) -> list[Fit]:
     fits = []
     for spec in INSTANCES.values():
         if spec.family not in families:
             continue
         for degree in TENSOR_PARALLEL_DEGREES[spec.family]:
-            fit = measure(arch, spec.name, degree, batch_size=batch_size, sequence_length=sequence_length,
-                          dtype=dtype, quantization=quantization)
+            fit = measure(arch, spec.name, degree, workload)
             if not _problems(arch, fit):
                 fits.append(fit)
     return sorted(fits, key=_smallness)
@@ -245,8 +245,11 @@ def smallest_fit(
     families: tuple[str, ...] = ("inf2",),
 ) -> Fit | None:
     """The smallest instance (fewest NeuronCores, then least host memory) and lowest degree that fit, if any."""
-    fits = feasible_configurations(arch, batch_size=batch_size, sequence_length=sequence_length, dtype=dtype,
-                                   quantization=quantization, families=families)
+    return _smallest(arch, Workload(batch_size, sequence_length, dtype, quantization), families)
+
+
+def _smallest(arch: ModelArchitecture, workload: Workload, families: tuple[str, ...]) -> Fit | None:
+    fits = _feasible(arch, workload, families)
     return fits[0] if fits else None
 
 

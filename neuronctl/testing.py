@@ -15,11 +15,15 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 from typing import Any
+
+from botocore.stub import Stubber
+
+from neuronctl.session import Aws
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -216,3 +220,13 @@ def offline_session(region: str = "us-east-1") -> Any:
         _CORE_SESSION = botocore.session.get_session()
     return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                  region_name=region, botocore_session=_CORE_SESSION)
+
+
+@contextmanager
+def stubbed(aws: Aws, services: Sequence[str]) -> Iterator[dict[str, Stubber]]:
+    """A botocore Stubber on each named client of `aws`; every queued response must have been used by the end."""
+    with ExitStack() as stack:
+        stubbers = {s: stack.enter_context(Stubber(aws.client(s))) for s in services}
+        yield stubbers
+        for stubber in stubbers.values():
+            stubber.assert_no_pending_responses()

@@ -14,19 +14,11 @@ from __future__ import annotations
 from neuron.catalog import InstanceSpec, instance
 from neuron.sizing import GIB, Fit
 
-# Device-memory bandwidth per chip in GB/s (10^9 bytes). Inferentia2 and Trainium1: 820 GB/s per chip (inf2.48xlarge
-# lists 9.8 TB/s for 12 chips, trn1.32xlarge 13.1 TB/s for 16); Trainium2: 2.9 TB/s per chip (trn2.48xlarge lists
-# 46 TB/s for 16). Inf1 keeps weights in on-chip cache and DRAM and is not estimated.
-# Sources: https://aws.amazon.com/ec2/instance-types/inf2/, /trn1/, /trn2/ (checked 2026-11). These belong with the
-# other hardware facts in neuron/catalog.py; they live here until the catalog carries them.
-HBM_GBPS_PER_CHIP: dict[str, float] = {"inf2": 820.0, "trn1": 820.0, "trn1n": 820.0, "trn2": 2900.0}
-
 
 def bandwidth_gbps(spec: InstanceSpec, degree: int) -> float | None:
-    per_chip = HBM_GBPS_PER_CHIP.get(spec.family)
-    if per_chip is None:
-        return None
-    return per_chip * spec.chips / spec.neuron_cores * degree
+    """Device-memory bandwidth of `degree` NeuronCores (catalog figure); None for families without one (inf1)."""
+    per_core = spec.memory_gbps_per_core
+    return None if per_core is None else per_core * degree
 
 
 def decode_tokens_per_second(fit: Fit, batch_size: int) -> float | None:

@@ -14,10 +14,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from cdk_constructs import sagemaker_role_statements as role_statements
 from cdk_constructs.compliance import acknowledge_in_hipaa_and_nist
 from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
 from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
 from cdk_constructs.source_archive import SourceArchive
+from cdk_constructs.storage_layout import TRAINING_OUTPUT_PREFIX
 from cdk_constructs.training_job_request import TrainingJobTargets, training_job_request
 from config import AppConfig
 from config.training import TRAINING_SOURCE_DIR, TrainingJobConfig
@@ -25,7 +27,6 @@ from neuron.images import container, dlc_account, image_uri
 from stacks.contracts import EvaluationStage, ServingTarget
 from stacks.platform import Platform
 
-TRAINING_OUTPUT_PREFIX = "training-output/"
 # Evaluation, registration and the two endpoint roll-outs, on top of the training jobs' own limits.
 WORKFLOW_MARGIN_SECONDS = 12 * 3600
 # SageMaker creates this group on an account's first training job; the stack never does (a fixed name would collide
@@ -34,7 +35,8 @@ TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 DEPLOY_DRIFT_NOTE = (
     "A lifecycle deploy replaces the endpoint's config outside CloudFormation: a later cdk deploy that changes the "
     "inference stack's endpoint config puts the profile's own model back. To keep a fine-tuned model, point the "
-    "profile's model source at its artifacts (training-output/<job>/output/model/) and deploy the inference stack"
+    f"profile's model source at its artifacts ({TRAINING_OUTPUT_PREFIX}<job>/output/model/) and deploy the inference "
+    "stack"
 )
 
 
@@ -166,8 +168,8 @@ class LifecycleStack(cdk.Stack):
         policy = iam.ManagedPolicy(self, "ServingReadsTrainingOutput", roles=[serving.execution_role],
                                    statements=statements,
                                    description="The serving role reads models trained by the lifecycle workflow")
-        acknowledge_wildcards(policy, "Trained models are written under training-output/<job>/ with per-run job "
-                                      "names: reads are limited to that prefix of the models bucket")
+        acknowledge_wildcards(policy, f"Trained models are written under {TRAINING_OUTPUT_PREFIX}<job>/ with per-run "
+                                      "job names: reads are limited to that prefix of the models bucket")
         return policy
 
     def _training_role(self, config: AppConfig, platform: Platform, jobs: list[TrainingJobConfig]) -> iam.Role:
@@ -183,29 +185,14 @@ class LifecycleStack(cdk.Stack):
         platform.key.grant_encrypt_decrypt(role)
         repositories = sorted({container(j.container).repository for j in jobs})
         account = dlc_account(config.region)
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[self.format_arn(service="ecr", account=account, resource="repository", resource_name=r)
-                       for r in repositories],
-        ))
-        role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[self.format_arn(service="logs", resource="log-group", resource_name=f"{TRAINING_LOG_GROUP}:*",
-                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-        ))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-        ))
+        role.add_to_policy(role_statements.ecr_pull(
+            [self.format_arn(service="ecr", account=account, resource="repository", resource_name=r)
+             for r in repositories]))
+        role.add_to_policy(role_statements.ecr_login())
+        role.add_to_policy(role_statements.write_logs(self, [f"{TRAINING_LOG_GROUP}:*"]))
+        role.add_to_policy(role_statements.publish_metrics("/aws/sagemaker/*"))
         # Jobs in a VPC: SageMaker creates and removes the jobs' network interfaces with the role's credentials.
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-            resources=["*"],
-        ))
+        role.add_to_policy(role_statements.vpc_network_interfaces())
         acknowledge_wildcards(
             role,
             "ECR authorization tokens, CloudWatch metrics (limited to SageMaker namespaces) and the network "

@@ -4,7 +4,6 @@ from config import available_profiles
 from tests import background
 from tests.harness import Synthesized, lint_results, synth
 
-
 BACKGROUND_TESTS = ("tests.test_cfn_lint", "tests.test_synth")
 
 

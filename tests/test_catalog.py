@@ -8,6 +8,7 @@ from aws_cdk.region_info import Fact, FactName
 from neuron.catalog import (
     CONTAINERS,
     DLC_ACCOUNTS_NOT_IN_CDK,
+    HBM_GBPS_PER_CHIP,
     INSTANCES,
     MODEL_MONITOR_ACCOUNTS,
     MODEL_MONITOR_ACCOUNTS_SOURCE,
@@ -48,6 +49,19 @@ def test_every_family_has_tensor_parallel_degrees_within_its_largest_instance() 
         assert max(degrees) <= largest, family
     assert TENSOR_PARALLEL_DEGREES["inf2"] == (1, 2, 4, 8, 12, 24)
     assert TENSOR_PARALLEL_DEGREES["trn1"] == (1, 2, 8, 16, 32)
+
+
+def test_hbm_bandwidth_matches_the_published_instance_totals() -> None:
+    # Instance pages list the total: inf2.48xlarge 9.8 TB/s (12 chips), trn1.32xlarge 13.1 TB/s, trn2.48xlarge 46 TB/s.
+    for name, published_tbps in (("ml.inf2.48xlarge", 9.8), ("ml.trn1.32xlarge", 13.1), ("ml.trn2.48xlarge", 46)):
+        spec = instance(name)
+        assert spec.memory_gbps_per_core is not None
+        assert spec.memory_gbps_per_core * spec.neuron_cores / 1000 == pytest.approx(published_tbps, rel=0.01), name
+    # A trn2 logical core (LNC=2) is a quarter chip: 2900 / 4 GB/s; an inf2 core half a chip: 820 / 2.
+    assert (instance("ml.trn2.48xlarge").memory_gbps_per_core, instance("ml.inf2.xlarge").memory_gbps_per_core) == (
+        725.0, 410.0)
+    assert {s.family for s in INSTANCES.values()} - set(HBM_GBPS_PER_CHIP) == {"inf1"}
+    assert instance("ml.inf1.xlarge").memory_gbps_per_core is None
 
 
 def test_unknown_instance_type_lists_the_catalog() -> None:

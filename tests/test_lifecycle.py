@@ -316,6 +316,19 @@ def allows(statements: list[dict[str, Any]], action: str, resource: str) -> list
             and any(fnmatch.fnmatchcase(resource, r) for r in listed(st["Resource"]))]
 
 
+def test_workflow_lets_sagemaker_create_grants_on_the_platform_key_only_for_aws_resources(dev: Synthesized) -> None:
+    # The training jobs name the key (VolumeKmsKeyId, output KmsKeyId): SageMaker creates grants as the caller.
+    value = deployed(dev)
+    statements = [st for k, r in dev.templates["lifecycle"]["Resources"].items()
+                  if r["Type"] == "AWS::IAM::Policy" and k.startswith("WorkflowRole")
+                  for st in value(r["Properties"]["PolicyDocument"]["Statement"], "lifecycle")]
+    key = value(dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
+    (create_grant,) = allows(statements, "kms:CreateGrant", key)
+    assert create_grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert create_grant["Action"] == "kms:CreateGrant"  # no unconditioned action rides along in that statement
+    assert allows(statements, "kms:DescribeKey", key)
+
+
 def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) -> None:
     value = deployed(dev)
     states = json.loads(value(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,12 @@ from neuronctl.errors import CliError, ExitCode
 from neuronctl.invoke import InvokeRequest, invoke
 from neuronctl.prompts import Prompt, build_prompt, check_context_window, load_examples
 from neuronctl.servers import StreamDecoder, protocol
-from neuronctl.session import Aws, AwsOptions
-from neuronctl.testing import loopback_only, offline_session, use_offline_environment
+from neuronctl.session import Aws
+from neuronctl.testing import stubbed
 from neuronctl.tokens import SAFETY_MARGIN, estimate_tokens
+
+pytest_plugins = ["tests.neuronctl_support"]  # the `aws` and `offline` fixtures
+pytestmark = pytest.mark.usefixtures("offline")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "neuronctl" / "examples" / "sentiment.yaml"
 PARAMETER = "/neuron-genai/dev/generation-defaults"
@@ -31,26 +33,10 @@ DEFAULTS = {"models": {"llama": {
     "stop": ["<|eot_id|>"], "context_window": 8192, "component": "llama-ic-1a2b", "server": "tgi-neuronx"}}}
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
-    use_offline_environment(monkeypatch, tmp_path)
-    with loopback_only():
-        yield
-
-
-@pytest.fixture()
-def aws() -> Aws:
-    return Aws(AwsOptions(region="us-east-1"), session=offline_session())
-
-
 @pytest.fixture()
 def stubs(aws: Aws) -> Iterator[dict[str, Stubber]]:
-    with ExitStack() as stack:
-        stubbers = {s: stack.enter_context(Stubber(aws.client(s))) for s in
-                    ("cloudformation", "ssm", "sagemaker-runtime", "bedrock-runtime")}
+    with stubbed(aws, ("cloudformation", "ssm", "sagemaker-runtime", "bedrock-runtime")) as stubbers:
         yield stubbers
-        for stubber in stubbers.values():
-            stubber.assert_no_pending_responses()
 
 
 def deployment(aws: Aws) -> Deployment:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,8 +15,11 @@ from config import load_config
 from neuronctl import capacity, run
 from neuronctl.discovery import Deployment
 from neuronctl.errors import CliError, ExitCode
-from neuronctl.session import Aws, AwsOptions
-from neuronctl.testing import loopback_only, offline_session, use_offline_environment
+from neuronctl.session import Aws
+from neuronctl.testing import stubbed
+
+pytest_plugins = ["tests.neuronctl_support"]  # the `aws` and `offline` fixtures
+pytestmark = pytest.mark.usefixtures("offline")
 
 MACHINE = "arn:aws:states:us-east-1:111122223333:stateMachine:Lifecycle-ab12"
 EXECUTION = "arn:aws:states:us-east-1:111122223333:execution:Lifecycle-ab12:run-1"
@@ -32,26 +34,10 @@ DEFINITION = {"StartAt": "PreTrain", "States": {
     "Deploy": {"Type": "Task", "End": True}}}
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
-    use_offline_environment(monkeypatch, tmp_path)
-    with loopback_only():
-        yield
-
-
-@pytest.fixture()
-def aws() -> Aws:
-    return Aws(AwsOptions(region="us-east-1"), session=offline_session())
-
-
 @pytest.fixture()
 def stubs(aws: Aws) -> Iterator[dict[str, Stubber]]:
-    with ExitStack() as stack:
-        stubbers = {s: stack.enter_context(Stubber(aws.client(s)))
-                    for s in ("cloudformation", "stepfunctions", "sagemaker", "ec2")}
+    with stubbed(aws, ("cloudformation", "stepfunctions", "sagemaker", "ec2")) as stubbers:
         yield stubbers
-        for stubber in stubbers.values():
-            stubber.assert_no_pending_responses()
 
 
 def deployment(aws: Aws) -> Deployment:

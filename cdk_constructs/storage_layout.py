@@ -1,0 +1,20 @@
+"""Key prefixes of the platform buckets that more than one stack or construct reads or writes.
+
+A job writes where another job, a cluster or a grant expects to read: one definition each, so the writer, the reader
+and the IAM grant never disagree.
+"""
+
+from __future__ import annotations
+
+# Models bucket: training jobs write `<prefix><job name>/output/model.tar.gz` (the S3OutputPath); the lifecycle
+# workflow registers and deploys from there, and the serving role reads it.
+TRAINING_OUTPUT_PREFIX = "training-output/"
+# Checkpoints bucket: the Neuron persistent compile cache, one prefix per instance family (graphs compiled for one
+# Trainium generation do not run on another). Training jobs and HyperPod nodes share it, so each reuses the other's
+# compiled graphs.
+COMPILE_CACHE_PREFIX = "neuron-compile-cache/"
+
+
+def compile_cache_prefix(family: str) -> str:
+    """The compile cache prefix of one instance family (`neuron-compile-cache/trn1/`)."""
+    return f"{COMPILE_CACHE_PREFIX}{family}/"

@@ -1,0 +1,29 @@
+"""The fixtures of the neuronctl tests that stub AWS (a pytest plugin, not a test module).
+
+A test module loads them with `pytest_plugins = ["tests.neuronctl_support"]` and applies `offline` to all its tests
+with `pytestmark = pytest.mark.usefixtures("offline")`: plugin fixtures are visible to the whole session, so `offline`
+is not autouse. Its `stubs` fixture comes from `neuronctl.testing.stubbed`, naming the clients its commands call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from neuronctl.session import Aws, AwsOptions
+from neuronctl.testing import loopback_only, offline_session, use_offline_environment
+
+
+@pytest.fixture()
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    """No credentials or config files from the machine, no connection beyond loopback."""
+    use_offline_environment(monkeypatch, tmp_path)
+    with loopback_only():
+        yield
+
+
+@pytest.fixture()
+def aws() -> Aws:
+    return Aws(AwsOptions(region="us-east-1"), session=offline_session())
