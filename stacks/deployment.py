@@ -6,6 +6,7 @@ import aws_cdk as cdk
 
 from cdk_constructs.compliance import add_compliance_checks
 from config import AppConfig
+from stacks.contracts import EvaluationStage, ServingTarget
 from stacks.evaluation import EvaluationStack
 from stacks.hyperpod import HyperPodStack
 from stacks.inference import InferenceStack
@@ -17,20 +18,22 @@ def build_stacks(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
     env = cdk.Environment(account=config.account, region=config.region)
     platform = PlatformStack(app, config.stack_name("platform"), config=config, env=env)
     stacks: dict[str, cdk.Stack] = {"platform": platform}
+    serving: ServingTarget | None = None
+    evaluation: EvaluationStage | None = None
     if config.inference is not None:
-        stacks["inference"] = InferenceStack(
+        inference = InferenceStack(
             app, config.stack_name("inference"), config=config, platform=platform.platform, env=env)
+        stacks["inference"], serving = inference, inference.serving_target
     if config.evaluation is not None:  # monitors the inference endpoint when that stack exists
-        stacks["evaluation"] = EvaluationStack(
+        evaluation_stack = EvaluationStack(
             app, config.stack_name("evaluation"), config=config, platform=platform.platform, env=env,
-            monitored_endpoint_name=getattr(getattr(stacks.get("inference"), "serving_target", None),
-                                            "endpoint_name", None),
+            monitored_endpoint_name=serving.endpoint_name if serving else None,
         )
-    if config.lifecycle.enabled:  # after the inference and evaluation stacks, whichever of them exist
+        stacks["evaluation"], evaluation = evaluation_stack, evaluation_stack.stage
+    if config.lifecycle.enabled:  # joins whichever of the inference and evaluation stacks exist
         stacks["lifecycle"] = LifecycleStack(
             app, config.stack_name("lifecycle"), config=config, platform=platform.platform, env=env,
-            serving=getattr(stacks.get("inference"), "serving_target", None),
-            evaluation=getattr(stacks.get("evaluation"), "stage", None),
+            serving=serving, evaluation=evaluation,
         )
     if config.hyperpod.enabled:
         stacks["hyperpod"] = HyperPodStack(app, config.stack_name("hyperpod"), config=config,
