@@ -2,7 +2,8 @@
 
 Input: {"evaluation": {"endpoint_name": "...", "inference_component_name": "..." (optional)}}.
 Writes this run's Clarify analysis configs (they name the endpoint), runs every job in parallel, reads the report and
-ends in Succeed (thresholds met) or Fail with the report's risk verdicts as the cause.
+ends in Succeed (thresholds met) or Fail with the report's risk verdicts as the cause. Every task retries its transient
+errors and sends anything else to one Fail state (`EvaluationFailed`) whose cause is the caught error's.
 """
 
 from __future__ import annotations
@@ -26,22 +27,35 @@ from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
 SAGEMAKER_RETRY = {
     # CreateProcessingJob refused (limits, throttling): retried with a new name. A job that ran and failed is not.
     "ErrorEquals": ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException",
-                    "ThrottlingException"],
+                    "SageMaker.ThrottlingException"],
     "IntervalSeconds": 30, "MaxAttempts": 3, "BackoffRate": 2.0, "JitterStrategy": "FULL",
 }
+# S3 calls (config writes, the report read): a throttle (503 SlowDown arrives as S3.S3Exception) or a dropped
+# connection is retried with backoff; both calls are idempotent.
+S3_TRANSIENT = ["S3.S3Exception", "S3.SdkClientException"]
+S3_RETRY_INTERVAL = cdk.Duration.seconds(5)
 JOB_RESULT = {"ProcessingJobName.$": "$.ProcessingJobName", "ProcessingJobStatus.$": "$.ProcessingJobStatus",
               "ProcessingJobArn.$": "$.ProcessingJobArn"}
 
 
 def processing_job_state(scope: Construct, state_name: str, request: Mapping[str, Any]) -> sfn.CustomState:
-    """A createProcessingJob.sync task (no L2 exists for processing jobs) with retries on throttling and faults."""
-    return sfn.CustomState(scope, state_name, state_json={
+    """A createProcessingJob.sync task (no L2 exists for processing jobs) with retries on throttling and faults.
+
+    A state in a Parallel branch can only catch into its own branch: any other error ends the branch in a Fail state
+    named after the job (`<state>Failed`, the job's error as the cause), which fails the Parallel and reaches the
+    workflow's own catch.
+    """
+    task = sfn.CustomState(scope, state_name, state_json={
         "Type": "Task",
         "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
         "Parameters": dict(request),
         "ResultSelector": JOB_RESULT,
         "Retry": [SAGEMAKER_RETRY],
     })
+    task.add_catch(sfn.Fail(scope, f"{state_name}Failed", error=f"{state_name}Failed",
+                            cause_path=sfn.JsonPath.string_at("$.error.Cause")),
+                   errors=["States.ALL"], result_path="$.error")
+    return task
 
 
 class EvaluationWorkflow(Construct):
@@ -52,36 +66,36 @@ class EvaluationWorkflow(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 
+        failed = sfn.Fail(self, "EvaluationFailed", error="EvaluationFailed",
+                          cause_path=sfn.JsonPath.string_at("$.error.Cause"))
         steps: list[sfn.State] = []
         if runtime_configs:
             build = sfn.Pass(self, "BuildAnalysisConfigs", result_path="$.analysis_configs",
                              parameters={kind: dict(doc) for kind, (_, doc) in runtime_configs.items()})
             steps.append(build)
             for kind, (key_path, _) in runtime_configs.items():
-                steps.append(tasks.CallAwsService(
+                steps.append(_s3_task(tasks.CallAwsService(
                     self, f"Write{_camel(kind)}Config", service="s3", action="putObject",
                     parameters={"Bucket": bucket.bucket_name, "Key": sfn.JsonPath.string_at(key_path),
                                 "ContentType": "application/json",
                                 "Body": sfn.JsonPath.json_to_string(
                                     sfn.JsonPath.object_at(f"$.analysis_configs.{kind}"))},
                     iam_resources=[bucket.arn_for_objects("clarify/runs/*")], result_path=sfn.JsonPath.DISCARD,
-                ))
+                ), failed))
         parallel = sfn.Parallel(self, "EvaluationJobs", result_path="$.jobs")
         for state_name, request in jobs.items():
             parallel.branch(processing_job_state(self, state_name, request))
-        failed = sfn.Fail(self, "EvaluationJobFailed", error="EvaluationJobFailed",
-                          cause_path=sfn.JsonPath.string_at("$.error.Cause"))
         parallel.add_catch(failed, result_path="$.error")
         steps.append(parallel)
 
-        read = tasks.CallAwsService(
+        read = _s3_task(tasks.CallAwsService(
             self, "ReadReport", service="s3", action="getObject",
             parameters={"Bucket": bucket.bucket_name, "Key": sfn.JsonPath.string_at(report_key_path)},
             iam_resources=[bucket.arn_for_objects("evaluation-reports/*")],
             result_selector={"document": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body")),
                              "key": sfn.JsonPath.string_at(report_key_path)},
             result_path="$.report",
-        )
+        ), failed)
         steps.append(read)
         verdict = sfn.Choice(self, "ThresholdsMet").when(
             sfn.Condition.boolean_equals("$.report.document.passed", True),
@@ -131,6 +145,14 @@ class EvaluationWorkflow(Construct):
         )
         acknowledge(role, "The policies CDK generates for the workflow's own tasks", "HIPAA.Security-IAMNoInlinePolicy",
                     "NIST.800.53.R5-IAMNoInlinePolicy")
+
+
+def _s3_task(task: tasks.CallAwsService, failed: sfn.Fail) -> tasks.CallAwsService:
+    """Retry S3's transient errors with backoff; catch anything else (or the last retry) into the failure state."""
+    task.add_retry(errors=S3_TRANSIENT, interval=S3_RETRY_INTERVAL, backoff_rate=2, max_attempts=3,
+                   jitter_strategy=sfn.JitterType.FULL)
+    task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+    return task
 
 
 def _camel(name: str) -> str:

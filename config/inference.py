@@ -186,6 +186,12 @@ class ScalingConfig(StrictModel):
         return self
 
 
+# Why a setting no serving container reads from its environment is refused rather than silently dropped.
+_NO_SERVER_HAS = {
+    "on_device_sampling": "none of the serving containers sets it from its environment (vllm-neuronx samples as "
+    "the exported model was compiled: export it with on-device sampling and set compiled_artifacts)",
+}
+
 TASKS = ("text-generation", "feature-extraction", "text-classification", "text2text-generation")
 Task = Literal["text-generation", "feature-extraction", "text-classification", "text2text-generation"]
 SERVING_KINDS = tuple(k.value for k in SERVERS)
@@ -210,9 +216,10 @@ class ModelConfig(StrictModel):
     max_total_tokens: int | None = Field(None, ge=2)
     sequence_length: int | None = Field(None, ge=1, description="Compiled length; defaults to max_total_tokens.")
     dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
-    quantization: Literal["int8", "fp8"] | None = None
+    quantization: Literal["int8"] | None = Field(None, description="Weight quantization; LMI-neuronx only.")
     continuous_batching: bool | None = Field(None, description="None = the server's default.")
-    on_device_sampling: bool | None = Field(None, description="None = the server's default.")
+    on_device_sampling: bool | None = Field(
+        None, description="None = the server's default; true is refused where the container has no setting for it.")
     copies: int = Field(1, ge=1, le=100, description="Initial copies (inference components only).")
     memory_mib_per_copy: int | None = Field(None, ge=128, description="Host memory per copy; derived if unset.")
     scaling: ScalingConfig | None = Field(None, description="Copy-count scaling (inference components only).")
@@ -267,7 +274,9 @@ class ModelConfig(StrictModel):
                               ("on_device_sampling", profile.on_device_sampling)):
             value = getattr(self, name)
             if value is True and support == "none":
-                problems.append(f"{name} = true but {profile.kind.value} has no {name.replace('_', ' ')}")
+                having = [s.kind.value for s in SERVERS.values() if getattr(s, name) != "none"]
+                problems.append(f"{name} = true but {profile.kind.value} has no {name.replace('_', ' ')}; servers "
+                                f"with it: {', '.join(having) or _NO_SERVER_HAS[name]}")
             if value is False and support == "always":
                 problems.append(f"{name} = false but {profile.kind.value} always uses it")
         if self.source.type not in profile.sources:
@@ -612,7 +621,7 @@ def _sized(key: str, model: ModelConfig, arch: ModelArchitecture, fit: sizing.Fi
     volume = overrides.volume_size_gb or budget.volume_size_gb
     if overrides.volume_size_gb is None and volume > sizing.MAX_VOLUME_GB:
         problems.append(f"{where}: needs a {volume} GB volume, over SageMaker's {sizing.MAX_VOLUME_GB} GB limit; "
-                        f"set {where}.compiled_artifacts (no second, compiled copy) or quantize")
+                        f"set {where}.compiled_artifacts (no second, compiled copy on the volume)")
     # Components hold their own replicas; a single-model container runs as many replicas as its server can.
     replicas = fit.replicas_per_instance if model.profile.replicates and not inference.inference_components else 1
     memory = model.memory_mib_per_copy or math.ceil(fit.host_required_gib * 1024)

@@ -11,6 +11,14 @@ optimum-neuron vLLM SageMaker image (SM_ON_* variables mapped to `vllm serve` ar
 sagemaker-huggingface-inference-toolkit (HF_TASK, HF_OPTIMUM_BATCH_SIZE, HF_OPTIMUM_SEQUENCE_LENGTH); Neuron v1 —
 SageMaker PyTorch serving toolkit (SAGEMAKER_PROGRAM, SAGEMAKER_MODEL_SERVER_WORKERS) and the Neuron runtime
 (NEURON_RT_NUM_CORES).
+
+On-device sampling and weight quantization are written only where the container reads them from its environment
+(checked 2026-11): LMI-neuronx quantizes with OPTION_QUANTIZE=static_int8 (DJL `TnXQuantizeMethods`, its only method).
+No server here takes on-device sampling from the environment: the vLLM image's `optimum-cli neuron serve` (SM_ON_X ->
+`--x`) loads the sampling mode compiled into the exported model's neuron_config.json (optimum-neuron
+`NxDNeuronConfig.on_device_sampling`) and has no neuron-config override; LMI 0.30 (Neuron SDK 2.20) reads
+`option.on_device_generation` only as a path to a generation-config JSON, and SDK 2.20 lists it as a known issue for
+Llama; TGI samples on the host. fp8 weights exist only in NxD Inference, which none of these images serves.
 """
 
 from __future__ import annotations
@@ -59,9 +67,9 @@ SERVERS: dict[ContainerKind, ServerProfile] = {
             base_startup_seconds=300, generates_text=True, replicates=True,
         ),
         ServerProfile(
-            # optimum-neuron's NxD models sample on the device; vLLM schedules continuously.
+            # vLLM schedules continuously; sampling runs where the exported model was compiled to run it.
             ContainerKind.VLLM_NEURONX, ("decoder",), ("text-generation",), ("bf16", "fp16"), {},
-            continuous_batching="always", on_device_sampling="always", sources=("hub", "s3-prefix", "s3-tarball"),
+            continuous_batching="always", on_device_sampling="none", sources=("hub", "s3-prefix", "s3-tarball"),
             base_startup_seconds=300, generates_text=True, replicates=False,
         ),
         ServerProfile(

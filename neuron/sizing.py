@@ -23,9 +23,10 @@ from neuron.models import ModelArchitecture
 GIB = 1024**3
 
 DTYPE_BYTES: dict[str, int] = {"bf16": 2, "fp16": 2, "fp32": 4}
-# Bytes per weight of the weight-only quantizations Neuron servers offer (int8: transformers-neuronx / NxD Inference
-# weight quantization; fp8: NxD Inference). Scales add well under 1 %, inside the headroom.
-QUANTIZATION_BYTES: dict[str, float] = {"int8": 1.0, "fp8": 1.0}
+# Bytes per weight of the weight-only quantizations the serving containers offer (int8: transformers-neuronx
+# static_int8 in LMI-neuronx; fp8 exists only in NxD Inference, which no catalog image serves). Scales add well under
+# 1 %, inside the headroom.
+QUANTIZATION_BYTES: dict[str, float] = {"int8": 1.0}
 
 # Compiled graphs, collective buffers, scratchpad and fragmentation: a share of the model's memory plus a fixed
 # amount per NeuronCore the runtime keeps for itself.

@@ -53,6 +53,7 @@ class Context:
 # plan
 # ----------------------------------------------------------------------------------------------------------------
 def cmd_plan(ctx: Context) -> int:
+    from neuron.catalog import ContainerKind
     from neuron.models import UnknownModelError
     from neuron.sizing import SizingError
     from neuronctl import plan, prices
@@ -60,22 +61,26 @@ def cmd_plan(ctx: Context) -> int:
     a = ctx.args
     try:
         arch = plan.resolve_model(a.model)
+        server = ContainerKind(a.server) if a.server else plan.default_server(arch)
         rows = plan.plan(arch, batch_size=a.batch, sequence_length=a.seq, dtype=a.dtype, quantization=a.quant,
                          families=tuple(a.family or plan.SERVING_FAMILIES),
-                         category="ec2-on-demand" if a.pricing == "ec2" else "sagemaker-hosting")
+                         category="ec2-on-demand" if a.pricing == "ec2" else "sagemaker-hosting",
+                         source=a.source, server=server)
     except (UnknownModelError, SizingError) as err:
         raise CliError(str(err), ExitCode.USAGE) from None
     shape = (f"{arch.name}: {arch.billions:.1f}B parameters, {a.dtype}{', ' + a.quant + ' weights' if a.quant else ''},"
              f" batch {a.batch}, sequence {a.seq}")
+    accepted = any(r.accepted for r in rows)
     if a.json:
         output.dump_json({"model": arch.name, "batch_size": a.batch, "sequence_length": a.seq, "dtype": a.dtype,
-                          "quantization": a.quant, "pricing": a.pricing, "prices": prices.provenance(),
+                          "quantization": a.quant, "source": a.source, "server": server.value,
+                          "pricing": a.pricing, "prices": prices.provenance(),
                           "configurations": [r.as_json() for r in rows]})
-        return ExitCode.OK if rows else ExitCode.REFUSED
+        return ExitCode.OK if accepted else ExitCode.REFUSED
     if not rows:
         raise CliError(f"nothing in the catalog holds {shape} on {', '.join(a.family or plan.SERVING_FAMILIES)}: "
                        "lower --batch or --seq, or try --quant int8", ExitCode.REFUSED)
-    print(shape)
+    print(f"{shape}, {server.value} from {a.source}")
     price_label = "EC2 $/h" if a.pricing == "ec2" else "SageMaker $/h"
     print(output.table(
         ["instance", "degree", "replicas", "GiB used/avail", "tok/s/replica<=", price_label, "$/1M out tok", ""],
@@ -83,12 +88,23 @@ def cmd_plan(ctx: Context) -> int:
           f"{r.fit.used_gib:.1f}/{r.fit.available_gib:.0f}",
           "n/a" if r.tokens_per_second is None else f"{r.tokens_per_second:,.0f}",
           output.money(r.hourly), output.money(r.per_million_tokens),
-          "smallest fit (pre-flight)" if r.smallest else ""] for r in rows],
+          _plan_verdict(r)] for r in rows],
         right=(1, 2, 3, 4, 5, 6)))
     output.note("tok/s: decode bound if HBM bandwidth were the only limit (weights + full KV cache read per token); "
                 "real servers reach a fraction. $/1M: all replicas of an instance busy at that rate.")
     output.note(prices.provenance())
+    if not accepted:
+        fix = ("--source compiled (set the model's compiled_artifacts to a pre-compiled export)"
+               if a.source != "compiled" else "a smaller model")
+        raise CliError(f"the pre-flight refuses every configuration above for {server.value} from {a.source}: "
+                       f"{'; '.join(rows[0].refusals)}. Fix: {fix}", ExitCode.REFUSED)
     return ExitCode.OK
+
+
+def _plan_verdict(row: Any) -> str:
+    if row.refusals:
+        return "refused: " + ", ".join("start-up" if r.startswith("start-up") else "volume" for r in row.refusals)
+    return "smallest fit (pre-flight)" if row.smallest else ""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -251,7 +267,10 @@ def _timestamp(value: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     from neuron.catalog import TENSOR_PARALLEL_DEGREES
+    from neuron.serving import SERVERS
     from neuron.sizing import DTYPE_BYTES, QUANTIZATION_BYTES
+    from neuronctl.plan import DEFAULT_SOURCE as DEFAULT_PLAN_SOURCE
+    from neuronctl.plan import SOURCES as PLAN_SOURCES
     from neuronctl.servers import PROTOCOLS
 
     common = argparse.ArgumentParser(add_help=False)
@@ -283,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instance families to consider (repeatable; default inf2)")
     p.add_argument("--pricing", choices=("sagemaker", "ec2"), default="sagemaker",
                    help="SageMaker hosting or EC2 on-demand prices (default %(default)s)")
+    p.add_argument("--source", choices=PLAN_SOURCES, default=DEFAULT_PLAN_SOURCE,
+                   help="where the endpoint loads the model from, for the pre-flight's start-up and volume limits: "
+                   "hub (download + compile at start-up), s3 (compile at start-up), compiled (compiled_artifacts "
+                   "set) (default %(default)s)")
+    p.add_argument("--server", choices=tuple(k.value for k in SERVERS),
+                   help="serving container, for its start-up time (default: tgi-neuronx for decoders, else the "
+                   "first that serves the model)")
     p.set_defaults(handler=cmd_plan)
 
     p = commands.add_parser("cost", parents=[common], help="hourly and monthly cost of a profile's resources",

@@ -243,7 +243,10 @@ def _describe_job(sagemaker: Any, job: tuple[str, str]) -> dict[str, Any]:
 
 
 def _failure(execution: Mapping[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The state that failed first and why: the last task/state failure before the run ended, else the run's own."""
+    """The state that failed and why: the last task/state failure that carries an error or cause, else the run's own.
+
+    Failures that only propagate one (ParallelStateFailed, MapStateFailed have no details) keep the branch's.
+    """
     state = None
     failure: dict[str, Any] = {"error": execution.get("error"), "cause": execution.get("cause")}
     for event in events:
@@ -252,7 +255,9 @@ def _failure(execution: Mapping[str, Any], events: list[dict[str, Any]]) -> dict
             state = event["stateEnteredEventDetails"]["name"]
         elif kind.endswith("Failed") and kind != "ExecutionFailed":
             details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            failure = {"state": state, "event": kind, "error": details.get("error"), "cause": details.get("cause")}
+            if details.get("error") or details.get("cause"):
+                failure = {"state": state, "event": kind, "error": details.get("error"),
+                           "cause": details.get("cause")}
         elif kind in {"ExecutionTimedOut", "ExecutionAborted"}:
             failure.setdefault("state", state)
             failure["event"] = kind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -12,6 +13,7 @@ from config import load_config
 from config.evaluation import ClarifyConfig
 from tests.harness import Synthesized
 from tests.test_evaluation_stack import as_sent, definition, processing_states
+from tests.test_lifecycle import deployed
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +73,11 @@ def test_a_bad_analysis_config_is_refused_before_it_is_written(clarify: ClarifyC
 
 def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(dev: Synthesized) -> None:
     states = processing_states(definition(dev.templates["evaluation"])["States"])
+    value = deployed(dev)  # references followed across stacks: the platform key's ARN, not just "some key"
+    (machine,) = dev.resources("evaluation", "AWS::StepFunctions::StateMachine").values()
+    resolved = processing_states(json.loads(value(machine["Properties"]["DefinitionString"], "evaluation"))["States"])
+    platform_key = value(dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
+    assert platform_key.endswith(":key/platform." + next(iter(dev.resources("platform", "AWS::KMS::Key"))))
     for name in ("ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"):
         request = as_sent(states[name]["Parameters"])
         assert request["AppSpecification"] == {
@@ -83,8 +90,9 @@ def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(de
         (output,) = request["ProcessingOutputConfig"]["Outputs"]
         assert output["OutputName"] == "analysis_result"
         assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
-        assert "KmsKeyId" in request["ProcessingOutputConfig"]
-        assert "VolumeKmsKeyId" in request["ProcessingResources"]["ClusterConfig"]
+        sent = resolved[name]["Parameters"]
+        assert sent["ProcessingOutputConfig"]["KmsKeyId"] == platform_key
+        assert sent["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == platform_key
         assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
         # Only the data-bias job, which calls no model, runs without any network.
         assert request["NetworkConfig"]["EnableNetworkIsolation"] is (name == "ClarifyDataBias")

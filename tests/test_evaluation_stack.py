@@ -48,6 +48,15 @@ class Built:
     stack: EvaluationStack
     template: dict[str, Any]
     assembly_dir: Path
+    platform_template: dict[str, Any]
+
+    def is_platform_key_arn(self, value: Any) -> bool:
+        """True when a value is the cross-stack import of the platform stack's output holding its key's ARN."""
+        imported = value.get("Fn::GetStackOutput", {}) if isinstance(value, dict) else {}
+        if imported.get("StackName") != "Platform":
+            return False
+        (key,) = [k for k, r in self.platform_template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+        return bool(self.platform_template["Outputs"][imported["OutputName"]]["Value"] == {"Fn::GetAtt": [key, "Arn"]})
 
 
 @cache
@@ -61,7 +70,8 @@ def monitored() -> Built:
                             monitored_endpoint_name=ENDPOINT)
     add_compliance_checks(app)  # synth fails on any unacknowledged finding
     assembly = app.synth()
-    return Built(config, stack, assembly.get_stack_by_name("Evaluation").template, Path(assembly.directory))
+    return Built(config, stack, assembly.get_stack_by_name("Evaluation").template, Path(assembly.directory),
+                 assembly.get_stack_by_name("Platform").template)
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -209,7 +219,7 @@ def test_workflow_writes_run_configs_runs_jobs_reads_the_report_and_gates() -> N
     model_bias = as_sent(processing_states(states)["ClarifyModelBias"]["Parameters"])
     config_input = next(i for i in model_bias["ProcessingInputs"] if i["InputName"] == "analysis_config")
     assert config_input["S3Input"]["S3Uri"].endswith("/" + write["Key"])
-    assert states["EvaluationJobs"]["Catch"][0]["Next"] == "EvaluationJobFailed"
+    assert states["EvaluationJobs"]["Catch"][0]["Next"] == "EvaluationFailed"
     read = as_sent(states["ReadReport"]["Parameters"])
     assert read["Key"] == f"evaluation-reports/{EXECUTION}/report.json"
     assert states["ThresholdsMet"]["Choices"] == [
@@ -217,13 +227,47 @@ def test_workflow_writes_run_configs_runs_jobs_reads_the_report_and_gates() -> N
     assert states["ThresholdsMet"]["Default"] == "ModelBelowThresholds"
 
 
+def task_states(states: dict[str, Any], branch: str | None = None) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """Every Task state, with the Parallel state whose branch holds it (None at the top level)."""
+    found: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found[name] = (branch, state)
+        for inner in state.get("Branches", []):
+            found |= task_states(inner["States"], name)
+    return found
+
+
+def test_every_task_retries_transient_errors_and_catches_the_rest_into_the_failure_state() -> None:
+    states = definition(monitored().template)["States"]
+    found = task_states(states)
+    assert set(found) == {"WriteModelBiasConfig", "WriteExplainabilityConfig", "ReadReport",
+                          "FoundationModelEvaluation", "ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"}
+    for name, (parallel, state) in found.items():
+        (retry,) = state["Retry"]
+        assert retry["MaxAttempts"] >= 2 and retry["BackoffRate"] > 1 and retry["JitterStrategy"] == "FULL", name
+        (catch,) = state["Catch"]
+        assert (catch["ErrorEquals"], catch["ResultPath"]) == (["States.ALL"], "$.error"), name
+        if parallel is None:  # S3 calls: a throttle is retried, then the run ends in the workflow's failure state
+            assert retry["ErrorEquals"] == ["S3.S3Exception", "S3.SdkClientException"], name
+            assert catch["Next"] == "EvaluationFailed", name
+        else:  # a branch can only catch inside itself: a Fail named after the job, which fails the Parallel
+            (branch,) = [b["States"] for b in states[parallel]["Branches"] if name in b["States"]]
+            assert branch[catch["Next"]] == {"Type": "Fail", "Error": f"{name}Failed", "CausePath": "$.error.Cause"}
+            assert retry["ErrorEquals"][0] == "SageMaker.AmazonSageMakerException", name
+    assert states["EvaluationJobs"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "EvaluationFailed"}]
+    assert states["EvaluationFailed"] == {"Type": "Fail", "Error": "EvaluationFailed", "CausePath": "$.error.Cause"}
+
+
 def test_workflow_is_logged_encrypted_traced_and_may_pass_only_the_job_role() -> None:
-    template = monitored().template
+    built = monitored()
+    template = built.template
     (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
     assert machine["TracingConfiguration"] == {"Enabled": True}
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
     groups = resources(template, "AWS::Logs::LogGroup")
-    assert groups and all("KmsKeyId" in g for g in groups.values())
+    assert len(groups) == 2 and all(built.is_platform_key_arn(g["KmsKeyId"]) for g in groups.values())
     statements = [s for p in resources(template, "AWS::IAM::Policy").values()
                   if "StateMachine" in json.dumps(p["Roles"]) for s in p["PolicyDocument"]["Statement"]]
     pass_role = [s for s in statements if s["Action"] == "iam:PassRole"]
@@ -233,7 +277,8 @@ def test_workflow_is_logged_encrypted_traced_and_may_pass_only_the_job_role() ->
 
 
 def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and_vpc() -> None:
-    template = monitored().template
+    built = monitored()
+    template = built.template
     schedules = resources(template, "AWS::SageMaker::MonitoringSchedule")
     kinds = {s["MonitoringScheduleConfig"]["MonitoringType"]: s for s in schedules.values()}
     assert set(kinds) == {"ModelBias", "ModelExplainability", "DataQuality", "ModelQuality"}
@@ -244,8 +289,8 @@ def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and
             definitions[kind]["JobDefinitionName"]
         assert kinds[kind]["MonitoringScheduleConfig"]["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
         props = definitions[kind]
-        assert "VolumeKmsKeyId" in props["JobResources"]["ClusterConfig"]
-        assert "KmsKeyId" in props[f"{kind}JobOutputConfig"]
+        assert built.is_platform_key_arn(props["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"]), kind
+        assert built.is_platform_key_arn(props[f"{kind}JobOutputConfig"]["KmsKeyId"]), kind
         network = props["NetworkConfig"]
         assert network["EnableInterContainerTrafficEncryption"] is True and len(network["VpcConfig"]["Subnets"]) == 2
         assert network["EnableNetworkIsolation"] is (kind != "ModelExplainability")
@@ -283,7 +328,8 @@ def test_monitoring_job_definition_name_changes_with_its_settings() -> None:
 
 
 def test_guardrail_filters_topics_grounding_and_outputs() -> None:
-    template = monitored().template
+    built = monitored()
+    template = built.template
     (guardrail,) = resources(template, "AWS::Bedrock::Guardrail").values()
     filters = {f["Type"]: (f["InputStrength"], f["OutputStrength"])
                for f in guardrail["ContentPolicyConfig"]["FiltersConfig"]}
@@ -294,7 +340,7 @@ def test_guardrail_filters_topics_grounding_and_outputs() -> None:
     assert all(t["Type"] == "DENY" for t in topics)
     assert guardrail["ContextualGroundingPolicyConfig"]["FiltersConfig"] == [
         {"Type": "GROUNDING", "Threshold": 0.75}, {"Type": "RELEVANCE", "Threshold": 0.75}]
-    assert "KmsKeyArn" in guardrail
+    assert built.is_platform_key_arn(guardrail["KmsKeyArn"])
     (version,) = resources(template, "AWS::Bedrock::GuardrailVersion").values()
     assert version["GuardrailIdentifier"]["Fn::GetAtt"][1] == "GuardrailId"
     outputs = template["Outputs"]
@@ -327,6 +373,16 @@ def role_statements(template: dict[str, Any], role_prefix: str) -> list[dict[str
     return [s for p in resources(template, "AWS::IAM::Policy").values()
             if any(r.get("Ref", "").startswith(role_prefix) for r in p["Roles"])
             for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_platform_key_check_refuses_other_references() -> None:
+    built = monitored()
+    (key,) = [k for k, r in built.platform_template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    other = next(name for name, o in built.platform_template["Outputs"].items()
+                 if o["Value"] != {"Fn::GetAtt": [key, "Arn"]})
+    assert not built.is_platform_key_arn({"Fn::GetStackOutput": {"StackName": "Platform", "OutputName": other}})
+    assert not built.is_platform_key_arn({"Fn::GetAtt": [key, "Arn"]})  # not this stack's resource
+    assert not built.is_platform_key_arn("alias/aws/s3")
 
 
 def test_workflow_may_let_sagemaker_create_grants_on_the_platform_key() -> None:

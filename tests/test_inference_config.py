@@ -83,7 +83,10 @@ def test_request_overrides_are_checked_against_the_same_rules() -> None:
                                                    "max_input_tokens (3072) = 1024"),
         ({"quantization": "int8"}, "quantization = int8 is not offered by tgi-neuronx; offered: int8 (lmi-neuronx)"),
         ({"continuous_batching": False}, "continuous_batching = false but tgi-neuronx always uses it"),
-        ({"on_device_sampling": True}, "on_device_sampling = true but tgi-neuronx has no on device sampling"),
+        ({"on_device_sampling": True}, "on_device_sampling = true but tgi-neuronx has no on device sampling; servers "
+                                       "with it: none of the serving containers sets it from its environment "
+                                       "(vllm-neuronx samples as the exported model was compiled: export it with "
+                                       "on-device sampling and set compiled_artifacts)"),
         ({"dtype": "fp32"}, "dtype = fp32 is not one tgi-neuronx runs (bf16, fp16)"),
         ({"server": "hf-inference-neuronx"}, "server = hf-inference-neuronx serves encoder, encoder-decoder models, "
                                              "not decoder models (llama-3.1-8b)"),
@@ -108,6 +111,32 @@ def test_request_overrides_are_checked_against_the_same_rules() -> None:
 )
 def test_model_rules(settings: dict[str, Any], expected: str) -> None:
     assert expected in error_of(**chat(**settings))
+
+
+@pytest.mark.parametrize(
+    ("server", "settings", "expected"),
+    [
+        ("tgi-neuronx", {"quantization": "int8"}, "quantization = int8 is not offered by tgi-neuronx; offered: int8 "
+                                                  "(lmi-neuronx)"),
+        ("vllm-neuronx", {"quantization": "int8"}, "quantization = int8 is not offered by vllm-neuronx; offered: int8 "
+                                                   "(lmi-neuronx)"),
+        ("lmi-neuronx", {"quantization": "fp8"}, "inference.models.chat.quantization = 'fp8': Input should be 'int8'"),
+        ("vllm-neuronx", {"on_device_sampling": True}, "on_device_sampling = true but vllm-neuronx has no on device "
+                                                       "sampling; servers with it: none of the serving containers"),
+        ("lmi-neuronx", {"on_device_sampling": True}, "on_device_sampling = true but lmi-neuronx has no on device "
+                                                      "sampling; servers with it: none of the serving containers"),
+    ],
+)
+def test_quantization_and_on_device_sampling_per_server(server: str, settings: dict[str, Any], expected: str) -> None:
+    assert expected in error_of(**chat(server=server, **settings))
+
+
+def test_what_lmi_accepts_reaches_its_plan() -> None:
+    config = load_config("dev", chat(server="lmi-neuronx", quantization="int8", on_device_sampling=False), environ={})
+    assert config.inference is not None
+    model = plan(config.inference)["chat"].config
+    assert (model.quantization, model.on_device_sampling, model.profile.quantizations) == (
+        "int8", False, {"int8": "static_int8"})
 
 
 def test_encoder_models_take_a_sequence_length_and_no_generation_defaults() -> None:
@@ -250,3 +279,44 @@ def test_plan_derives_start_up_memory_and_replicas_from_the_model() -> None:
     assert plans["llama"].model_data_download_timeout_seconds == 137  # 60 + 15 GiB at 200 MiB/s
     embedding = load_config("embedding", environ={}).inference
     assert embedding is not None and plan(embedding)["embed"].replicas_per_container == 2  # a worker per core
+
+
+# --- volume limit and start-up overrides -----------------------------------------------------------------------------
+_BIG = {"name": "big-130b", "kind": "decoder", "parameters": 130_000_000_000, "layers": 96, "hidden_size": 12288,
+        "attention_heads": 96, "kv_heads": 24, "head_dim": 128, "max_positions": 8192, "vocab_size": 128256}
+
+
+def test_a_model_over_the_volume_limit_is_refused_unless_the_volume_is_set() -> None:
+    # 130B bf16 compiled at start-up: 2 x 242.1 GiB (checkpoint + compiled copy) + 8 GiB scratch = 529 GB > 512 GB
+    big = {"inference": {"instance_type": "ml.inf2.48xlarge", "models": {"chat": {
+        "preset": None, "architecture": _BIG, "tensor_parallel_degree": 24, "batch_size": 1,
+        "startup": {"container_startup_health_check_timeout_seconds": 3600}}}}}
+    assert preflight_error(**big) == (
+        "inference pre-flight failed:\n  - inference.models.chat: needs a 529 GB volume, over SageMaker's 512 GB "
+        "limit; set inference.models.chat.compiled_artifacts (no second, compiled copy on the volume)")
+    big["inference"]["models"]["chat"]["startup"]["volume_size_gb"] = 512
+    config = load_config("dev", big, environ={})
+    assert config.inference is not None and plan(config.inference)["chat"].volume_size_gb == 512
+    assert "inference.models.chat.startup.volume_size_gb = 513: Input should be less than or equal to 512" in error_of(
+        **chat(startup={"volume_size_gb": 513}))
+
+
+def test_components_over_the_volume_limit_together_are_refused() -> None:
+    models = {k: {"startup": {"volume_size_gb": 300}} for k in ("llama", "mistral")}
+    assert preflight_error("multimodel", inference={"models": models}) == (
+        "inference pre-flight failed:\n  - inference.models: the components need a 630 GB volume together, over "
+        "SageMaker's 512 GB limit")
+
+
+def test_start_up_overrides_replace_the_derived_values() -> None:
+    startup = {"volume_size_gb": 100, "model_data_download_timeout_seconds": 900,
+               "container_startup_health_check_timeout_seconds": 1200}
+    config = load_config("embedding", {"inference": {"models": {"embed": {"startup": startup}}}}, environ={})
+    assert config.inference is not None
+    p = plan(config.inference)["embed"]
+    assert (p.volume_size_gb, p.model_data_download_timeout_seconds, p.container_startup_timeout_seconds) == (
+        100, 900, 1200)
+    for name, bad, message in (("model_data_download_timeout_seconds", 59, "greater than or equal to 60"),
+                               ("container_startup_health_check_timeout_seconds", 3601, "less than or equal to 3600")):
+        assert f"inference.models.chat.startup.{name} = {bad}: Input should be {message}" in error_of(
+            **chat(startup={name: bad}))

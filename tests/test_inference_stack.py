@@ -116,6 +116,17 @@ def test_endpoint_config_is_encrypted_captured_routed_and_sized_from_the_model(d
             prod_variant["InitialInstanceCount"]) == (137, 390, 30, 2)
 
 
+def test_start_up_overrides_reach_the_variant() -> None:
+    startup = {"volume_size_gb": 100, "model_data_download_timeout_seconds": 900,
+               "container_startup_health_check_timeout_seconds": 1200}
+    s = synth_with("embedding", inference={"models": {"embed": {"startup": startup}}})
+    assert (variant(s)["VolumeSizeInGB"], variant(s)["ModelDataDownloadTimeoutInSeconds"],
+            variant(s)["ContainerStartupHealthCheckTimeoutInSeconds"]) == (100, 900, 1200)
+    derived = variant(synth("embedding"))  # bge-base from S3: 30 GB floor, 61 s download, 193 s start-up
+    assert (derived["VolumeSizeInGB"], derived["ModelDataDownloadTimeoutInSeconds"],
+            derived["ContainerStartupHealthCheckTimeoutInSeconds"]) == (30, 61, 193)
+
+
 def test_no_hard_coded_names_for_models_endpoint_configs_endpoints_or_components() -> None:
     for profile in ("dev", "multimodel"):
         s = synth(profile)

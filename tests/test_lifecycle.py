@@ -215,7 +215,9 @@ def test_state_machine_logs_every_state_encrypted_traces_and_outputs_its_arn(dev
     assert machine["LoggingConfiguration"]["IncludeExecutionData"] is True
     log_groups = dev.resources("lifecycle", "AWS::Logs::LogGroup")
     (workflow_logs,) = [k for k in log_groups if k.startswith("WorkflowLogs")]
-    assert "KmsKeyId" in log_groups[workflow_logs]["Properties"]
+    value = deployed(dev)  # the platform key, followed through the cross-stack output to its GetAtt Arn
+    assert value(log_groups[workflow_logs]["Properties"]["KmsKeyId"], "lifecycle") == value(
+        dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
     topic = dev.only("lifecycle", "AWS::SNS::Topic")
     assert topic["KmsMasterKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
     dev.template("lifecycle").has_output("LifecycleStateMachineArn", {"Value": {"Ref": next(iter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,52 +12,102 @@ import pytest
 from config import load_config
 from config.inference import PreflightError
 from config.inference import plan as preflight
-from neuron.catalog import INSTANCES, TENSOR_PARALLEL_DEGREES
+from neuron.catalog import INSTANCES, TENSOR_PARALLEL_DEGREES, ContainerKind
 from neuron.models import preset
 from neuron.sizing import SizingError, check_fit
 from neuronctl import cli, cost, prices, throughput
-from neuronctl.plan import plan
+from neuronctl.errors import ExitCode
+from neuronctl.plan import plan, startup_refusals
 from tests.harness import Synthesized
 
-SHAPES = [  # (profile, model preset, batch, sequence, dtype, quantization) as the profiles configure them
-    ("dev", "llama-3.1-8b", 4, 4096, "bf16", None),
-    ("llama70b", "llama-3.1-70b", 4, 4096, "bf16", "int8"),
+# (profile, model overrides, model preset, batch, sequence, dtype, quantization, plan --source, --server): the shapes
+# the profiles configure, and the 70B profile without its compiled artifacts (an S3 source compiled at start-up).
+SHAPES = [
+    ("dev", {}, "llama-3.1-8b", 4, 4096, "bf16", None, "hub", ContainerKind.TGI_NEURONX),
+    ("llama70b", {}, "llama-3.1-70b", 4, 4096, "bf16", "int8", "compiled", ContainerKind.LMI_NEURONX),
+    ("llama70b", {"compiled_artifacts": None}, "llama-3.1-70b", 4, 4096, "bf16", "int8", "s3",
+     ContainerKind.LMI_NEURONX),
 ]
+SHAPE_ARGS = ("profile", "model_overrides", "model", "batch", "seq", "dtype", "quant", "source", "server")
 
 
-@pytest.mark.parametrize(("profile", "model", "batch", "seq", "dtype", "quant"), SHAPES)
+@pytest.mark.parametrize(SHAPE_ARGS, SHAPES)
 def test_plan_rows_are_exactly_the_configurations_the_preflight_accepts(
-        profile: str, model: str, batch: int, seq: int, dtype: str, quant: str | None) -> None:
+        profile: str, model_overrides: dict[str, Any], model: str, batch: int, seq: int, dtype: str,
+        quant: str | None, source: str, server: ContainerKind) -> None:
     arch = preset(model)
-    rows = plan(arch, batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant)
-    shown = {(r.fit.instance_type, r.fit.degree): r.fit for r in rows}
+    rows = plan(arch, batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant, source=source,
+                server=server)
+    shown = {(r.fit.instance_type, r.fit.degree): r for r in rows}
     assert shown, f"plan shows nothing for {model}"
-    refused = 0
+    refused = accepted_count = 0
     for name, spec in INSTANCES.items():
         if spec.family != "inf2":
             continue
         for degree in TENSOR_PARALLEL_DEGREES["inf2"]:
-            overrides = {"inference": {"instance_type": name, "models": {"chat": {"tensor_parallel_degree": degree}}}}
+            overrides = {"inference": {"instance_type": name, "models": {"chat": {
+                "tensor_parallel_degree": degree, **model_overrides}}}}
             config = load_config(profile, overrides, environ={})
             try:
                 accepted = preflight(config.inference)["chat"].fit
-            except PreflightError:
-                assert (name, degree) not in shown, f"plan shows {name} degree {degree}, the pre-flight refuses it"
+            except PreflightError as err:
                 refused += 1
+                row = shown.get((name, degree))
+                # Not shown (does not hold the model), or shown with the pre-flight's own reason.
+                assert row is None or (row.refusals and all(r in str(err) for r in row.refusals)), (
+                    f"plan shows {name} degree {degree} as deployable, the pre-flight refuses it: {err}")
                 continue
-            assert shown.get((name, degree)) == accepted, f"pre-flight accepts {name} degree {degree}"
+            accepted_count += 1
+            row = shown.get((name, degree))
+            assert row is not None and row.fit == accepted and row.accepted, f"pre-flight accepts {name} {degree}"
             assert check_fit(arch, name, degree, batch_size=batch, sequence_length=seq, dtype=dtype,
                              quantization=quant) == accepted
-    assert refused + len(shown) == 4 * len(TENSOR_PARALLEL_DEGREES["inf2"]) and refused > 0
+    assert refused + accepted_count == 4 * len(TENSOR_PARALLEL_DEGREES["inf2"]) and refused > 0
+    assert accepted_count == sum(r.accepted for r in rows)
 
 
-@pytest.mark.parametrize(("profile", "model", "batch", "seq", "dtype", "quant"), SHAPES)
-def test_the_profile_deploys_a_configuration_plan_shows(profile: str, model: str, batch: int, seq: int, dtype: str,
-                                                        quant: str | None) -> None:
+def test_70b_int8_without_compiled_artifacts_is_refused_for_start_up_by_both(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    config = load_config("llama70b", {"inference": {"models": {"chat": {"compiled_artifacts": None}}}}, environ={})
+    with pytest.raises(PreflightError) as err:
+        preflight(config.inference)
+    reason = ("start-up needs about 8849 s (compile 7761 s for 70.6B parameters + download + load), over SageMaker's "
+              "3600 s limit")
+    assert reason in str(err.value)
+    rows = plan(preset("llama-3.1-70b"), batch_size=4, sequence_length=4096, dtype="bf16", quantization="int8",
+                source="s3", server=ContainerKind.LMI_NEURONX)
+    assert [(r.fit.instance_type, r.refusals, r.smallest) for r in rows] == [
+        ("ml.inf2.24xlarge", (reason,), False), ("ml.inf2.48xlarge", (reason,), False)]
+    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--server", "lmi-neuronx"]) == ExitCode.REFUSED
+    captured = capsys.readouterr()
+    assert [line.split()[-2:] for line in captured.out.splitlines()[3:]] == [["refused:", "start-up"]] * 2
+    assert captured.err.endswith(
+        f"neuronctl: error: the pre-flight refuses every configuration above for lmi-neuronx from s3: {reason}. "
+        "Fix: --source compiled (set the model's compiled_artifacts to a pre-compiled export)\n")
+    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json"]) == ExitCode.REFUSED
+    data = json.loads(capsys.readouterr().out)
+    assert data["source"] == "s3" and data["server"] == "tgi-neuronx"
+    assert all(c["preflight_refusals"] and not c["preflight_smallest_fit"] for c in data["configurations"])
+
+
+def test_a_model_over_the_volume_limit_is_refused_for_its_volume_alone() -> None:
+    # 270B parameters in bf16, compiled: 503 GiB of weights load within 3600 s, but with scratch they need 549 GB.
+    arch = dataclasses.replace(preset("llama-3.1-70b"), name="synthetic-270b", parameters=270_000_000_000)
+    assert startup_refusals(arch, dtype="bf16", source="compiled", server=ContainerKind.TGI_NEURONX) == [
+        "needs a 549 GB volume, over SageMaker's 512 GB limit"]
+    assert startup_refusals(preset("llama-3.1-70b"), dtype="bf16", source="compiled",
+                            server=ContainerKind.TGI_NEURONX) == []
+
+
+@pytest.mark.parametrize(SHAPE_ARGS, SHAPES[:2])
+def test_the_profile_deploys_a_configuration_plan_shows(
+        profile: str, model_overrides: dict[str, Any], model: str, batch: int, seq: int, dtype: str,
+        quant: str | None, source: str, server: ContainerKind) -> None:
     config = load_config(profile, environ={})
     deployed = preflight(config.inference)["chat"].fit
-    rows = plan(preset(model), batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant)
-    assert deployed in [r.fit for r in rows]
+    rows = plan(preset(model), batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant, source=source,
+                server=server)
+    assert deployed in [r.fit for r in rows if r.accepted]
 
 
 def test_70b_in_bf16_fits_nothing_on_inf2_and_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,7 +122,7 @@ def test_70b_in_bf16_fits_nothing_on_inf2_and_says_what_to_do(capsys: pytest.Cap
 def test_plan_table_is_cheapest_first_and_marks_the_preflight_choice(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["plan", "llama-3.1-8b"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "llama-3.1-8b: 8.0B parameters, bf16, batch 4, sequence 4096"
+    assert lines[0] == "llama-3.1-8b: 8.0B parameters, bf16, batch 4, sequence 4096, tgi-neuronx from s3"
     assert lines[3].split() == ["ml.inf2.8xlarge", "2", "1", "20.7/32", "180", "$2.36", "$3.64", "smallest", "fit",
                                 "(pre-flight)"]
     hourly = [float(line.split()[5].strip("$").replace(",", "")) for line in lines[3:]]
@@ -79,9 +130,11 @@ def test_plan_table_is_cheapest_first_and_marks_the_preflight_choice(capsys: pyt
 
 
 def test_plan_json_carries_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json", "--pricing", "ec2"]) == 0
+    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json", "--pricing", "ec2",
+                     "--source", "compiled"]) == 0
     data = json.loads(capsys.readouterr().out)
     first = data["configurations"][0]
+    assert (data["source"], first["preflight_refusals"], first["preflight_smallest_fit"]) == ("compiled", [], True)
     assert (first["instance_type"], first["degree"], first["replicas_per_instance"]) == ("ml.inf2.24xlarge", 8, 1)
     assert first["dollars_per_hour"] == 6.4906  # EC2 on-demand inf2.24xlarge
     assert first["used_gib"] == 86.86 and first["available_gib"] == 128

@@ -12,11 +12,13 @@ import pytest
 from botocore.stub import Stubber
 
 from config import load_config
-from neuronctl import capacity, run
+from neuronctl import capacity, cli, run
 from neuronctl.discovery import Deployment
 from neuronctl.errors import CliError, ExitCode
 from neuronctl.session import Aws
 from neuronctl.testing import stubbed
+from tests.harness import Synthesized
+from tests.test_evaluation_stack import definition
 
 pytest_plugins = ["tests.neuronctl_support"]  # the `aws` and `offline` fixtures
 pytestmark = pytest.mark.usefixtures("offline")
@@ -261,3 +263,156 @@ def test_capacity_auth_failure_is_not_swallowed(aws: Aws, stubs: dict[str, Stubb
     with pytest.raises(Exception, match="AccessDeniedException"):
         capacity.search(aws, ["ml.trn1.32xlarge"], count=1, hours=24, start_after=None, end_before=None,
                         sources=("training-plan",))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the evaluation workflow: the state machine the dev profile synthesizes
+# ------------------------------------------------------------------------------------------------------------------
+EVAL_MACHINE = "arn:aws:states:us-east-1:111122223333:stateMachine:Evaluation-cd34"
+EVAL_RUN = "arn:aws:states:us-east-1:111122223333:execution:Evaluation-cd34:eval-1"
+
+
+@pytest.fixture()
+def evaluation_definition(dev: Synthesized) -> dict[str, Any]:
+    return definition(dev.templates["evaluation"])
+
+
+def expect_evaluation_stack(stubs: dict[str, Stubber]) -> None:
+    stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [{
+        "StackName": "NeuronGenAI-dev-evaluation", "CreationTime": T0, "StackStatus": "CREATE_COMPLETE",
+        "Outputs": [{"OutputKey": "EvaluationStateMachineArn", "OutputValue": EVAL_MACHINE}]}]},
+        {"StackName": "NeuronGenAI-dev-evaluation"})
+
+
+def processing(n: int, job: str) -> dict[str, Any]:
+    return event(n, "TaskScheduled", taskScheduledEventDetails={
+        "resourceType": "sagemaker", "resource": "createProcessingJob.sync", "region": "us-east-1",
+        "parameters": json.dumps({"ProcessingJobName": job, "AppSpecification": {}})})
+
+
+def step(n: int, kind: str, name: str) -> list[dict[str, Any]]:
+    """Entered then exited events of a state of `kind` (Pass, Task, Parallel, Choice, ...)."""
+    return [event(n, f"{kind}StateEntered", stateEnteredEventDetails={"name": name}),
+            event(n + 1, f"{kind}StateExited", stateExitedEventDetails={"name": name})]
+
+
+EVAL_RUNNING = [event(1, "ExecutionStarted"), *step(2, "Pass", "BuildAnalysisConfigs"),
+                *step(4, "Task", "WriteModelBiasConfig"), *step(6, "Task", "WriteExplainabilityConfig"),
+                event(8, "ParallelStateEntered", stateEnteredEventDetails={"name": "EvaluationJobs"}),
+                entered(9, "ClarifyDataBias"), processing(10, "clarify-bias-eval-1"), exited(11, "ClarifyDataBias"),
+                entered(12, "FoundationModelEvaluation"), processing(13, "fmeval-eval-1")]
+
+
+def expect_evaluation_progress(stubs: dict[str, Stubber], definition_: dict[str, Any], status: str,
+                               history: list[dict[str, Any]], job_status: str, **execution: Any) -> None:
+    sfn = stubs["stepfunctions"]
+    sfn.add_response("describe_execution", {
+        "executionArn": EVAL_RUN, "stateMachineArn": EVAL_MACHINE, "status": status, "startDate": T0, **execution},
+        {"executionArn": EVAL_RUN})
+    sfn.add_response("describe_state_machine_for_execution", {
+        "stateMachineArn": EVAL_MACHINE, "name": "Evaluation", "definition": json.dumps(definition_),
+        "roleArn": "arn:aws:iam::111122223333:role/sfn", "updateDate": T0}, {"executionArn": EVAL_RUN})
+    sfn.add_response("get_execution_history", {"events": history}, {"executionArn": EVAL_RUN, "maxResults": 1000})
+    job: dict[str, Any] = {
+        "ProcessingJobName": "fmeval-eval-1", "ProcessingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:"
+        "processing-job/fmeval-eval-1", "ProcessingJobStatus": job_status, "CreationTime": T0,
+        "AppSpecification": {"ImageUri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/fmeval:1"},
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.2xlarge",
+                                                  "VolumeSizeInGB": 30}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 7200}, "RoleArn": "arn:aws:iam::111122223333:role/job"}
+    if job_status == "Failed":
+        job["FailureReason"] = "ClientError: endpoint chat-endpoint returned 424 for 12 of 40 prompts"
+    stubs["sagemaker"].add_response("describe_processing_job", job, {"ProcessingJobName": "fmeval-eval-1"})
+
+
+def test_start_evaluation_sends_the_endpoint_to_the_evaluation_state_machine(aws: Aws,
+                                                                              stubs: dict[str, Stubber]) -> None:
+    expect_evaluation_stack(stubs)
+    stubs["stepfunctions"].add_response(
+        "start_execution", {"executionArn": EVAL_RUN, "startDate": T0},
+        {"stateMachineArn": EVAL_MACHINE, "name": "eval-1",
+         "input": json.dumps({"evaluation": {"endpoint_name": "chat-endpoint",
+                                             "inference_component_name": "chat-ic"}})})
+    run_input = run.parse_input(None, ["evaluation.endpoint_name=chat-endpoint",
+                                       "evaluation.inference_component_name=chat-ic"])
+    assert run.start(deployment(aws), "evaluation", run_input, "eval-1") == {"executionArn": EVAL_RUN,
+                                                                             "startDate": T0}
+
+
+def test_watch_evaluation_counts_the_states_of_the_parallel_branches(
+        aws: Aws, stubs: dict[str, Stubber], evaluation_definition: dict[str, Any]) -> None:
+    # 9 top-level states + 4 jobs in the Parallel's branches, each with its own Fail state.
+    assert run.count_states(evaluation_definition) == 17
+    expect_evaluation_progress(stubs, evaluation_definition, "RUNNING", EVAL_RUNNING, "InProgress")
+    done = [*EVAL_RUNNING, exited(14, "FoundationModelEvaluation"),
+            *step(15, "Task", "ClarifyModelBias"), *step(17, "Task", "ClarifyExplainability"),
+            event(19, "ParallelStateExited", stateExitedEventDetails={"name": "EvaluationJobs"}),
+            *step(20, "Task", "ReadReport"), *step(22, "Choice", "ThresholdsMet"),
+            *step(24, "Succeed", "ModelPassed"), event(26, "ExecutionSucceeded")]
+    expect_evaluation_progress(stubs, evaluation_definition, "SUCCEEDED", done, "Completed",
+                               stopDate=T0 + timedelta(minutes=50))
+    lines, sleeps = io.StringIO(), []
+    clock = iter([T0 + timedelta(minutes=m) for m in (20, 21)])
+    item = run.watch(aws.client, EVAL_RUN, interval=30, sleep=sleeps.append, now=lambda: next(clock),
+                     progress_to=lines)
+    assert item.status == "SUCCEEDED" and sleeps == [30]
+    assert lines.getvalue().splitlines() == [
+        "[20m00s] RUNNING | 4/17 states done | in FoundationModelEvaluation | processing job fmeval-eval-1: "
+        "InProgress",
+        "[50m00s] SUCCEEDED | 11/17 states done | processing job fmeval-eval-1: Completed"]
+
+
+def test_a_failed_evaluation_job_exits_1_naming_the_job_and_its_failure_reason(
+        aws: Aws, stubs: dict[str, Stubber], evaluation_definition: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    cause = json.dumps({"ProcessingJobName": "fmeval-eval-1", "ProcessingJobStatus": "Failed",
+                        "FailureReason": "ClientError: endpoint chat-endpoint returned 424 for 12 of 40 prompts"})
+    failed = [*EVAL_RUNNING,
+              event(14, "TaskFailed", taskFailedEventDetails={"resourceType": "sagemaker",
+                                                              "resource": "createProcessingJob.sync",
+                                                              "error": "States.TaskFailed", "cause": cause}),
+              event(15, "FailStateEntered", stateEnteredEventDetails={"name": "FoundationModelEvaluationFailed"}),
+              event(16, "ParallelStateFailed"),
+              event(17, "FailStateEntered", stateEnteredEventDetails={"name": "EvaluationFailed"}),
+              event(18, "ExecutionFailed", executionFailedEventDetails={"error": "EvaluationFailed", "cause": cause})]
+    expect_evaluation_stack(stubs)  # `status evaluation eval-1` turns the run name into an ARN
+    expect_evaluation_progress(stubs, evaluation_definition, "FAILED", failed, "Failed",
+                               stopDate=T0 + timedelta(minutes=25), error="EvaluationFailed", cause=cause)
+    monkeypatch.setattr(cli.Context, "aws", property(lambda self: aws))
+    assert cli.main(["run", "status", "evaluation", "eval-1"]) == ExitCode.FAILED
+    captured = capsys.readouterr()
+    assert captured.out == ("[25m00s] FAILED | 4/17 states done | processing job fmeval-eval-1: Failed\n")
+    assert captured.err == (
+        "neuronctl: error: run failed in state 'FoundationModelEvaluation': States.TaskFailed: fmeval-eval-1: "
+        f"ClientError: endpoint chat-endpoint returned 424 for 12 of 40 prompts ({EVAL_RUN})\n")
+
+
+def test_capacity_table_lists_offerings_by_start_date_then_price(
+        aws: Aws, stubs: dict[str, Stubber], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    day = timedelta(days=1)
+    stubs["sagemaker"].add_response(
+        "search_training_plan_offerings",
+        {"TrainingPlanOfferings": [plan_offering("tpo-late", START + 3 * day, "2100.00"),
+                                   plan_offering("tpo-early", START + day, "2400.00")]},
+        {"InstanceType": "ml.trn1.32xlarge", "InstanceCount": 2, "DurationHours": 48,
+         "TargetResources": ["training-job"], "StartTimeAfter": START, "EndTimeBefore": END})
+    stubs["ec2"].add_response(
+        "describe_capacity_block_offerings",
+        {"CapacityBlockOfferings": [block("cb-early-cheap", START + day, "1900.00"),
+                                    block("cb-first", START, "2500.00")]},
+        {"InstanceType": "trn1.32xlarge", "InstanceCount": 2, "CapacityDurationHours": 48,
+         "StartDateRange": START, "EndDateRange": END})
+    monkeypatch.setattr(cli.Context, "aws", property(lambda self: aws))
+    assert cli.main(["capacity", "--instance-type", "ml.trn1.32xlarge", "--count", "2", "--hours", "48",
+                     "--start-after", "2026-12-01", "--end-before", "2027-01-01"]) == ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["start", "(UTC)", "end", "(UTC)"]
+    rows = [line.split() for line in lines[2:]]
+    # start date first; on the same start (Dec 2), the cheaper offering (capacity block, $1,900) first.
+    assert [(r[0], r[4], r[9], r[-1]) for r in rows] == [
+        ("2026-12-01", "capacity-block", "2,500.00", "cb-first"),
+        ("2026-12-02", "capacity-block", "1,900.00", "cb-early-cheap"),
+        ("2026-12-02", "training-plan", "2,400.00", "tpo-early"),
+        ("2026-12-04", "training-plan", "2,100.00", "tpo-late")]
+    assert rows[1][-2] == "$19.79"  # $1,900 over 2 instances x 48 h
