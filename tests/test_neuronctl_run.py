@@ -217,7 +217,8 @@ def block(offering_id: str, start: datetime, fee: str) -> dict[str, Any]:
             "CapacityBlockDurationHours": 48, "UpfrontFee": fee, "CurrencyCode": "USD", "Tenancy": "default"}
 
 
-def test_capacity_searches_both_sources_and_sorts_by_start_then_price(aws: Aws, stubs: dict[str, Stubber]) -> None:
+def stub_offerings(stubs: dict[str, Stubber], *, paged: bool) -> None:
+    """Two training plans and two capacity blocks for 2 x ml.trn1.32xlarge over 48 h, in no useful order."""
     day = timedelta(days=1)
     stubs["sagemaker"].add_response(
         "search_training_plan_offerings",
@@ -225,15 +226,21 @@ def test_capacity_searches_both_sources_and_sorts_by_start_then_price(aws: Aws, 
                                    plan_offering("tpo-early", START + day, "2400.00")]},
         {"InstanceType": "ml.trn1.32xlarge", "InstanceCount": 2, "DurationHours": 48,
          "TargetResources": ["training-job"], "StartTimeAfter": START, "EndTimeBefore": END})
-    stubs["ec2"].add_response(
-        "describe_capacity_block_offerings",
-        {"CapacityBlockOfferings": [block("cb-early-cheap", START + day, "1900.00")], "NextToken": "n1"},
-        {"InstanceType": "trn1.32xlarge", "InstanceCount": 2, "CapacityDurationHours": 48,
-         "StartDateRange": START, "EndDateRange": END})
-    stubs["ec2"].add_response(
-        "describe_capacity_block_offerings", {"CapacityBlockOfferings": [block("cb-first", START, "2500.00")]},
-        {"InstanceType": "trn1.32xlarge", "InstanceCount": 2, "CapacityDurationHours": 48,
-         "StartDateRange": START, "EndDateRange": END, "NextToken": "n1"})
+    blocks_request = {"InstanceType": "trn1.32xlarge", "InstanceCount": 2, "CapacityDurationHours": 48,
+                      "StartDateRange": START, "EndDateRange": END}
+    first, second = block("cb-early-cheap", START + day, "1900.00"), block("cb-first", START, "2500.00")
+    if paged:  # the second block comes on a second page
+        stubs["ec2"].add_response("describe_capacity_block_offerings",
+                                  {"CapacityBlockOfferings": [first], "NextToken": "n1"}, blocks_request)
+        stubs["ec2"].add_response("describe_capacity_block_offerings", {"CapacityBlockOfferings": [second]},
+                                  {**blocks_request, "NextToken": "n1"})
+    else:
+        stubs["ec2"].add_response("describe_capacity_block_offerings",
+                                  {"CapacityBlockOfferings": [first, second]}, blocks_request)
+
+
+def test_capacity_searches_both_sources_and_sorts_by_start_then_price(aws: Aws, stubs: dict[str, Stubber]) -> None:
+    stub_offerings(stubs, paged=True)
     offerings, notes = capacity.search(aws, ["ml.trn1.32xlarge"], count=2, hours=48, start_after=START,
                                        end_before=END)
     assert [o.offering_id for o in offerings] == ["cb-first", "cb-early-cheap", "tpo-early", "tpo-late"]
@@ -390,19 +397,7 @@ def test_a_failed_evaluation_job_exits_1_naming_the_job_and_its_failure_reason(
 def test_capacity_table_lists_offerings_by_start_date_then_price(
         aws: Aws, stubs: dict[str, Stubber], monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    day = timedelta(days=1)
-    stubs["sagemaker"].add_response(
-        "search_training_plan_offerings",
-        {"TrainingPlanOfferings": [plan_offering("tpo-late", START + 3 * day, "2100.00"),
-                                   plan_offering("tpo-early", START + day, "2400.00")]},
-        {"InstanceType": "ml.trn1.32xlarge", "InstanceCount": 2, "DurationHours": 48,
-         "TargetResources": ["training-job"], "StartTimeAfter": START, "EndTimeBefore": END})
-    stubs["ec2"].add_response(
-        "describe_capacity_block_offerings",
-        {"CapacityBlockOfferings": [block("cb-early-cheap", START + day, "1900.00"),
-                                    block("cb-first", START, "2500.00")]},
-        {"InstanceType": "trn1.32xlarge", "InstanceCount": 2, "CapacityDurationHours": 48,
-         "StartDateRange": START, "EndDateRange": END})
+    stub_offerings(stubs, paged=False)
     monkeypatch.setattr(cli.Context, "aws", property(lambda self: aws))
     assert cli.main(["capacity", "--instance-type", "ml.trn1.32xlarge", "--count", "2", "--hours", "48",
                      "--start-after", "2026-12-01", "--end-before", "2027-01-01"]) == ExitCode.OK
