@@ -16,7 +16,6 @@ from config.evaluation import POST_TRAINING_METRICS, PRE_TRAINING_METRICS, Clari
 CONFIG_INPUT = "/opt/ml/processing/input/config"
 DATA_INPUT = "/opt/ml/processing/input/data"
 RESULT_OUTPUT = "/opt/ml/processing/output"
-ENDPOINT_PLACEHOLDER = "endpoint-name-set-at-run-time"
 
 
 class AnalysisConfigError(ValueError):

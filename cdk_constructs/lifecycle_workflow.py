@@ -34,7 +34,6 @@ SAGEMAKER_TRANSIENT = ("SageMaker.AmazonSageMakerException", "SageMaker.SageMake
                        "SageMaker.ThrottlingException")
 # Reads, deletes and notifications are idempotent: retry any task failure.
 IDEMPOTENT = ("States.TaskFailed",)
-ENDPOINT_DONE = ("InService",)
 ENDPOINT_FAILED = ("Failed", "OutOfService", "RollingBack")
 SYNC_RULES = {"createTrainingJob": "SageMakerTrainingJobsRule", "createProcessingJob": "SageMakerProcessingJobsRule"}
 

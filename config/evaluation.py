@@ -315,7 +315,3 @@ class EvaluationConfig(StrictModel):
             raise ValueError("monitoring.model_explainability needs clarify.shap (the SHAP baseline); add it or set "
                              "monitoring.model_explainability to false")
         return self
-
-    @property
-    def uses_clarify(self) -> bool:
-        return self.clarify is not None

@@ -522,10 +522,6 @@ class InferenceConfig(StrictModel):
             ))])
         return self
 
-    @property
-    def llm_keys(self) -> list[str]:
-        return [k for k, m in self.models.items() if m.profile.generates_text]
-
 
 # --------------------------------------------------------------------------------------------------------------------
 # Synth pre-flight

@@ -50,30 +50,31 @@ def dlc_account(region: str) -> str:
     return account
 
 
-def clarify_image_uri(region: str) -> str:
+def ecr_uri(account: str, region: str, repository: str, tag: str) -> str:
+    return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/{repository}:{tag}"
+
+
+def _regional_image(service: str, accounts: dict[str, str], region: str, repository: str, tag: str) -> str:
+    """An AWS-owned image published from a different account per region, or an error naming its regions."""
     check_region(region)
     try:
-        account = CLARIFY_ACCOUNTS[region]
+        account = accounts[region]
     except KeyError:
         raise UnknownRegionError(
-            f"SageMaker Clarify has no processing image in region {region!r}; regions with one: "
-            f"{', '.join(sorted(CLARIFY_ACCOUNTS))}"
+            f"{service} in region {region!r}; regions with one: {', '.join(sorted(accounts))}"
         ) from None
-    return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/{CLARIFY_IMAGE_REPOSITORY}:{CLARIFY_IMAGE_TAG}"
+    return ecr_uri(account, region, repository, tag)
+
+
+def clarify_image_uri(region: str) -> str:
+    return _regional_image("SageMaker Clarify has no processing image", CLARIFY_ACCOUNTS, region,
+                           CLARIFY_IMAGE_REPOSITORY, CLARIFY_IMAGE_TAG)
 
 
 def model_monitor_image_uri(region: str) -> str:
     """The Model Monitor analyzer image (data and model quality schedules), or an error naming its regions."""
-    check_region(region)
-    try:
-        account = MODEL_MONITOR_ACCOUNTS[region]
-    except KeyError:
-        raise UnknownRegionError(
-            f"SageMaker Model Monitor has no analyzer image in region {region!r}; regions with one: "
-            f"{', '.join(sorted(MODEL_MONITOR_ACCOUNTS))}"
-        ) from None
-    return (f"{account}.dkr.ecr.{region}.{registry_domain(region)}/"
-            f"{MODEL_MONITOR_IMAGE_REPOSITORY}:{MODEL_MONITOR_IMAGE_TAG}")
+    return _regional_image("SageMaker Model Monitor has no analyzer image", MODEL_MONITOR_ACCOUNTS, region,
+                           MODEL_MONITOR_IMAGE_REPOSITORY, MODEL_MONITOR_IMAGE_TAG)
 
 
 def container(kind: ContainerKind | str) -> ContainerImage:
@@ -96,5 +97,4 @@ def image_uri(kind: ContainerKind | str, region: str, instance_type: str) -> str
             f"{spec.container_family} container or a {'ml.inf1.*' if image.family == 'neuron' else 'ml.inf2/trn*'} "
             "instance"
         )
-    account = dlc_account(region)
-    return f"{account}.dkr.ecr.{region}.{registry_domain(region)}/{image.repository}:{image.tag}"
+    return ecr_uri(dlc_account(region), region, image.repository, image.tag)

@@ -56,10 +56,6 @@ class Fit:
     host_memory_gib: float = 0.0
 
     @property
-    def free_gib(self) -> float:
-        return self.available_gib - self.used_gib
-
-    @property
     def fits(self) -> bool:
         return self.used_gib <= self.available_gib and self.host_required_gib <= self.host_memory_gib
 

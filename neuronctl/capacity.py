@@ -21,7 +21,6 @@ from neuronctl.session import Aws
 TRAINING_PLANS = "training-plan"
 CAPACITY_BLOCKS = "capacity-block"
 SOURCES = (TRAINING_PLANS, CAPACITY_BLOCKS)
-TARGETS = ("training-job", "hyperpod-cluster", "endpoint")
 
 
 @dataclass(frozen=True)

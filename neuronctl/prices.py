@@ -38,10 +38,6 @@ class Quote:
     service: str
     source: str
 
-    @property
-    def monthly(self) -> float | None:
-        return None if self.hourly is None else self.hourly * HOURS_PER_MONTH
-
 
 @cache
 def load(path: Path = PRICES_FILE) -> PriceFile:

@@ -33,6 +33,7 @@ class Synthesized:
     config: AppConfig
     templates: dict[str, dict[str, Any]]  # unit ("platform", "inference", ...) -> template JSON
     validation_report: dict[str, Any]  # the policy-validation report: every nag finding, acknowledged or not
+    stacks: dict[str, cdk.Stack]  # the constructed stacks, for the Python handoffs they expose
 
     def template(self, unit: str) -> assertions.Template:
         return assertions.Template.from_json(self.templates[unit], skip_cyclical_dependencies_check=True)
@@ -55,6 +56,7 @@ def synth_config(config: AppConfig, *, builtin_validation: bool = False) -> Synt
         config=config,
         templates={unit: assembly.get_stack_by_name(stack.stack_name).template for unit, stack in stacks.items()},
         validation_report=json.loads((Path(assembly.directory) / "validation-report.json").read_text()),
+        stacks=stacks,
     )
 
 

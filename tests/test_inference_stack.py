@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aws_cdk as cdk
 import botocore.session
 import pytest
 from aws_cdk import aws_iam as iam
@@ -14,11 +13,9 @@ from botocore.validate import ParamValidator
 
 from cdk_constructs import inference_role
 from cdk_constructs.granular_acknowledgment import wildcard_findings
-from config import load_config
 from neuron.catalog import CONTAINERS, ContainerKind
-from stacks.deployment import build_stacks
 from stacks.inference import InferenceStack
-from tests.harness import CDK_CONTEXT, Synthesized, synth, synth_with
+from tests.harness import Synthesized, synth, synth_with
 
 
 def props(s: Synthesized, kind: str) -> list[dict[str, Any]]:
@@ -286,10 +283,9 @@ def test_execution_role_reads_only_its_model_prefixes_and_pulls_only_its_images(
 
 
 @pytest.fixture(scope="module")
-def dev_stack() -> InferenceStack:
-    """The dev stacks constructed (not synthesized) to reach the Python handoff objects."""
-    app = cdk.App(context=CDK_CONTEXT)
-    stack = build_stacks(app, load_config("dev", environ={}))["inference"]
+def dev_stack(dev: Synthesized) -> InferenceStack:
+    """The session's dev inference stack, for the Python handoff objects it exposes."""
+    stack = dev.stacks["inference"]
     assert isinstance(stack, InferenceStack)
     return stack
 
