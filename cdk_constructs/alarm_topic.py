@@ -15,8 +15,12 @@ class AlarmTopic(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, description: str) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
-            self, "Key", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY,
-            pending_window=cdk.Duration.days(7), description=f"Encrypts the {description} alarm topic",
+            self,
+            "Key",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+            description=f"Encrypts the {description} alarm topic",
         )
         self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True, display_name=description)

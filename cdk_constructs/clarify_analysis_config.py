@@ -37,8 +37,10 @@ def _common(clarify: ClarifyConfig) -> dict[str, Any]:
 def _bias_fields(clarify: ClarifyConfig) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "label_values_or_threshold": list(clarify.label_values_or_threshold),
-        "facet": [{"name_or_index": f.name, **({"value_or_threshold": list(f.values)} if f.values else {})}
-                  for f in clarify.facets],
+        "facet": [
+            {"name_or_index": f.name, **({"value_or_threshold": list(f.values)} if f.values else {})}
+            for f in clarify.facets
+        ],
     }
     if clarify.group_variable is not None:
         fields["group_variable"] = clarify.group_variable
@@ -64,37 +66,67 @@ def predictor(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
 def _shap(clarify: ClarifyConfig) -> dict[str, Any]:
     assert clarify.shap is not None
     s = clarify.shap
-    return {"shap": {"baseline": [list(r) for r in s.baseline], "num_samples": s.num_samples,
-                     "agg_method": s.agg_method, "use_logit": s.use_logit,
-                     "save_local_shap_values": s.save_local_shap_values, "seed": s.seed}}
+    return {
+        "shap": {
+            "baseline": [list(r) for r in s.baseline],
+            "num_samples": s.num_samples,
+            "agg_method": s.agg_method,
+            "use_logit": s.use_logit,
+            "save_local_shap_values": s.save_local_shap_values,
+            "seed": s.seed,
+        }
+    }
 
 
 def data_bias(clarify: ClarifyConfig) -> dict[str, Any]:
     """Pre-training bias: the dataset alone, no model."""
-    return validate({**_common(clarify), **_bias_fields(clarify), "methods": {
-        "pre_training_bias": {"methods": list(clarify.pre_training_methods)},
-        "report": {"name": "report", "title": "Data bias (pre-training)"}}})
+    return validate(
+        {
+            **_common(clarify),
+            **_bias_fields(clarify),
+            "methods": {
+                "pre_training_bias": {"methods": list(clarify.pre_training_methods)},
+                "report": {"name": "report", "title": "Data bias (pre-training)"},
+            },
+        }
+    )
 
 
 def model_bias(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
-    return validate({**_common(clarify), **_bias_fields(clarify), "methods": {
-        "post_training_bias": {"methods": list(clarify.post_training_methods)},
-        "report": {"name": "report", "title": "Model bias (post-training)"}},
-        "predictor": predictor(clarify, endpoint_name=endpoint_name)})
+    return validate(
+        {
+            **_common(clarify),
+            **_bias_fields(clarify),
+            "methods": {
+                "post_training_bias": {"methods": list(clarify.post_training_methods)},
+                "report": {"name": "report", "title": "Model bias (post-training)"},
+            },
+            "predictor": predictor(clarify, endpoint_name=endpoint_name),
+        }
+    )
 
 
 def explainability(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
     if clarify.shap is None:
         raise AnalysisConfigError("explainability needs evaluation.clarify.shap (baseline rows)")
-    return validate({**_common(clarify), "methods": {
-        **_shap(clarify), "report": {"name": "report", "title": "Explainability (SHAP)"}},
-        "predictor": predictor(clarify, endpoint_name=endpoint_name)})
+    return validate(
+        {
+            **_common(clarify),
+            "methods": {**_shap(clarify), "report": {"name": "report", "title": "Explainability (SHAP)"}},
+            "predictor": predictor(clarify, endpoint_name=endpoint_name),
+        }
+    )
 
 
 def monitoring_bias(clarify: ClarifyConfig) -> dict[str, Any]:
     """Model Monitor's bias analysis: the captured predictions are the model's, so no predictor."""
-    return validate({**_common(clarify), **_bias_fields(clarify), "methods": {
-        "post_training_bias": {"methods": list(clarify.post_training_methods)}}})
+    return validate(
+        {
+            **_common(clarify),
+            **_bias_fields(clarify),
+            "methods": {"post_training_bias": {"methods": list(clarify.post_training_methods)}},
+        }
+    )
 
 
 def monitoring_explainability(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:

@@ -32,9 +32,18 @@ def run_key(kind: str) -> str:
 
 
 class ClarifyJobs(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, clarify: ClarifyConfig, image_uri: str,
-                 placement: ProcessingPlacement, datasets_bucket: s3.IBucket, results_bucket: s3.IBucket,
-                 config_objects: ConfigObjects) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        clarify: ClarifyConfig,
+        image_uri: str,
+        placement: ProcessingPlacement,
+        datasets_bucket: s3.IBucket,
+        results_bucket: s3.IBucket,
+        config_objects: ConfigObjects,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.results_bucket = results_bucket
         dataset_uri = datasets_bucket.s3_url_for_object(clarify.dataset_key)
@@ -42,32 +51,52 @@ class ClarifyJobs(Construct):
 
         def request(kind: str, prefix: str, config_input: dict[str, Any], *, isolated: bool) -> dict[str, Any]:
             return processing_request(
-                name_prefix=prefix, image_uri=image_uri, placement=placement, resources=clarify.resources,
+                name_prefix=prefix,
+                image_uri=image_uri,
+                placement=placement,
+                resources=clarify.resources,
                 inputs=[dataset, config_input],
-                outputs=[s3_output("analysis_result", analysis.RESULT_OUTPUT, s3_uri_path=(
-                    f"States.Format('s3://{results_bucket.bucket_name}/{RUNS_PREFIX}/{{}}/{kind}/result', "
-                    "$$.Execution.Name)"))],
-                network_isolation=isolated, purpose=f"clarify-{kind.replace('_', '-')}",
+                outputs=[
+                    s3_output(
+                        "analysis_result",
+                        analysis.RESULT_OUTPUT,
+                        s3_uri_path=(
+                            f"States.Format('s3://{results_bucket.bucket_name}/{RUNS_PREFIX}/{{}}/{kind}/result', "
+                            "$$.Execution.Name)"
+                        ),
+                    )
+                ],
+                network_isolation=isolated,
+                purpose=f"clarify-{kind.replace('_', '-')}",
             )
 
         static_uri = config_objects.add("data_bias/analysis_config.json", analysis.data_bias(clarify))
         # No model is called: the job reads only its S3 channels, so the container gets no network at all.
         self.data_bias_request = request(
-            "data_bias", "clarify-data-bias",
+            "data_bias",
+            "clarify-data-bias",
             s3_input("analysis_config", analysis.CONFIG_INPUT, s3_uri=static_uri, data_type="S3Prefix"),
-            isolated=True)
+            isolated=True,
+        )
 
         self.runtime_configs: dict[str, dict[str, Any]] = {
-            "model_bias": analysis.model_bias(clarify, endpoint_name=ENDPOINT_FROM_INPUT)}
+            "model_bias": analysis.model_bias(clarify, endpoint_name=ENDPOINT_FROM_INPUT)
+        }
         if clarify.shap is not None:
             self.runtime_configs["explainability"] = analysis.explainability(clarify, endpoint_name=ENDPOINT_FROM_INPUT)
 
         # These query the endpoint through the SageMaker runtime VPC endpoint, so they need the network.
         self.runtime_requests: dict[str, dict[str, Any]] = {
-            kind: request(kind, f"clarify-{kind.replace('_', '-')}", s3_input(
-                "analysis_config", analysis.CONFIG_INPUT,
-                s3_uri_path=f"States.Format('s3://{results_bucket.bucket_name}/{run_key_format(kind)}', "
-                            "$$.Execution.Name)"),
-                isolated=False)
+            kind: request(
+                kind,
+                f"clarify-{kind.replace('_', '-')}",
+                s3_input(
+                    "analysis_config",
+                    analysis.CONFIG_INPUT,
+                    s3_uri_path=f"States.Format('s3://{results_bucket.bucket_name}/{run_key_format(kind)}', "
+                    "$$.Execution.Name)",
+                ),
+                isolated=False,
+            )
             for kind in self.runtime_configs
         }

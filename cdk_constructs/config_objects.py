@@ -28,8 +28,18 @@ HANDLER_REASON = (
 class ConfigObjects(Construct):
     """Collects documents with `add`, and deploys them under `prefix` when the stack is deployed."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, prefix: str, vpc: ec2.IVpc,
-                 subnets: ec2.SubnetSelection, key: kms.IKey, log_retention: logs.RetentionDays) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        prefix: str,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        key: kms.IKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = bucket
         self.prefix = prefix.rstrip("/") + "/"
@@ -50,17 +60,26 @@ class ConfigObjects(Construct):
         if not self._sources:
             return None
         self.deployment = s3deploy.BucketDeployment(
-            self, "Deployment", sources=self._sources, destination_bucket=self.bucket,
-            destination_key_prefix=self.prefix, vpc=self._vpc, vpc_subnets=self._subnets, memory_limit=256,
+            self,
+            "Deployment",
+            sources=self._sources,
+            destination_bucket=self.bucket,
+            destination_key_prefix=self.prefix,
+            vpc=self._vpc,
+            vpc_subnets=self._subnets,
+            memory_limit=256,
             log_group=logs.LogGroup(self, "Logs", encryption_key=self._key, retention=self._log_retention),
         )
         stack = cdk.Stack.of(self)
         handler = next(c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment"))
         for scope in (self.deployment, handler):
             acknowledge(scope, HANDLER_REASON, "AwsSolutions-L1")
-            acknowledge_managed_policies(scope, HANDLER_REASON, "service-role/AWSLambdaBasicExecutionRole",
-                                         "service-role/AWSLambdaVPCAccessExecutionRole")
+            acknowledge_managed_policies(
+                scope,
+                HANDLER_REASON,
+                "service-role/AWSLambdaBasicExecutionRole",
+                "service-role/AWSLambdaVPCAccessExecutionRole",
+            )
             acknowledge_wildcards(scope, HANDLER_REASON)
-            acknowledge_in_hipaa_and_nist(scope, HANDLER_REASON, "IAMNoInlinePolicy", "LambdaConcurrency",
-                                          "LambdaDLQ")
+            acknowledge_in_hipaa_and_nist(scope, HANDLER_REASON, "IAMNoInlinePolicy", "LambdaConcurrency", "LambdaDLQ")
         return self.deployment

@@ -26,16 +26,25 @@ from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
 
 SAGEMAKER_RETRY = {
     # CreateProcessingJob refused (limits, throttling): retried with a new name. A job that ran and failed is not.
-    "ErrorEquals": ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException",
-                    "SageMaker.ThrottlingException"],
-    "IntervalSeconds": 30, "MaxAttempts": 3, "BackoffRate": 2.0, "JitterStrategy": "FULL",
+    "ErrorEquals": [
+        "SageMaker.AmazonSageMakerException",
+        "SageMaker.ResourceLimitExceededException",
+        "SageMaker.ThrottlingException",
+    ],
+    "IntervalSeconds": 30,
+    "MaxAttempts": 3,
+    "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
 }
 # S3 calls (config writes, the report read): a throttle (503 SlowDown arrives as S3.S3Exception) or a dropped
 # connection is retried with backoff; both calls are idempotent.
 S3_TRANSIENT = ["S3.S3Exception", "S3.SdkClientException"]
 S3_RETRY_INTERVAL = cdk.Duration.seconds(5)
-JOB_RESULT = {"ProcessingJobName.$": "$.ProcessingJobName", "ProcessingJobStatus.$": "$.ProcessingJobStatus",
-              "ProcessingJobArn.$": "$.ProcessingJobArn"}
+JOB_RESULT = {
+    "ProcessingJobName.$": "$.ProcessingJobName",
+    "ProcessingJobStatus.$": "$.ProcessingJobStatus",
+    "ProcessingJobArn.$": "$.ProcessingJobArn",
+}
 
 
 def processing_job_state(scope: Construct, state_name: str, request: Mapping[str, Any]) -> sfn.CustomState:
@@ -45,67 +54,123 @@ def processing_job_state(scope: Construct, state_name: str, request: Mapping[str
     named after the job (`<state>Failed`, the job's error as the cause), which fails the Parallel and reaches the
     workflow's own catch.
     """
-    task = sfn.CustomState(scope, state_name, state_json={
-        "Type": "Task",
-        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
-        "Parameters": dict(request),
-        "ResultSelector": JOB_RESULT,
-        "Retry": [SAGEMAKER_RETRY],
-    })
-    task.add_catch(sfn.Fail(scope, f"{state_name}Failed", error=f"{state_name}Failed",
-                            cause_path=sfn.JsonPath.string_at("$.error.Cause")),
-                   errors=["States.ALL"], result_path="$.error")
+    task = sfn.CustomState(
+        scope,
+        state_name,
+        state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
+            "Parameters": dict(request),
+            "ResultSelector": JOB_RESULT,
+            "Retry": [SAGEMAKER_RETRY],
+        },
+    )
+    task.add_catch(
+        sfn.Fail(
+            scope,
+            f"{state_name}Failed",
+            error=f"{state_name}Failed",
+            cause_path=sfn.JsonPath.string_at("$.error.Cause"),
+        ),
+        errors=["States.ALL"],
+        result_path="$.error",
+    )
     return task
 
 
 class EvaluationWorkflow(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, jobs: Mapping[str, Mapping[str, Any]],
-                 runtime_configs: Mapping[str, tuple[str, Mapping[str, Any]]], bucket: s3.IBucket,
-                 report_key_path: str, job_role: iam.IRole, key: kms.IKey,
-                 log_retention: logs.RetentionDays) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        jobs: Mapping[str, Mapping[str, Any]],
+        runtime_configs: Mapping[str, tuple[str, Mapping[str, Any]]],
+        bucket: s3.IBucket,
+        report_key_path: str,
+        job_role: iam.IRole,
+        key: kms.IKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 
-        failed = sfn.Fail(self, "EvaluationFailed", error="EvaluationFailed",
-                          cause_path=sfn.JsonPath.string_at("$.error.Cause"))
+        failed = sfn.Fail(
+            self, "EvaluationFailed", error="EvaluationFailed", cause_path=sfn.JsonPath.string_at("$.error.Cause")
+        )
         steps: list[sfn.State] = []
         if runtime_configs:
-            build = sfn.Pass(self, "BuildAnalysisConfigs", result_path="$.analysis_configs",
-                             parameters={kind: dict(doc) for kind, (_, doc) in runtime_configs.items()})
+            build = sfn.Pass(
+                self,
+                "BuildAnalysisConfigs",
+                result_path="$.analysis_configs",
+                parameters={kind: dict(doc) for kind, (_, doc) in runtime_configs.items()},
+            )
             steps.append(build)
             for kind, (key_path, _) in runtime_configs.items():
-                steps.append(_s3_task(tasks.CallAwsService(
-                    self, f"Write{_camel(kind)}Config", service="s3", action="putObject",
-                    parameters={"Bucket": bucket.bucket_name, "Key": sfn.JsonPath.string_at(key_path),
+                steps.append(
+                    _s3_task(
+                        tasks.CallAwsService(
+                            self,
+                            f"Write{_camel(kind)}Config",
+                            service="s3",
+                            action="putObject",
+                            parameters={
+                                "Bucket": bucket.bucket_name,
+                                "Key": sfn.JsonPath.string_at(key_path),
                                 "ContentType": "application/json",
                                 "Body": sfn.JsonPath.json_to_string(
-                                    sfn.JsonPath.object_at(f"$.analysis_configs.{kind}"))},
-                    iam_resources=[bucket.arn_for_objects("clarify/runs/*")], result_path=sfn.JsonPath.DISCARD,
-                ), failed))
+                                    sfn.JsonPath.object_at(f"$.analysis_configs.{kind}")
+                                ),
+                            },
+                            iam_resources=[bucket.arn_for_objects("clarify/runs/*")],
+                            result_path=sfn.JsonPath.DISCARD,
+                        ),
+                        failed,
+                    )
+                )
         parallel = sfn.Parallel(self, "EvaluationJobs", result_path="$.jobs")
         for state_name, request in jobs.items():
             parallel.branch(processing_job_state(self, state_name, request))
         parallel.add_catch(failed, result_path="$.error")
         steps.append(parallel)
 
-        read = _s3_task(tasks.CallAwsService(
-            self, "ReadReport", service="s3", action="getObject",
-            parameters={"Bucket": bucket.bucket_name, "Key": sfn.JsonPath.string_at(report_key_path)},
-            iam_resources=[bucket.arn_for_objects("evaluation-reports/*")],
-            result_selector={"document": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body")),
-                             "key": sfn.JsonPath.string_at(report_key_path)},
-            result_path="$.report",
-        ), failed)
+        read = _s3_task(
+            tasks.CallAwsService(
+                self,
+                "ReadReport",
+                service="s3",
+                action="getObject",
+                parameters={"Bucket": bucket.bucket_name, "Key": sfn.JsonPath.string_at(report_key_path)},
+                iam_resources=[bucket.arn_for_objects("evaluation-reports/*")],
+                result_selector={
+                    "document": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body")),
+                    "key": sfn.JsonPath.string_at(report_key_path),
+                },
+                result_path="$.report",
+            ),
+            failed,
+        )
         steps.append(read)
-        verdict = sfn.Choice(self, "ThresholdsMet").when(
-            sfn.Condition.boolean_equals("$.report.document.passed", True),
-            sfn.Succeed(self, "ModelPassed"),
-        ).otherwise(sfn.Fail(
-            self, "ModelBelowThresholds", error="ModelBelowThresholds",
-            cause_path=sfn.JsonPath.format("report {} failed; risks: {}", sfn.JsonPath.string_at("$.report.key"),
-                                           sfn.JsonPath.json_to_string(
-                                               sfn.JsonPath.object_at("$.report.document.risks"))),
-        ))
+        verdict = (
+            sfn.Choice(self, "ThresholdsMet")
+            .when(
+                sfn.Condition.boolean_equals("$.report.document.passed", True),
+                sfn.Succeed(self, "ModelPassed"),
+            )
+            .otherwise(
+                sfn.Fail(
+                    self,
+                    "ModelBelowThresholds",
+                    error="ModelBelowThresholds",
+                    cause_path=sfn.JsonPath.format(
+                        "report {} failed; risks: {}",
+                        sfn.JsonPath.string_at("$.report.key"),
+                        sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.report.document.risks")),
+                    ),
+                )
+            )
+        )
         chain: sfn.Chain = sfn.Chain.start(steps[0])
         for step in steps[1:]:
             chain = chain.next(step)
@@ -113,26 +178,46 @@ class EvaluationWorkflow(Construct):
 
         self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
         self.state_machine = sfn.StateMachine(
-            self, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD, tracing_enabled=True,
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
             timeout=cdk.Duration.hours(12),
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         role = self.state_machine.role
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
-                     "sagemaker:StopProcessingJob", "sagemaker:AddTags", "sagemaker:ListTags"],
-            resources=[stack.format_arn(service="sagemaker", resource="processing-job", resource_name="*")],
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-            resources=[stack.format_arn(service="events", resource="rule",
-                                        resource_name="StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["iam:PassRole"], resources=[job_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-        ))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=[stack.format_arn(service="sagemaker", resource="processing-job", resource_name="*")],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForSageMakerProcessingJobsRule",
+                    )
+                ],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[job_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
         key.grant_encrypt_decrypt(role)
         # The jobs name the key (VolumeKmsKeyId, output KmsKeyId): SageMaker creates its grants on it with the
         # caller's credentials, so CreateProcessingJob fails without these.
@@ -143,14 +228,23 @@ class EvaluationWorkflow(Construct):
             "Processing jobs get a fresh generated name per run (processing-job/*); the S3 actions are limited to "
             "the evaluation bucket; X-Ray's actions accept only '*'",
         )
-        acknowledge(role, "The policies CDK generates for the workflow's own tasks", "HIPAA.Security-IAMNoInlinePolicy",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        acknowledge(
+            role,
+            "The policies CDK generates for the workflow's own tasks",
+            "HIPAA.Security-IAMNoInlinePolicy",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+        )
 
 
 def _s3_task(task: tasks.CallAwsService, failed: sfn.Fail) -> tasks.CallAwsService:
     """Retry S3's transient errors with backoff; catch anything else (or the last retry) into the failure state."""
-    task.add_retry(errors=S3_TRANSIENT, interval=S3_RETRY_INTERVAL, backoff_rate=2, max_attempts=3,
-                   jitter_strategy=sfn.JitterType.FULL)
+    task.add_retry(
+        errors=S3_TRANSIENT,
+        interval=S3_RETRY_INTERVAL,
+        backoff_rate=2,
+        max_attempts=3,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
     task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
     return task
 

@@ -31,37 +31,64 @@ REPORT_PATH = f"{PROCESSING_ROOT}/output/report"
 
 
 class FoundationModelEvaluationJob(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: FoundationModelEvaluationConfig,
-                 placement: ProcessingPlacement, role: iam.IRole, datasets_bucket: s3.IBucket,
-                 reports_bucket: s3.IBucket) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: FoundationModelEvaluationConfig,
+        placement: ProcessingPlacement,
+        role: iam.IRole,
+        datasets_bucket: s3.IBucket,
+        reports_bucket: s3.IBucket,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.image = ecr_assets.DockerImageAsset(
-            self, "Image", directory=str(EVALUATION_SOURCE), platform=ecr_assets.Platform.LINUX_AMD64,
-            ignore_mode=cdk.IgnoreMode.DOCKER, exclude=["__pycache__", "**/__pycache__"],
+            self,
+            "Image",
+            directory=str(EVALUATION_SOURCE),
+            platform=ecr_assets.Platform.LINUX_AMD64,
+            ignore_mode=cdk.IgnoreMode.DOCKER,
+            exclude=["__pycache__", "**/__pycache__"],
         )
         self.image.repository.grant_pull(role)
 
         arguments = [f"--threshold={metric}={value}" for metric, value in settings.thresholds.items()]
         arguments += [f"--prompt={metric}={template}" for metric, template in settings.prompts.items()]
-        arguments += [f"--payload-format={settings.payload_format}", f"--max-new-tokens={settings.max_new_tokens}",
-                      f"--perturbations-per-kind={settings.perturbations_per_kind}",
-                      f"--datasets={DATASETS_PATH}", f"--output={REPORT_PATH}"]
+        arguments += [
+            f"--payload-format={settings.payload_format}",
+            f"--max-new-tokens={settings.max_new_tokens}",
+            f"--perturbations-per-kind={settings.perturbations_per_kind}",
+            f"--datasets={DATASETS_PATH}",
+            f"--output={REPORT_PATH}",
+        ]
         if settings.max_records is not None:
             arguments.append(f"--max-records={settings.max_records}")
 
         inputs: list[dict[str, Any]] = []
         if settings.datasets_prefix is not None:
-            inputs.append(s3_input("datasets", DATASETS_PATH,
-                                   s3_uri=datasets_bucket.s3_url_for_object(settings.datasets_prefix)))
+            inputs.append(
+                s3_input("datasets", DATASETS_PATH, s3_uri=datasets_bucket.s3_url_for_object(settings.datasets_prefix))
+            )
         # One report per execution: the key is derived from the execution name, so the workflow can read it back
         # without knowing where a caller stored the job's result.
         self.report_key_format = f"{REPORTS_PREFIX}/{{}}/report.json"
         self.report_key_path = f"States.Format('{self.report_key_format}', $$.Execution.Name)"
         self.request = processing_request(
-            name_prefix="fm-evaluation", image_uri=self.image.image_uri, placement=placement,
-            resources=settings.resources, inputs=inputs,
-            outputs=[s3_output("report", REPORT_PATH, s3_uri_path=(
-                f"States.Format('s3://{reports_bucket.bucket_name}/{REPORTS_PREFIX}/{{}}', $$.Execution.Name)"))],
+            name_prefix="fm-evaluation",
+            image_uri=self.image.image_uri,
+            placement=placement,
+            resources=settings.resources,
+            inputs=inputs,
+            outputs=[
+                s3_output(
+                    "report",
+                    REPORT_PATH,
+                    s3_uri_path=(
+                        f"States.Format('s3://{reports_bucket.bucket_name}/{REPORTS_PREFIX}/{{}}', $$.Execution.Name)"
+                    ),
+                )
+            ],
             # The job calls the endpoint through the SageMaker runtime VPC endpoint: it needs the network.
             network_isolation=False,
             environment={
@@ -69,5 +96,6 @@ class FoundationModelEvaluationJob(Construct):
                 "EXECUTION_ID.$": "$$.Execution.Id",
                 "AWS_DEFAULT_REGION": cdk.Stack.of(self).region,
             },
-            arguments=arguments, purpose="fm-evaluation",
+            arguments=arguments,
+            purpose="fm-evaluation",
         )

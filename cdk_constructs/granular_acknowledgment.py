@@ -82,8 +82,10 @@ def acknowledge_wildcards(scope: IConstruct, reason: str) -> None:
     scope.node.add_validation(_AcknowledgeWildcards(scope, reason))
 
 
-
 def acknowledge_managed_policies(scope: IConstruct, reason: str, *policy_names: str) -> None:
     """Acknowledge AwsSolutions-IAM4 for AWS managed policies by name (the part after `policy/`)."""
-    acknowledge(scope, reason, *(
-        f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]" for name in policy_names))
+    acknowledge(
+        scope,
+        reason,
+        *(f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]" for name in policy_names),
+    )

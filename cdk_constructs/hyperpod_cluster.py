@@ -76,41 +76,58 @@ class HyperPodCluster(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         if not (scripts / ON_CREATE).is_file():
-            raise ValueError(f"HyperPod lifecycle scripts: {scripts / ON_CREATE} is missing; HyperPod runs it on "
-                             "every new node")
+            raise ValueError(
+                f"HyperPod lifecycle scripts: {scripts / ON_CREATE} is missing; HyperPod runs it on every new node"
+            )
         stack = cdk.Stack.of(self)
         cache_prefix = compile_cache_prefix(groups)
         self.compile_cache_url = f"s3://{compile_cache_bucket.bucket_name}/{cache_prefix}"
         settings = s3_deployment.Source.data(CLUSTER_ENV, f"NEURON_COMPILE_CACHE_URL={self.compile_cache_url}\n")
         self.scripts = s3_deployment.BucketDeployment(
-            self, "LifecycleScripts", sources=[s3_deployment.Source.asset(str(scripts)), settings],
+            self,
+            "LifecycleScripts",
+            sources=[s3_deployment.Source.asset(str(scripts)), settings],
             destination_bucket=bucket,
-            destination_key_prefix=SCRIPTS_PREFIX, prune=True, retain_on_delete=False, vpc=vpc, vpc_subnets=subnets,
+            destination_key_prefix=SCRIPTS_PREFIX,
+            prune=True,
+            retain_on_delete=False,
+            vpc=vpc,
+            vpc_subnets=subnets,
             security_groups=[upload_security_group],
             log_group=logs.LogGroup(self, "UploadLogs", encryption_key=key, retention=log_retention),
         )
-        self.role = iam.Role(self, "NodeRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                             description="HyperPod cluster nodes: lifecycle scripts, logs, metrics, network")
+        self.role = iam.Role(
+            self,
+            "NodeRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="HyperPod cluster nodes: lifecycle scripts, logs, metrics, network",
+        )
         bucket.grant_read(self.role, f"{SCRIPTS_PREFIX}*")
         compile_cache_bucket.grant_read_write(self.role, f"{cache_prefix}*")
         key.grant_encrypt_decrypt(self.role)
         self.role.add_to_policy(statements.write_logs(stack, ["/aws/sagemaker/Clusters/*"]))
         self.role.add_to_policy(statements.publish_metrics("/aws/sagemaker/*"))
         self.role.add_to_policy(statements.vpc_network_interfaces(detach=True))
-        acknowledge_wildcards(self.role, "CloudWatch metrics (SageMaker namespaces only) and the nodes' network "
-                                     "interfaces have no resource-level ARNs; S3 access is limited to the "
-                                     "lifecycle-script and compile-cache prefixes; cluster log groups are named by "
-                                     "SageMaker")
-        acknowledge_in_hipaa_and_nist(self.role, "The node role's grants are specific to this cluster",
-                                      "IAMNoInlinePolicy")
+        acknowledge_wildcards(
+            self.role,
+            "CloudWatch metrics (SageMaker namespaces only) and the nodes' network "
+            "interfaces have no resource-level ARNs; S3 access is limited to the "
+            "lifecycle-script and compile-cache prefixes; cluster log groups are named by "
+            "SageMaker",
+        )
+        acknowledge_in_hipaa_and_nist(
+            self.role, "The node role's grants are specific to this cluster", "IAMNoInlinePolicy"
+        )
 
         source = f"s3://{bucket.bucket_name}/{SCRIPTS_PREFIX}"
         self.cluster = sagemaker.CfnCluster(
-            self, "Cluster",
+            self,
+            "Cluster",
             instance_groups=[self._group(g, source, key, deep_health_checks, partition) for g in groups],
             node_recovery=node_recovery,
             orchestrator=sagemaker.CfnCluster.OrchestratorProperty(
-                slurm=sagemaker.CfnCluster.ClusterOrchestratorSlurmConfigProperty(slurm_config_strategy="Managed")),
+                slurm=sagemaker.CfnCluster.ClusterOrchestratorSlurmConfigProperty(slurm_config_strategy="Managed")
+            ),
             vpc_config=sagemaker.CfnCluster.VpcConfigProperty(
                 security_group_ids=[g.security_group_id for g in security_groups],
                 subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids,
@@ -120,22 +137,32 @@ class HyperPodCluster(Construct):
         self.cluster.node.add_dependency(self.role)
         self._acknowledge_upload_function(stack)
 
-    def _group(self, group: HyperPodGroup, source: str, key: kms.IKey, checks: Sequence[str],
-               partition: str) -> sagemaker.CfnCluster.ClusterInstanceGroupProperty:
+    def _group(
+        self, group: HyperPodGroup, source: str, key: kms.IKey, checks: Sequence[str], partition: str
+    ) -> sagemaker.CfnCluster.ClusterInstanceGroupProperty:
         compute = group.node_type == "compute"
         return sagemaker.CfnCluster.ClusterInstanceGroupProperty(
-            instance_group_name=group.name, instance_type=group.instance_type, instance_count=group.instance_count,
-            execution_role=self.role.role_arn, threads_per_core=group.threads_per_core,
+            instance_group_name=group.name,
+            instance_type=group.instance_type,
+            instance_count=group.instance_count,
+            execution_role=self.role.role_arn,
+            threads_per_core=group.threads_per_core,
             life_cycle_config=sagemaker.CfnCluster.ClusterLifeCycleConfigProperty(
-                source_s3_uri=source, on_create=ON_CREATE),
-            instance_storage_configs=[sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
-                ebs_volume_config=sagemaker.CfnCluster.ClusterEbsVolumeConfigProperty(
-                    volume_size_in_gb=group.volume_size_gb, volume_kms_key_id=key.key_arn))],
+                source_s3_uri=source, on_create=ON_CREATE
+            ),
+            instance_storage_configs=[
+                sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
+                    ebs_volume_config=sagemaker.CfnCluster.ClusterEbsVolumeConfigProperty(
+                        volume_size_in_gb=group.volume_size_gb, volume_kms_key_id=key.key_arn
+                    )
+                )
+            ],
             # Deep health checks stress the accelerators and EFA: they apply to Trainium compute nodes only.
             on_start_deep_health_checks=list(checks) if compute and checks else None,
             training_plan_arn=group.training_plan_arn,
             slurm_config=sagemaker.CfnCluster.ClusterSlurmConfigProperty(
-                node_type=group.slurm_node_type, partition_names=[partition] if compute else None),
+                node_type=group.slurm_node_type, partition_names=[partition] if compute else None
+            ),
         )
 
     @staticmethod
@@ -144,13 +171,23 @@ class HyperPodCluster(Construct):
         for child in stack.node.children:
             if child.node.id.startswith("Custom::CDKBucketDeployment"):
                 acknowledge_managed_policies(
-                    child, "CDK's BucketDeployment handler uses the AWS managed policies for basic Lambda execution "
-                    "and VPC access", "service-role/AWSLambdaBasicExecutionRole",
-                    "service-role/AWSLambdaVPCAccessExecutionRole")
-                acknowledge_wildcards(child, "CDK's BucketDeployment handler reads the CDK asset bucket and "
-                                             "writes the lifecycle-script prefix; its wildcards come from CDK")
+                    child,
+                    "CDK's BucketDeployment handler uses the AWS managed policies for basic Lambda execution "
+                    "and VPC access",
+                    "service-role/AWSLambdaBasicExecutionRole",
+                    "service-role/AWSLambdaVPCAccessExecutionRole",
+                )
+                acknowledge_wildcards(
+                    child,
+                    "CDK's BucketDeployment handler reads the CDK asset bucket and "
+                    "writes the lifecycle-script prefix; its wildcards come from CDK",
+                )
                 acknowledge(child, "The runtime is pinned by aws-cdk-lib's BucketDeployment", "AwsSolutions-L1")
                 acknowledge_in_hipaa_and_nist(
-                    child, "A deploy-time custom resource handler invoked only by CloudFormation: no concurrency "
+                    child,
+                    "A deploy-time custom resource handler invoked only by CloudFormation: no concurrency "
                     "limit or dead-letter queue applies (CloudFormation receives its failures)",
-                    "LambdaConcurrency", "LambdaDLQ", "IAMNoInlinePolicy")
+                    "LambdaConcurrency",
+                    "LambdaDLQ",
+                    "IAMNoInlinePolicy",
+                )

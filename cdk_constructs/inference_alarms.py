@@ -39,22 +39,38 @@ class DeploymentAlarms(Construct):
         period = cdk.Duration.minutes(1)
         errors_name, latency_name = self.alarm_names = alarm_names(name_prefix)
         self.errors = cloudwatch.Alarm(
-            self, "Errors5xx", alarm_name=errors_name,
+            self,
+            "Errors5xx",
+            alarm_name=errors_name,
             alarm_description=f"{name_prefix}: at least {errors_5xx_per_minute} server errors a minute",
-            metric=cloudwatch.Metric(namespace=NAMESPACE, metric_name="Invocation5XXErrors",
-                                     dimensions_map=dict(dimensions), statistic="Sum", period=period),
-            threshold=errors_5xx_per_minute, evaluation_periods=evaluation_periods,
+            metric=cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name="Invocation5XXErrors",
+                dimensions_map=dict(dimensions),
+                statistic="Sum",
+                period=period,
+            ),
+            threshold=errors_5xx_per_minute,
+            evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.latency = cloudwatch.Alarm(
-            self, "ModelLatency", alarm_name=latency_name,
+            self,
+            "ModelLatency",
+            alarm_name=latency_name,
             alarm_description=f"{name_prefix}: p99 model latency above {latency_p99_ms} ms",
             # ModelLatency is reported in microseconds.
-            metric=cloudwatch.Metric(namespace=NAMESPACE, metric_name="ModelLatency",
-                                     dimensions_map=dict(dimensions), statistic="p99", period=period),
-            threshold=latency_p99_ms * 1000, evaluation_periods=evaluation_periods,
+            metric=cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name="ModelLatency",
+                dimensions_map=dict(dimensions),
+                statistic="p99",
+                period=period,
+            ),
+            threshold=latency_p99_ms * 1000,
+            evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

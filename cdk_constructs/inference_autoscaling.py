@@ -42,31 +42,51 @@ class NeuronAutoscaling(Construct):
             concurrency = predefined.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION
             invocations = predefined.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE
         self.target = appscaling.ScalableTarget(
-            self, "Target", service_namespace=appscaling.ServiceNamespace.SAGEMAKER, resource_id=resource_id,
-            scalable_dimension=dimension, min_capacity=scaling.min_capacity, max_capacity=scaling.max_capacity,
+            self,
+            "Target",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=resource_id,
+            scalable_dimension=dimension,
+            min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity,
         )
         scale_in = cdk.Duration.seconds(scaling.scale_in_cooldown_seconds)
         scale_out = cdk.Duration.seconds(scaling.scale_out_cooldown_seconds)
-        for name, target, metric in (("Concurrency", scaling.target_concurrent_requests, concurrency),
-                                     ("Invocations", scaling.target_invocations_per_minute, invocations)):
+        for name, target, metric in (
+            ("Concurrency", scaling.target_concurrent_requests, concurrency),
+            ("Invocations", scaling.target_invocations_per_minute, invocations),
+        ):
             if target is not None:
-                self.target.scale_to_track_metric(name, target_value=target, predefined_metric=metric,
-                                                  scale_in_cooldown=scale_in, scale_out_cooldown=scale_out)
+                self.target.scale_to_track_metric(
+                    name,
+                    target_value=target,
+                    predefined_metric=metric,
+                    scale_in_cooldown=scale_in,
+                    scale_out_cooldown=scale_out,
+                )
         self.scale_from_zero: cloudwatch.Alarm | None = None
         if component_name is not None and scaling.min_capacity == 0:
             action = appscaling.StepScalingAction(
-                self, "FirstCopy", scaling_target=self.target,
+                self,
+                "FirstCopy",
+                scaling_target=self.target,
                 adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
                 cooldown=cdk.Duration.seconds(scaling.scale_out_cooldown_seconds),
             )
             action.add_adjustment(adjustment=1, lower_bound=0)
             self.scale_from_zero = cloudwatch.Alarm(
-                self, "NoCapacity",
+                self,
+                "NoCapacity",
                 alarm_description="Requests found no copy of the component: start one",
-                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="NoCapacityInvocationFailures",
-                                         dimensions_map={"InferenceComponentName": component_name},
-                                         statistic="Maximum", period=cdk.Duration.minutes(1)),
-                threshold=1, evaluation_periods=1,
+                metric=cloudwatch.Metric(
+                    namespace="AWS/SageMaker",
+                    metric_name="NoCapacityInvocationFailures",
+                    dimensions_map={"InferenceComponentName": component_name},
+                    statistic="Maximum",
+                    period=cdk.Duration.minutes(1),
+                ),
+                threshold=1,
+                evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )

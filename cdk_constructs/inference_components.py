@@ -36,27 +36,30 @@ class NeuronInferenceComponent(Construct):
             model_data_download_timeout_in_seconds=plan.model_data_download_timeout_seconds,
         )
         self.component = sagemaker.CfnInferenceComponent(
-            self, "Component",
+            self,
+            "Component",
             endpoint_name=endpoint_name,
             variant_name=variant_name,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
                 model_name=model_name,
                 # On Inferentia an accelerator device is a NeuronCore: a copy takes `degree` of them.
-                compute_resource_requirements=sagemaker.CfnInferenceComponent
-                .InferenceComponentComputeResourceRequirementsProperty(
+                compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
                     number_of_accelerator_devices_required=model.tensor_parallel_degree,
                     min_memory_required_in_mb=plan.memory_mib_per_copy,
                 ),
                 startup_parameters=startup,
             ),
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
-                copy_count=model.copies),
+                copy_count=model.copies
+            ),
             deployment_config=sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
                 rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
                     maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
-                        type="COPY_COUNT", value=1),
-                    rollback_maximum_batch_size=sagemaker.CfnInferenceComponent
-                    .InferenceComponentCapacitySizeProperty(type="COPY_COUNT", value=max(1, model.copies)),
+                        type="COPY_COUNT", value=1
+                    ),
+                    rollback_maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
+                        type="COPY_COUNT", value=max(1, model.copies)
+                    ),
                     wait_interval_in_seconds=deployment.wait_interval_seconds,
                     maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
                 ),

@@ -22,14 +22,19 @@ def traffic_routing(deployment: DeploymentConfig) -> sagemaker.CfnEndpoint.Traff
     capacity = sagemaker.CfnEndpoint.CapacitySizeProperty
     if deployment.strategy == "canary":
         return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-            type="CANARY", wait_interval_in_seconds=deployment.wait_interval_seconds,
-            canary_size=capacity(type="CAPACITY_PERCENT", value=deployment.canary_percent))
+            type="CANARY",
+            wait_interval_in_seconds=deployment.wait_interval_seconds,
+            canary_size=capacity(type="CAPACITY_PERCENT", value=deployment.canary_percent),
+        )
     if deployment.strategy == "linear":
         return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-            type="LINEAR", wait_interval_in_seconds=deployment.wait_interval_seconds,
-            linear_step_size=capacity(type="CAPACITY_PERCENT", value=deployment.linear_step_percent))
+            type="LINEAR",
+            wait_interval_in_seconds=deployment.wait_interval_seconds,
+            linear_step_size=capacity(type="CAPACITY_PERCENT", value=deployment.linear_step_percent),
+        )
     return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-        type="ALL_AT_ONCE", wait_interval_in_seconds=deployment.wait_interval_seconds)
+        type="ALL_AT_ONCE", wait_interval_in_seconds=deployment.wait_interval_seconds
+    )
 
 
 class NeuronEndpoint(Construct):
@@ -49,9 +54,13 @@ class NeuronEndpoint(Construct):
         self.production_variant = dict(production_variant)
         self.endpoint_config_settings = dict(endpoint_config)
         self.config = sagemaker.CfnEndpointConfig(
-            self, "Config",
-            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=VARIANT_NAME, instance_type=production_variant["InstanceType"])],
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME, instance_type=production_variant["InstanceType"]
+                )
+            ],
             kms_key_id=endpoint_config["KmsKeyId"],
         )
         # The API-shaped settings, verbatim (CloudFormation's property names are the API's).
@@ -68,10 +77,13 @@ class NeuronEndpoint(Construct):
                     maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
                 ),
                 auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
-                    alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in rollback_alarm_names]),
+                    alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in rollback_alarm_names]
+                ),
             )
         self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint", endpoint_config_name=self.config.attr_endpoint_config_name,
+            self,
+            "Endpoint",
+            endpoint_config_name=self.config.attr_endpoint_config_name,
             deployment_config=deployment_config,
         )
         self.endpoint_name = self.endpoint.attr_endpoint_name

@@ -38,7 +38,9 @@ class InferenceExecutionRole(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker inference endpoint execution role (model prefixes, images, logs, metrics)",
         )
         statements = [
@@ -46,8 +48,9 @@ class InferenceExecutionRole(Construct):
             role_statements.ecr_login(sid="EcrLogin"),
             role_statements.write_logs(stack, LOG_GROUPS, sid="WriteLogs"),
             role_statements.publish_metrics(METRIC_NAMESPACES, sid="PublishMetrics"),
-            iam.PolicyStatement(sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
-                                resources=[key.key_arn]),
+            iam.PolicyStatement(
+                sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"], resources=[key.key_arn]
+            ),
         ]
         # Object ARNs name the account's buckets by prefix (bucket-scoped ARNs from the platform stack would be
         # cross-stack tokens no reviewer can read); the platform key, the account condition and ListBucket on the one
@@ -56,20 +59,32 @@ class InferenceExecutionRole(Construct):
         if model_prefixes:
             statements += [
                 iam.PolicyStatement(
-                    sid="ReadModelData", actions=["s3:GetObject"], conditions=own_account,
-                    resources=sorted({f"arn:{stack.partition}:s3:::*/{p}{'' if p.endswith('.tar.gz') else '*'}"
-                                      for p in model_prefixes}),
+                    sid="ReadModelData",
+                    actions=["s3:GetObject"],
+                    conditions=own_account,
+                    resources=sorted(
+                        {
+                            f"arn:{stack.partition}:s3:::*/{p}{'' if p.endswith('.tar.gz') else '*'}"
+                            for p in model_prefixes
+                        }
+                    ),
                 ),
                 iam.PolicyStatement(
-                    sid="ListModelData", actions=["s3:ListBucket"], resources=[models_bucket.bucket_arn],
+                    sid="ListModelData",
+                    actions=["s3:ListBucket"],
+                    resources=[models_bucket.bucket_arn],
                     conditions={"StringLike": {"s3:prefix": sorted({f"{p}*" for p in model_prefixes})}},
                 ),
             ]
         if capture_bucket is not None:
-            statements.append(iam.PolicyStatement(
-                sid="WriteCapturedData", actions=["s3:PutObject"], conditions=own_account,
-                resources=[f"arn:{stack.partition}:s3:::*/{capture_prefix}/*"],
-            ))
+            statements.append(
+                iam.PolicyStatement(
+                    sid="WriteCapturedData",
+                    actions=["s3:PutObject"],
+                    conditions=own_account,
+                    resources=[f"arn:{stack.partition}:s3:::*/{capture_prefix}/*"],
+                )
+            )
         if in_vpc:
             statements.append(role_statements.vpc_network_interfaces(sid="AttachToVpc"))
         self.policy = iam.ManagedPolicy(self, "Policy", statements=statements, roles=[self.role])
@@ -80,4 +95,3 @@ class InferenceExecutionRole(Construct):
             "own prefix (account-conditioned, readable only with the platform key); VPC network-interface actions "
             "take no resource-level scoping",
         )
-

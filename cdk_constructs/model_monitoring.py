@@ -39,9 +39,19 @@ def analyzer_image_uri(region: str) -> str:
 
 
 class ModelMonitoring(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: MonitoringConfig,
-                 clarify: ClarifyConfig | None, clarify_image_uri: str | None, placement: ProcessingPlacement,
-                 bucket: s3.IBucket, config_objects: ConfigObjects) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        settings: MonitoringConfig,
+        clarify: ClarifyConfig | None,
+        clarify_image_uri: str | None,
+        placement: ProcessingPlacement,
+        bucket: s3.IBucket,
+        config_objects: ConfigObjects,
+    ) -> None:
         super().__init__(scope, construct_id)
         self._settings, self._placement, self._bucket = settings, placement, bucket
         self._endpoint_name = endpoint_name
@@ -52,52 +62,88 @@ class ModelMonitoring(Construct):
         if settings.model_bias and clarify is not None and clarify_image_uri is not None:
             uri = config_objects.add("monitoring/model_bias/analysis_config.json", analysis.monitoring_bias(clarify))
             endpoint = self._endpoint_input("ModelBias", probability_threshold=clarify.predictor.probability_threshold)
-            self._add("ModelBias", sagemaker.CfnModelBiasJobDefinition, isolated=True, props={
-                "model_bias_app_specification": {"configUri": uri, "imageUri": clarify_image_uri},
-                "model_bias_job_input": {"endpointInput": endpoint, "groundTruthS3Input": self._ground_truth()},
-                "model_bias_job_output_config": self._output("ModelBias"),
-            })
+            self._add(
+                "ModelBias",
+                sagemaker.CfnModelBiasJobDefinition,
+                isolated=True,
+                props={
+                    "model_bias_app_specification": {"configUri": uri, "imageUri": clarify_image_uri},
+                    "model_bias_job_input": {"endpointInput": endpoint, "groundTruthS3Input": self._ground_truth()},
+                    "model_bias_job_output_config": self._output("ModelBias"),
+                },
+            )
         if settings.model_explainability and clarify is not None and clarify_image_uri is not None:
-            uri = config_objects.add("monitoring/explainability/analysis_config.json",
-                                     analysis.monitoring_explainability(clarify, endpoint_name=endpoint_name))
+            uri = config_objects.add(
+                "monitoring/explainability/analysis_config.json",
+                analysis.monitoring_explainability(clarify, endpoint_name=endpoint_name),
+            )
             # SHAP sends synthetic rows to the endpoint: this job needs the network (through VPC endpoints).
-            self._add("ModelExplainability", sagemaker.CfnModelExplainabilityJobDefinition, isolated=False, props={
-                "model_explainability_app_specification": {"configUri": uri, "imageUri": clarify_image_uri},
-                "model_explainability_job_input": {"endpointInput": self._endpoint_input("ModelExplainability")},
-                "model_explainability_job_output_config": self._output("ModelExplainability"),
-            })
+            self._add(
+                "ModelExplainability",
+                sagemaker.CfnModelExplainabilityJobDefinition,
+                isolated=False,
+                props={
+                    "model_explainability_app_specification": {"configUri": uri, "imageUri": clarify_image_uri},
+                    "model_explainability_job_input": {"endpointInput": self._endpoint_input("ModelExplainability")},
+                    "model_explainability_job_output_config": self._output("ModelExplainability"),
+                },
+            )
         if settings.data_quality_baseline is not None:
             baseline = settings.data_quality_baseline
-            self._add("DataQuality", sagemaker.CfnDataQualityJobDefinition, isolated=True, props={
-                "data_quality_app_specification": {"imageUri": analyzer_image_uri(region)},
-                "data_quality_job_input": {"endpointInput": self._endpoint_input("DataQuality")},
-                "data_quality_job_output_config": self._output("DataQuality"),
-                "data_quality_baseline_config": {
-                    "constraintsResource": {"s3Uri": self._baseline_uri(baseline.constraints_key)},
-                    **({"statisticsResource": {"s3Uri": self._baseline_uri(baseline.statistics_key)}}
-                       if baseline.statistics_key else {})},
-            })
+            self._add(
+                "DataQuality",
+                sagemaker.CfnDataQualityJobDefinition,
+                isolated=True,
+                props={
+                    "data_quality_app_specification": {"imageUri": analyzer_image_uri(region)},
+                    "data_quality_job_input": {"endpointInput": self._endpoint_input("DataQuality")},
+                    "data_quality_job_output_config": self._output("DataQuality"),
+                    "data_quality_baseline_config": {
+                        "constraintsResource": {"s3Uri": self._baseline_uri(baseline.constraints_key)},
+                        **(
+                            {"statisticsResource": {"s3Uri": self._baseline_uri(baseline.statistics_key)}}
+                            if baseline.statistics_key
+                            else {}
+                        ),
+                    },
+                },
+            )
         if settings.model_quality is not None:
             quality = settings.model_quality
             app: dict[str, Any] = {"imageUri": analyzer_image_uri(region), "problemType": quality.problem_type}
-            self._add("ModelQuality", sagemaker.CfnModelQualityJobDefinition, isolated=True, props={
-                "model_quality_app_specification": app,
-                "model_quality_job_input": {
-                    "endpointInput": self._endpoint_input("ModelQuality",
-                                                          probability_threshold=quality.probability_threshold),
-                    "groundTruthS3Input": self._ground_truth()},
-                "model_quality_job_output_config": self._output("ModelQuality"),
-                "model_quality_baseline_config": {
-                    "constraintsResource": {"s3Uri": self._baseline_uri(quality.baseline.constraints_key)}},
-            })
+            self._add(
+                "ModelQuality",
+                sagemaker.CfnModelQualityJobDefinition,
+                isolated=True,
+                props={
+                    "model_quality_app_specification": app,
+                    "model_quality_job_input": {
+                        "endpointInput": self._endpoint_input(
+                            "ModelQuality", probability_threshold=quality.probability_threshold
+                        ),
+                        "groundTruthS3Input": self._ground_truth(),
+                    },
+                    "model_quality_job_output_config": self._output("ModelQuality"),
+                    "model_quality_baseline_config": {
+                        "constraintsResource": {"s3Uri": self._baseline_uri(quality.baseline.constraints_key)}
+                    },
+                },
+            )
 
     def _endpoint_input(self, monitoring_type: str, *, probability_threshold: float | None = None) -> dict[str, Any]:
         s = self._settings
-        endpoint: dict[str, Any] = {"endpointName": self._endpoint_name, "localPath": ENDPOINT_INPUT_PATH,
-                                    "s3InputMode": "File", "s3DataDistributionType": "FullyReplicated"}
-        for key, value in (("featuresAttribute", s.features_attribute), ("inferenceAttribute", s.inference_attribute),
-                           ("probabilityAttribute", s.probability_attribute),
-                           ("probabilityThresholdAttribute", probability_threshold)):
+        endpoint: dict[str, Any] = {
+            "endpointName": self._endpoint_name,
+            "localPath": ENDPOINT_INPUT_PATH,
+            "s3InputMode": "File",
+            "s3DataDistributionType": "FullyReplicated",
+        }
+        for key, value in (
+            ("featuresAttribute", s.features_attribute),
+            ("inferenceAttribute", s.inference_attribute),
+            ("probabilityAttribute", s.probability_attribute),
+            ("probabilityThresholdAttribute", probability_threshold),
+        ):
             if value is not None:
                 endpoint[key] = value
         if monitoring_type in GROUND_TRUTH_TYPES:  # ground truth arrives later than the prediction: look back
@@ -111,19 +157,35 @@ class ModelMonitoring(Construct):
         return self._bucket.s3_url_for_object(self._settings.baselines_prefix + key)
 
     def _output(self, monitoring_type: str) -> dict[str, Any]:
-        return {"kmsKeyId": self._placement.kms_key_arn, "monitoringOutputs": [{"s3Output": {
-            "localPath": "/opt/ml/processing/output", "s3UploadMode": "EndOfJob",
-            "s3Uri": self._bucket.s3_url_for_object(f"monitoring/reports/{monitoring_type}")}}]}
+        return {
+            "kmsKeyId": self._placement.kms_key_arn,
+            "monitoringOutputs": [
+                {
+                    "s3Output": {
+                        "localPath": "/opt/ml/processing/output",
+                        "s3UploadMode": "EndOfJob",
+                        "s3Uri": self._bucket.s3_url_for_object(f"monitoring/reports/{monitoring_type}"),
+                    }
+                }
+            ],
+        }
 
     def _add(self, monitoring_type: str, kind: Any, *, isolated: bool, props: dict[str, Any]) -> None:
         s, p = self._settings, self._placement
         props |= {
-            "job_resources": {"clusterConfig": {
-                "instanceCount": s.resources.instance_count, "instanceType": s.resources.instance_type,
-                "volumeSizeInGb": s.resources.volume_size_gb, "volumeKmsKeyId": p.kms_key_arn}},
-            "network_config": {"enableInterContainerTrafficEncryption": True, "enableNetworkIsolation": isolated,
-                               "vpcConfig": {"securityGroupIds": list(p.security_group_ids),
-                                             "subnets": list(p.subnet_ids)}},
+            "job_resources": {
+                "clusterConfig": {
+                    "instanceCount": s.resources.instance_count,
+                    "instanceType": s.resources.instance_type,
+                    "volumeSizeInGb": s.resources.volume_size_gb,
+                    "volumeKmsKeyId": p.kms_key_arn,
+                }
+            },
+            "network_config": {
+                "enableInterContainerTrafficEncryption": True,
+                "enableNetworkIsolation": isolated,
+                "vpcConfig": {"securityGroupIds": list(p.security_group_ids), "subnets": list(p.subnet_ids)},
+            },
             "role_arn": p.role_arn,
             "stopping_condition": {"maxRuntimeInSeconds": s.resources.max_runtime_seconds},
         }
@@ -132,12 +194,15 @@ class ModelMonitoring(Construct):
         name = f"{cdk.Names.unique_resource_name(self, max_length=40, separator='-')}-{monitoring_type[:13]}-{digest}"
         definition = kind(self, f"{monitoring_type}Definition", job_definition_name=name, **props)
         schedule = sagemaker.CfnMonitoringSchedule(
-            self, f"{monitoring_type}Schedule",
+            self,
+            f"{monitoring_type}Schedule",
             monitoring_schedule_name=f"{cdk.Names.unique_resource_name(self, max_length=44, separator='-')}-"
-                                     f"{monitoring_type}"[:63],
+            f"{monitoring_type}"[:63],
             monitoring_schedule_config={
-                "monitoringJobDefinitionName": name, "monitoringType": monitoring_type,
-                "scheduleConfig": {"scheduleExpression": SCHEDULES[s.schedule]}},
+                "monitoringJobDefinitionName": name,
+                "monitoringType": monitoring_type,
+                "scheduleConfig": {"scheduleExpression": SCHEDULES[s.schedule]},
+            },
         )
         schedule.node.add_dependency(definition)
         self.job_definitions[monitoring_type] = definition

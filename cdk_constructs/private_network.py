@@ -52,20 +52,28 @@ class PrivateNetwork(Construct):
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets])
 
         self.endpoint_security_group = ec2.SecurityGroup(
-            self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            allow_all_outbound=False,
             description="VPC interface endpoints: HTTPS from inside the VPC",
         )
-        self.endpoint_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the VPC"
-        )
+        self.endpoint_security_group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
         for name, service in INTERFACE_ENDPOINTS.items():
             self.vpc.add_interface_endpoint(
-                name, service=service, subnets=self.subnets, private_dns_enabled=True, open=False,
+                name,
+                service=service,
+                subnets=self.subnets,
+                private_dns_enabled=True,
+                open=False,
                 security_groups=[self.endpoint_security_group],
             )
 
         self.workload_security_group = ec2.SecurityGroup(
-            self, "WorkloadSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            self,
+            "WorkloadSecurityGroup",
+            vpc=self.vpc,
+            allow_all_outbound=False,
             description="SageMaker endpoints and jobs: HTTPS to VPC endpoints only",
         )
         # The subnets have no route to the internet, so HTTPS egress reaches only the interface endpoints and S3's
@@ -76,7 +84,10 @@ class PrivateNetwork(Construct):
 
         # EFA needs all traffic to and from the members of its own security group (and nothing else).
         self.efa_security_group = ec2.SecurityGroup(
-            self, "EfaSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            self,
+            "EfaSecurityGroup",
+            vpc=self.vpc,
+            allow_all_outbound=False,
             description="EFA: all traffic between members of this group",
         )
         self.efa_security_group.add_ingress_rule(self.efa_security_group, ec2.Port.all_traffic(), "EFA from members")
@@ -93,4 +104,3 @@ class PrivateNetwork(Construct):
             "CDK's flow-log role: its one inline policy allows writing to this VPC's flow log group only",
             "IAMNoInlinePolicy",
         )
-

@@ -33,18 +33,36 @@ def unique_name(prefix: str) -> dict[str, str]:
     return {"ProcessingJobName.$": f"States.Format('{prefix}-{{}}', States.UUID())"}
 
 
-def s3_input(name: str, local_path: str, *, s3_uri: str | None = None, s3_uri_path: str | None = None,
-             data_type: str = "S3Prefix") -> dict[str, Any]:
+def s3_input(
+    name: str,
+    local_path: str,
+    *,
+    s3_uri: str | None = None,
+    s3_uri_path: str | None = None,
+    data_type: str = "S3Prefix",
+) -> dict[str, Any]:
     """One input channel; `s3_uri_path` is a JSONPath or intrinsic for a URI known only at run time."""
     uri = {"S3Uri": s3_uri} if s3_uri is not None else {"S3Uri.$": s3_uri_path}
-    return {"InputName": name, "AppManaged": False, "S3Input": {
-        **uri, "LocalPath": local_path, "S3DataType": data_type, "S3InputMode": "File",
-        "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}}
+    return {
+        "InputName": name,
+        "AppManaged": False,
+        "S3Input": {
+            **uri,
+            "LocalPath": local_path,
+            "S3DataType": data_type,
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+            "S3CompressionType": "None",
+        },
+    }
 
 
 def s3_output(name: str, local_path: str, *, s3_uri_path: str) -> dict[str, Any]:
-    return {"OutputName": name, "AppManaged": False,
-            "S3Output": {"S3Uri.$": s3_uri_path, "LocalPath": local_path, "S3UploadMode": "EndOfJob"}}
+    return {
+        "OutputName": name,
+        "AppManaged": False,
+        "S3Output": {"S3Uri.$": s3_uri_path, "LocalPath": local_path, "S3UploadMode": "EndOfJob"},
+    }
 
 
 def processing_request(
@@ -68,15 +86,22 @@ def processing_request(
         "RoleArn": placement.role_arn,
         "AppSpecification": app,
         "ProcessingOutputConfig": {"KmsKeyId": placement.kms_key_arn, "Outputs": [dict(o) for o in outputs]},
-        "ProcessingResources": {"ClusterConfig": {
-            "InstanceCount": resources.instance_count, "InstanceType": resources.instance_type,
-            "VolumeSizeInGB": resources.volume_size_gb, "VolumeKmsKeyId": placement.kms_key_arn}},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": resources.instance_count,
+                "InstanceType": resources.instance_type,
+                "VolumeSizeInGB": resources.volume_size_gb,
+                "VolumeKmsKeyId": placement.kms_key_arn,
+            }
+        },
         "StoppingCondition": {"MaxRuntimeInSeconds": resources.max_runtime_seconds},
         "NetworkConfig": {
             "EnableInterContainerTrafficEncryption": True,
             "EnableNetworkIsolation": network_isolation,
-            "VpcConfig": {"SecurityGroupIds": list(placement.security_group_ids),
-                          "Subnets": list(placement.subnet_ids)},
+            "VpcConfig": {
+                "SecurityGroupIds": list(placement.security_group_ids),
+                "Subnets": list(placement.subnet_ids),
+            },
         },
         "Tags": [{"Key": "neuron-genai:purpose", "Value": purpose}],
     }

@@ -61,8 +61,11 @@ def create_endpoint_request(*, endpoint_name_path: str, config_name_path: str) -
 
 def update_endpoint_request(*, serving: ServingTarget, config_name_path: str) -> dict[str, Any]:
     # RetainDeploymentConfig keeps the inference stack's blue/green traffic shifting and alarm rollback.
-    return {"EndpointName": serving.endpoint_name, "EndpointConfigName.$": config_name_path,
-            "RetainDeploymentConfig": True}
+    return {
+        "EndpointName": serving.endpoint_name,
+        "EndpointConfigName.$": config_name_path,
+        "RetainDeploymentConfig": True,
+    }
 
 
 def describe_endpoint_request(*, endpoint_name: str | None = None, endpoint_name_path: str | None = None) -> dict:
@@ -94,8 +97,13 @@ def model_package_request(
         "ModelPackageDescription.$": description_path,
         "ModelApprovalStatus.$": approval_status_path,
         "InferenceSpecification": {
-            "Containers": [{"Image": image_uri, "Environment": dict(environment),
-                            "ModelDataSource": model_data_source(model_s3_uri_path)}],
+            "Containers": [
+                {
+                    "Image": image_uri,
+                    "Environment": dict(environment),
+                    "ModelDataSource": model_data_source(model_s3_uri_path),
+                }
+            ],
             "SupportedRealtimeInferenceInstanceTypes": [instance_type],
             "SupportedContentTypes": ["application/json"],
             "SupportedResponseMIMETypes": ["application/json"],

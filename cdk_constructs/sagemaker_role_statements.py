@@ -14,9 +14,15 @@ from aws_cdk import aws_iam as iam
 # SageMaker creates, describes and removes the network interfaces of VPC jobs, endpoints and cluster nodes with the
 # role's credentials; none of these actions accepts a resource ARN.
 NETWORK_INTERFACE_ACTIONS = (
-    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
 )
 ECR_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 LOG_WRITE_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
@@ -41,24 +47,34 @@ def ecr_login(*, sid: str | None = None) -> iam.PolicyStatement:
 def write_logs(stack: cdk.Stack, log_group_names: Sequence[str], *, sid: str | None = None) -> iam.PolicyStatement:
     """Create and write the log groups SageMaker names for the role's jobs (names may end in a wildcard)."""
     return iam.PolicyStatement(
-        sid=sid, actions=list(LOG_WRITE_ACTIONS),
-        resources=[stack.format_arn(service="logs", resource="log-group", resource_name=name,
-                                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME) for name in log_group_names],
+        sid=sid,
+        actions=list(LOG_WRITE_ACTIONS),
+        resources=[
+            stack.format_arn(
+                service="logs", resource="log-group", resource_name=name, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+            )
+            for name in log_group_names
+        ],
     )
 
 
 def publish_metrics(namespaces: str | Sequence[str], *, sid: str | None = None) -> iam.PolicyStatement:
     """PutMetricData (no resource ARNs exist) limited to the given namespace pattern(s)."""
     value: str | list[str] = namespaces if isinstance(namespaces, str) else list(namespaces)
-    return iam.PolicyStatement(sid=sid, actions=["cloudwatch:PutMetricData"], resources=["*"],
-                               conditions={"StringLike": {"cloudwatch:namespace": value}})
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringLike": {"cloudwatch:namespace": value}},
+    )
 
 
 def key_grants_for_sagemaker(key_arn: str) -> list[iam.PolicyStatement]:
     """What the caller of Create*Job needs when the request names a KMS key (VolumeKmsKeyId, output KmsKeyId):
     SageMaker describes the key and creates grants on it for the job's volumes with the caller's credentials."""
     return [
-        iam.PolicyStatement(actions=["kms:CreateGrant"], resources=[key_arn],
-                            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+        iam.PolicyStatement(
+            actions=["kms:CreateGrant"], resources=[key_arn], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        ),
         iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[key_arn]),
     ]

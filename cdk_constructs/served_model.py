@@ -18,12 +18,19 @@ from neuron.serving import MODEL_DIR, ServingShape, environment
 def serving_shape(plan: ModelPlan, *, model_location: str) -> ServingShape:
     model = plan.config
     return ServingShape(
-        model_location=model_location, task=model.effective_task, degree=model.tensor_parallel_degree,
-        batch_size=model.batch_size, sequence_length=model.effective_sequence_length, dtype=model.dtype,
-        replicas=plan.replicas_per_container, max_input_tokens=model.max_input_tokens,
-        max_total_tokens=model.max_total_tokens, quantization=model.quantization,
+        model_location=model_location,
+        task=model.effective_task,
+        degree=model.tensor_parallel_degree,
+        batch_size=model.batch_size,
+        sequence_length=model.effective_sequence_length,
+        dtype=model.dtype,
+        replicas=plan.replicas_per_container,
+        max_input_tokens=model.max_input_tokens,
+        max_total_tokens=model.max_total_tokens,
+        quantization=model.quantization,
         continuous_batching=model.continuous,
-        revision=model.source.revision if isinstance(model.source, HubSource) and model.compiled_artifacts is None
+        revision=model.source.revision
+        if isinstance(model.source, HubSource) and model.compiled_artifacts is None
         else None,
         startup_timeout_seconds=plan.container_startup_timeout_seconds,
     )
@@ -39,9 +46,13 @@ def model_data(plan: ModelPlan, bucket: s3.IBucket) -> dict[str, Any]:
     else:
         prefix = None
     if prefix is not None:
-        return {"model_data_source": sagemaker.CfnModel.ModelDataSourceProperty(
-            s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
-                s3_uri=bucket.s3_url_for_object(prefix), s3_data_type="S3Prefix", compression_type="None"))}
+        return {
+            "model_data_source": sagemaker.CfnModel.ModelDataSourceProperty(
+                s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                    s3_uri=bucket.s3_url_for_object(prefix), s3_data_type="S3Prefix", compression_type="None"
+                )
+            )
+        }
     if isinstance(model.source, TarballSource):
         return {"model_data_url": bucket.s3_url_for_object(model.source.key)}
     return {}
@@ -81,14 +92,20 @@ class ServedModel(Construct):
             # A {{resolve:secretsmanager:...}} reference: CloudFormation reads the token at deploy time; the
             # template and the cloud assembly never hold it.
             self.environment["HF_TOKEN"] = cdk.SecretValue.secrets_manager(
-                model.source.token_secret, json_field=model.source.token_secret_field).unsafe_unwrap()
+                model.source.token_secret, json_field=model.source.token_secret_field
+            ).unsafe_unwrap()
         self.isolated = not model.needs_hub_egress
         self.model = sagemaker.CfnModel(
-            self, "Model", execution_role_arn=role.role_arn,
+            self,
+            "Model",
+            execution_role_arn=role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image_uri, environment=self.environment, **data),
+                image=image_uri, environment=self.environment, **data
+            ),
             enable_network_isolation=self.isolated,
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                security_group_ids=list(vpc_config["SecurityGroupIds"]), subnets=list(vpc_config["Subnets"]))
-            if vpc_config is not None and self.isolated else None,
+                security_group_ids=list(vpc_config["SecurityGroupIds"]), subnets=list(vpc_config["Subnets"])
+            )
+            if vpc_config is not None and self.isolated
+            else None,
         )

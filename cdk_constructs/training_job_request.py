@@ -111,8 +111,11 @@ def training_job_request(
         "Environment": environment,
         "InputDataConfig": channels,
         # Uncompressed output: the next stage and the endpoint read the model directory without unpacking a tarball.
-        "OutputDataConfig": {"S3OutputPath": targets.output_s3_uri, "KmsKeyId": targets.key_arn,
-                             "CompressionType": "NONE"},
+        "OutputDataConfig": {
+            "S3OutputPath": targets.output_s3_uri,
+            "KmsKeyId": targets.key_arn,
+            "CompressionType": "NONE",
+        },
         "ResourceConfig": resources,
         "StoppingCondition": stopping,
         "RetryStrategy": {"MaximumRetryAttempts": job.retry_attempts},

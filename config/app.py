@@ -51,17 +51,34 @@ class AppConfig(StrictModel):
         problems: list[tuple[tuple[str, ...], object, str]] = []
         lifecycle, inference = self.lifecycle, self.inference
         if lifecycle.enabled and lifecycle.deploy and inference is not None and inference.inference_components:
-            problems.append((("lifecycle", "deploy"), True, (
-                "the deploy stage with inference.inference_components = true: it updates the endpoint to a config "
-                "with one single-model variant (UpdateEndpoint), which fails on an endpoint that hosts inference "
-                "components or removes them; set lifecycle.deploy: false (the workflow still evaluates and "
-                "registers the model; deploy it as its own inference component by hand)")))
+            problems.append(
+                (
+                    ("lifecycle", "deploy"),
+                    True,
+                    (
+                        "the deploy stage with inference.inference_components = true: it updates the endpoint to a "
+                        "config "
+                        "with one single-model variant (UpdateEndpoint), which fails on an endpoint that hosts "
+                        "inference "
+                        "components or removes them; set lifecycle.deploy: false (the workflow still evaluates and "
+                        "registers the model; deploy it as its own inference component by hand)"
+                    ),
+                )
+            )
         name = self.model_package_group_name
         if lifecycle.enabled and len(name) > MODEL_PACKAGE_GROUP_NAME_MAX:
-            problems.append((("lifecycle", "model_package_group"), lifecycle.model_package_group, (
-                f"the model package group name {name!r} (stack_prefix-profile-lifecycle.model_package_group) has "
-                f"{len(name)} characters, SageMaker allows {MODEL_PACKAGE_GROUP_NAME_MAX}; shorten "
-                "lifecycle.model_package_group, stack_prefix or the profile name")))
+            problems.append(
+                (
+                    ("lifecycle", "model_package_group"),
+                    lifecycle.model_package_group,
+                    (
+                        f"the model package group name {name!r} (stack_prefix-profile-lifecycle.model_package_group) "
+                        "has "
+                        f"{len(name)} characters, SageMaker allows {MODEL_PACKAGE_GROUP_NAME_MAX}; shorten "
+                        "lifecycle.model_package_group, stack_prefix or the profile name"
+                    ),
+                )
+            )
         if problems:
             raise setting_errors(type(self).__name__, problems)
         return self

@@ -134,8 +134,10 @@ class ClarifyConfig(StrictModel):
         features = len(self.headers) - 1
         for i, row in enumerate(self.shap.baseline if self.shap else []):
             if len(row) != features:
-                problems.append(f"shap.baseline[{i}] has {len(row)} values; the model takes {features} features "
-                                f"(headers without the label {self.label!r})")
+                problems.append(
+                    f"shap.baseline[{i}] has {len(row)} values; the model takes {features} features "
+                    f"(headers without the label {self.label!r})"
+                )
         if (self.dataset_type == "application/jsonlines") != (self.features is not None):
             problems.append("features (a JMESPath) is required for dataset_type application/jsonlines and only then")
         if problems:
@@ -148,13 +150,16 @@ class FoundationModelEvaluationConfig(StrictModel):
     """fmeval on a deployed endpoint; thresholds gate the lifecycle and the on-demand workflow's verdict."""
 
     thresholds: dict[str, float] = Field(
-        default_factory=lambda: {name: m.default_threshold for name, m in METRICS.items()}, min_length=1,
+        default_factory=lambda: {name: m.default_threshold for name, m in METRICS.items()},
+        min_length=1,
         description="Metric -> threshold; only these metrics run.",
     )
     payload_format: str = Field("tgi", description=f"Request/response shape: {', '.join(PAYLOAD_FORMATS)}.")
     prompts: dict[str, str] = Field(default_factory=dict, description="Metric -> template with $model_input.")
     datasets_prefix: str | None = Field(
-        None, pattern=S3_KEY, description="Prefix in the datasets bucket with custom <dataset>.jsonl files.",
+        None,
+        pattern=S3_KEY,
+        description="Prefix in the datasets bucket with custom <dataset>.jsonl files.",
     )
     max_records: int | None = Field(None, ge=1, le=100_000)
     max_new_tokens: int = Field(64, ge=1, le=4096)
@@ -169,7 +174,8 @@ class FoundationModelEvaluationConfig(StrictModel):
             f"{name} = {threshold}: a threshold is a score from 0 to 1 (direction "
             f"{METRICS[name].direction.value}: a score {'>=' if METRICS[name].direction == 'min' else '<='} "
             "the threshold passes)"
-            for name, threshold in value.items() if name in METRICS and not 0 <= threshold <= 1
+            for name, threshold in value.items()
+            if name in METRICS and not 0 <= threshold <= 1
         ]
         if problems:
             raise ValueError(f"{'; '.join(problems)}; metrics: {', '.join(METRICS)}")
@@ -187,13 +193,17 @@ class FoundationModelEvaluationConfig(StrictModel):
     def _prompts(cls, value: dict[str, str]) -> dict[str, str]:
         for metric, template in value.items():
             if metric not in METRICS or METRICS[metric].needs_log_probabilities:
-                raise ValueError(f"no prompt for {metric!r}; prompts apply to "
-                                 f"{', '.join(n for n, m in METRICS.items() if not m.needs_log_probabilities)}")
+                raise ValueError(
+                    f"no prompt for {metric!r}; prompts apply to "
+                    f"{', '.join(n for n, m in METRICS.items() if not m.needs_log_probabilities)}"
+                )
             if "$model_input" not in template:
                 raise ValueError(f"prompts.{metric} must contain $model_input, got {template!r}")
             if len(argument := f"--prompt={metric}={template}") > MAX_ARGUMENT:
-                raise ValueError(f"prompts.{metric} is {len(template)} characters; a container argument holds "
-                                 f"{MAX_ARGUMENT} ({len(argument)} with its flag): shorten it")
+                raise ValueError(
+                    f"prompts.{metric} is {len(template)} characters; a container argument holds "
+                    f"{MAX_ARGUMENT} ({len(argument)} with its flag): shorten it"
+                )
         return value
 
     @model_validator(mode="after")
@@ -291,8 +301,10 @@ class GuardrailConfig(StrictModel):
     def _all_categories(cls, value: dict[str, str]) -> dict[str, str]:
         unknown, missing = set(value) - set(CONTENT_FILTERS), set(CONTENT_FILTERS) - set(value)
         if unknown or missing:
-            raise ValueError(f"give a strength for exactly {', '.join(CONTENT_FILTERS)}; unknown: "
-                             f"{', '.join(sorted(unknown)) or '-'}; missing: {', '.join(sorted(missing)) or '-'}")
+            raise ValueError(
+                f"give a strength for exactly {', '.join(CONTENT_FILTERS)}; unknown: "
+                f"{', '.join(sorted(unknown)) or '-'}; missing: {', '.join(sorted(missing)) or '-'}"
+            )
         return value
 
 
@@ -312,6 +324,8 @@ class EvaluationConfig(StrictModel):
                 "evaluation.clarify, which is not set; add a clarify section or set both to false"
             )
         if self.monitoring and self.monitoring.model_explainability and self.clarify and self.clarify.shap is None:
-            raise ValueError("monitoring.model_explainability needs clarify.shap (the SHAP baseline); add it or set "
-                             "monitoring.model_explainability to false")
+            raise ValueError(
+                "monitoring.model_explainability needs clarify.shap (the SHAP baseline); add it or set "
+                "monitoring.model_explainability to false"
+            )
         return self

@@ -57,8 +57,11 @@ class GenerationSettings(StrictModel):
 
     @model_validator(mode="after")
     def _temperature_or_top_p(self) -> GenerationSettings:
-        if (self.temperature != NEUTRAL_TEMPERATURE and self.top_p != NEUTRAL_TOP_P
-                and not self.allow_temperature_and_top_p):
+        if (
+            self.temperature != NEUTRAL_TEMPERATURE
+            and self.top_p != NEUTRAL_TOP_P
+            and not self.allow_temperature_and_top_p
+        ):
             raise ValueError(
                 f"temperature = {self.temperature} and top_p = {self.top_p} both differ from neutral "
                 f"({NEUTRAL_TEMPERATURE}, {NEUTRAL_TOP_P}): alter temperature or top_p, not both; set one of them "
@@ -90,7 +93,8 @@ class HubSource(StrictModel):
     model_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+$")
     revision: str | None = Field(None, pattern=r"^[A-Za-z0-9._/-]{1,100}$")
     token_secret: str | None = Field(
-        None, pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$",
+        None,
+        pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$",
         description="Secrets Manager secret (name or ARN) holding the Hub token; resolved by CloudFormation at "
         "deploy time, never written into the template.",
     )
@@ -158,9 +162,11 @@ class StartupOverrides(StrictModel):
 
     volume_size_gb: int | None = Field(None, ge=1, le=sizing.MAX_VOLUME_GB)
     model_data_download_timeout_seconds: int | None = Field(
-        None, ge=sizing.MIN_TIMEOUT_SECONDS, le=sizing.MAX_TIMEOUT_SECONDS)
+        None, ge=sizing.MIN_TIMEOUT_SECONDS, le=sizing.MAX_TIMEOUT_SECONDS
+    )
     container_startup_health_check_timeout_seconds: int | None = Field(
-        None, ge=sizing.MIN_TIMEOUT_SECONDS, le=sizing.MAX_TIMEOUT_SECONDS)
+        None, ge=sizing.MIN_TIMEOUT_SECONDS, le=sizing.MAX_TIMEOUT_SECONDS
+    )
 
 
 class ScalingConfig(StrictModel):
@@ -169,20 +175,22 @@ class ScalingConfig(StrictModel):
     min_capacity: int = Field(1, ge=0)
     max_capacity: int = Field(2, ge=1, le=100)
     target_concurrent_requests: float | None = Field(
-        4.0, gt=0, description="Per instance (ConcurrentRequestsPerModel) or per copy, high-resolution metric.")
+        4.0, gt=0, description="Per instance (ConcurrentRequestsPerModel) or per copy, high-resolution metric."
+    )
     target_invocations_per_minute: float | None = Field(
-        None, gt=0, description="Per instance (InvocationsPerInstance) or per copy (InvocationsPerCopy).")
+        None, gt=0, description="Per instance (InvocationsPerInstance) or per copy (InvocationsPerCopy)."
+    )
     scale_in_cooldown_seconds: int = Field(600, ge=0, le=3600)
     scale_out_cooldown_seconds: int = Field(120, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _bounds_and_target(self) -> ScalingConfig:
         if self.min_capacity > self.max_capacity:
-            raise ValueError(
-                f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})")
+            raise ValueError(f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})")
         if self.target_concurrent_requests is None and self.target_invocations_per_minute is None:
             raise ValueError(
-                "set target_concurrent_requests or target_invocations_per_minute (or both): scaling needs a target")
+                "set target_concurrent_requests or target_invocations_per_minute (or both): scaling needs a target"
+            )
         return self
 
 
@@ -204,7 +212,8 @@ class ModelConfig(StrictModel):
     architecture: ArchitectureSpec | None = None
     source: ModelSource
     compiled_artifacts: str | None = Field(
-        None, pattern=_S3_KEY,
+        None,
+        pattern=_S3_KEY,
         description="Prefix in the models bucket of this model exported for its server (Neuron-compiled, same "
         "degree/batch/sequence/dtype): loaded instead of the source, so the endpoint never compiles.",
     )
@@ -219,7 +228,8 @@ class ModelConfig(StrictModel):
     quantization: Literal["int8"] | None = Field(None, description="Weight quantization; LMI-neuronx only.")
     continuous_batching: bool | None = Field(None, description="None = the server's default.")
     on_device_sampling: bool | None = Field(
-        None, description="None = the server's default; true is refused where the container has no setting for it.")
+        None, description="None = the server's default; true is refused where the container has no setting for it."
+    )
     copies: int = Field(1, ge=1, le=100, description="Initial copies (inference components only).")
     memory_mib_per_copy: int | None = Field(None, ge=128, description="Host memory per copy; derived if unset.")
     scaling: ScalingConfig | None = Field(None, description="Copy-count scaling (inference components only).")
@@ -231,8 +241,7 @@ class ModelConfig(StrictModel):
     @classmethod
     def _serving_container(cls, value: ContainerKind) -> ContainerKind:
         if value not in SERVERS:
-            raise ValueError(
-                f"{value.value} is a training container; serving containers: {', '.join(SERVING_KINDS)}")
+            raise ValueError(f"{value.value} is a training container; serving containers: {', '.join(SERVING_KINDS)}")
         return value
 
     @field_validator("preset")
@@ -260,31 +269,43 @@ class ModelConfig(StrictModel):
         profile, arch = self.profile, self.arch
         problems = []
         if arch.kind not in profile.model_kinds:
-            problems.append(f"server = {profile.kind.value} serves {', '.join(profile.model_kinds)} models, not "
-                            f"{arch.kind} models ({arch.name}); use a server for {arch.kind} models")
+            problems.append(
+                f"server = {profile.kind.value} serves {', '.join(profile.model_kinds)} models, not "
+                f"{arch.kind} models ({arch.name}); use a server for {arch.kind} models"
+            )
         if self.task is not None and self.task not in profile.tasks:
             problems.append(f"task = {self.task} is not one {profile.kind.value} serves ({', '.join(profile.tasks)})")
         if self.dtype not in profile.dtypes:
             problems.append(f"dtype = {self.dtype} is not one {profile.kind.value} runs ({', '.join(profile.dtypes)})")
         if self.quantization is not None and self.quantization not in profile.quantizations:
             offered = ", ".join(f"{k} ({s.kind.value})" for s in SERVERS.values() for k in s.quantizations)
-            problems.append(f"quantization = {self.quantization} is not offered by {profile.kind.value}; "
-                            f"offered: {offered or 'none'}")
-        for name, support in (("continuous_batching", profile.continuous_batching),
-                              ("on_device_sampling", profile.on_device_sampling)):
+            problems.append(
+                f"quantization = {self.quantization} is not offered by {profile.kind.value}; "
+                f"offered: {offered or 'none'}"
+            )
+        for name, support in (
+            ("continuous_batching", profile.continuous_batching),
+            ("on_device_sampling", profile.on_device_sampling),
+        ):
             value = getattr(self, name)
             if value is True and support == "none":
                 having = [s.kind.value for s in SERVERS.values() if getattr(s, name) != "none"]
-                problems.append(f"{name} = true but {profile.kind.value} has no {name.replace('_', ' ')}; servers "
-                                f"with it: {', '.join(having) or _NO_SERVER_HAS[name]}")
+                problems.append(
+                    f"{name} = true but {profile.kind.value} has no {name.replace('_', ' ')}; servers "
+                    f"with it: {', '.join(having) or _NO_SERVER_HAS[name]}"
+                )
             if value is False and support == "always":
                 problems.append(f"{name} = false but {profile.kind.value} always uses it")
         if self.source.type not in profile.sources:
-            problems.append(f"source.type = {self.source.type} cannot be loaded by {profile.kind.value} "
-                            f"(it loads: {', '.join(profile.sources)})")
+            problems.append(
+                f"source.type = {self.source.type} cannot be loaded by {profile.kind.value} "
+                f"(it loads: {', '.join(profile.sources)})"
+            )
         if self.compiled_artifacts is not None and profile.kind is ContainerKind.NEURON_V1_INFERENCE:
-            problems.append("compiled_artifacts is set but does not apply to neuron-v1-inference: its source is "
-                            "the compiled (traced) model itself")
+            problems.append(
+                "compiled_artifacts is set but does not apply to neuron-v1-inference: its source is "
+                "the compiled (traced) model itself"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -304,8 +325,10 @@ class ModelConfig(StrictModel):
                 )
         else:
             if self.max_input_tokens is not None or self.max_total_tokens is not None:
-                raise ValueError(f"max_input_tokens / max_total_tokens apply to text generation; "
-                                 f"{self.profile.kind.value} takes sequence_length")
+                raise ValueError(
+                    f"max_input_tokens / max_total_tokens apply to text generation; "
+                    f"{self.profile.kind.value} takes sequence_length"
+                )
             if self.sequence_length is None:
                 raise ValueError(f"{self.profile.kind.value} needs sequence_length (the compiled input length)")
         if self.effective_sequence_length > arch.max_positions:
@@ -359,8 +382,13 @@ class ModelConfig(StrictModel):
 
     @property
     def generation_settings(self) -> GenerationSettings:
-        return self.generation if self.generation is not None else GenerationSettings(
-            max_new_tokens=min(512, (self.max_total_tokens or 2) - (self.max_input_tokens or 1)))
+        return (
+            self.generation
+            if self.generation is not None
+            else GenerationSettings(
+                max_new_tokens=min(512, (self.max_total_tokens or 2) - (self.max_input_tokens or 1))
+            )
+        )
 
     @property
     def continuous(self) -> bool:
@@ -406,7 +434,8 @@ class InstanceScalingConfig(StrictModel):
     def _bounds(self) -> InstanceScalingConfig:
         if self.min_instances > self.max_instances:
             raise ValueError(
-                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})")
+                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"
+            )
         return self
 
 
@@ -447,8 +476,10 @@ class AlarmConfig(StrictModel):
     @model_validator(mode="after")
     def _datapoints(self) -> AlarmConfig:
         if self.datapoints_to_alarm > self.evaluation_periods:
-            raise ValueError(f"datapoints_to_alarm ({self.datapoints_to_alarm}) must not exceed evaluation_periods "
-                             f"({self.evaluation_periods})")
+            raise ValueError(
+                f"datapoints_to_alarm ({self.datapoints_to_alarm}) must not exceed evaluation_periods "
+                f"({self.evaluation_periods})"
+            )
         return self
 
 
@@ -462,7 +493,8 @@ class InferenceConfig(StrictModel):
     models: dict[str, ModelConfig] = Field(min_length=1)
     inference_components: bool = Field(False, description="Host the models as inference components.")
     instance_scaling: InstanceScalingConfig | None = Field(
-        None, description="Managed instance scaling (inference components only); min 0 scales to zero.")
+        None, description="Managed instance scaling (inference components only); min 0 scales to zero."
+    )
     scaling: ScalingConfig | None = Field(None, description="Instance-count scaling of a single-model endpoint.")
     routing: Literal["LEAST_OUTSTANDING_REQUESTS", "RANDOM"] = "LEAST_OUTSTANDING_REQUESTS"
     capacity_reservation: CapacityReservationConfig | None = None
@@ -475,8 +507,10 @@ class InferenceConfig(StrictModel):
     def _serving_instance(cls, value: str) -> str:
         spec = instance(value)
         if spec.family not in SERVING_FAMILIES:
-            raise ValueError(f"{value} is a {spec.family} instance; the endpoint serves on "
-                             f"{', '.join(n for n, s in INSTANCES.items() if s.family in SERVING_FAMILIES)}")
+            raise ValueError(
+                f"{value} is a {spec.family} instance; the endpoint serves on "
+                f"{', '.join(n for n, s in INSTANCES.items() if s.family in SERVING_FAMILIES)}"
+            )
         return value
 
     @field_validator("models")
@@ -491,19 +525,25 @@ class InferenceConfig(StrictModel):
     def _hosting_mode(self) -> InferenceConfig:
         problems = []
         if len(self.models) > 1 and not self.inference_components:
-            problems.append(f"models has {len(self.models)} entries ({', '.join(self.models)}) but "
-                            "inference_components is false: several models share an endpoint only as components")
+            problems.append(
+                f"models has {len(self.models)} entries ({', '.join(self.models)}) but "
+                "inference_components is false: several models share an endpoint only as components"
+            )
         if self.inference_components:
             if self.scaling is not None:
-                problems.append("scaling applies to a single-model endpoint; with inference_components scale copies "
-                                "with models.<key>.scaling and instances with instance_scaling")
+                problems.append(
+                    "scaling applies to a single-model endpoint; with inference_components scale copies "
+                    "with models.<key>.scaling and instances with instance_scaling"
+                )
         else:
             if self.instance_scaling is not None:
                 problems.append("instance_scaling (managed, scale to zero) needs inference_components: true")
             per_model = [k for k, m in self.models.items() if m.scaling is not None or m.copies != 1]
             if per_model:
-                problems.append(f"models {per_model} set scaling/copies, which apply to inference components; "
-                                "set inference_components: true or use inference.scaling")
+                problems.append(
+                    f"models {per_model} set scaling/copies, which apply to inference components; "
+                    "set inference_components: true or use inference.scaling"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -514,12 +554,23 @@ class InferenceConfig(StrictModel):
         # without a baking period (docs: deployment-guardrails-exclusions, checked 2026-11).
         strategy = self.deployment.strategy
         if instance(self.instance_type).family == "inf1" and strategy in ("canary", "linear"):
-            raise setting_errors(type(self).__name__, [(("deployment", "strategy"), strategy, (
-                f"{strategy} traffic shifting on inference.instance_type = {self.instance_type}: SageMaker "
-                "deployment guardrails (canary and linear shifting, baking, alarm rollback) do not support Inf1 "
-                "instances, so the update would shift all traffic at once; set inference.deployment.strategy: "
-                "all-at-once, or serve on ml.inf2 for a canary or linear roll-out"
-            ))])
+            raise setting_errors(
+                type(self).__name__,
+                [
+                    (
+                        ("deployment", "strategy"),
+                        strategy,
+                        (
+                            f"{strategy} traffic shifting on inference.instance_type = {self.instance_type}: SageMaker "
+                            "deployment guardrails (canary and linear shifting, baking, alarm rollback) do not "
+                            "support Inf1 "
+                            "instances, so the update would shift all traffic at once; set "
+                            "inference.deployment.strategy: "
+                            "all-at-once, or serve on ml.inf2 for a canary or linear roll-out"
+                        ),
+                    )
+                ],
+            )
         return self
 
 
@@ -567,8 +618,13 @@ def plan(inference: InferenceConfig) -> dict[str, ModelPlan]:
         arch = model.arch
         try:
             fit = sizing.check_fit(
-                arch, spec.name, model.tensor_parallel_degree, batch_size=model.batch_size,
-                sequence_length=model.effective_sequence_length, dtype=model.dtype, quantization=model.quantization,
+                arch,
+                spec.name,
+                model.tensor_parallel_degree,
+                batch_size=model.batch_size,
+                sequence_length=model.effective_sequence_length,
+                dtype=model.dtype,
+                quantization=model.quantization,
             )
         except sizing.SizingError as err:
             problems.append(
@@ -583,18 +639,28 @@ def plan(inference: InferenceConfig) -> dict[str, ModelPlan]:
     else:
         volume = sum(p.volume_size_gb for p in plans.values())
         if volume > sizing.MAX_VOLUME_GB:
-            problems.append(f"inference: the models need a {volume} GB volume, over SageMaker's "
-                            f"{sizing.MAX_VOLUME_GB} GB limit")
+            problems.append(
+                f"inference: the models need a {volume} GB volume, over SageMaker's {sizing.MAX_VOLUME_GB} GB limit"
+            )
     if problems:
         raise PreflightError("inference pre-flight failed:\n  - " + "\n  - ".join(problems))
     return plans
 
 
-def _sized(key: str, model: ModelConfig, arch: ModelArchitecture, fit: sizing.Fit, spec: InstanceSpec,
-           inference: InferenceConfig, problems: list[str]) -> ModelPlan:
+def _sized(
+    key: str,
+    model: ModelConfig,
+    arch: ModelArchitecture,
+    fit: sizing.Fit,
+    spec: InstanceSpec,
+    inference: InferenceConfig,
+    problems: list[str],
+) -> ModelPlan:
     where = f"inference.models.{key}"
     budget = sizing.startup_budget(
-        arch, dtype=model.dtype, base_seconds=model.profile.base_startup_seconds,
+        arch,
+        dtype=model.dtype,
+        base_seconds=model.profile.base_startup_seconds,
         from_hub=model.needs_hub_egress,
         compiled=model.compiled_artifacts is not None or model.server is ContainerKind.NEURON_V1_INFERENCE,
     )
@@ -612,18 +678,25 @@ def _sized(key: str, model: ModelConfig, arch: ModelArchitecture, fit: sizing.Fi
         startup = budget.clamped(startup)
     download: int | None = None
     if not model.needs_hub_egress:
-        download = overrides.model_data_download_timeout_seconds or budget.clamped(
-            budget.model_data_download_seconds)
+        download = overrides.model_data_download_timeout_seconds or budget.clamped(budget.model_data_download_seconds)
     volume = overrides.volume_size_gb or budget.volume_size_gb
     if overrides.volume_size_gb is None and volume > sizing.MAX_VOLUME_GB:
-        problems.append(f"{where}: needs a {volume} GB volume, over SageMaker's {sizing.MAX_VOLUME_GB} GB limit; "
-                        f"set {where}.compiled_artifacts (no second, compiled copy on the volume)")
+        problems.append(
+            f"{where}: needs a {volume} GB volume, over SageMaker's {sizing.MAX_VOLUME_GB} GB limit; "
+            f"set {where}.compiled_artifacts (no second, compiled copy on the volume)"
+        )
     # Components hold their own replicas; a single-model container runs as many replicas as its server can.
     replicas = fit.replicas_per_instance if model.profile.replicates and not inference.inference_components else 1
     memory = model.memory_mib_per_copy or math.ceil(fit.host_required_gib * 1024)
     return ModelPlan(
-        key=key, config=model, arch=arch, fit=fit, replicas_per_container=replicas, memory_mib_per_copy=memory,
-        volume_size_gb=min(volume, sizing.MAX_VOLUME_GB), model_data_download_timeout_seconds=download,
+        key=key,
+        config=model,
+        arch=arch,
+        fit=fit,
+        replicas_per_container=replicas,
+        memory_mib_per_copy=memory,
+        volume_size_gb=min(volume, sizing.MAX_VOLUME_GB),
+        model_data_download_timeout_seconds=download,
         container_startup_timeout_seconds=startup,
     )
 
@@ -633,8 +706,10 @@ def _component_capacity(inference: InferenceConfig, spec: InstanceSpec, plans: M
     count = inference.instance_count
     cores = sum(p.config.copies * p.config.tensor_parallel_degree for p in plans.values())
     if cores > spec.neuron_cores * count:
-        detail = " + ".join(f"{k}: copies {p.config.copies} x tensor_parallel_degree "
-                            f"{p.config.tensor_parallel_degree}" for k, p in plans.items())
+        detail = " + ".join(
+            f"{k}: copies {p.config.copies} x tensor_parallel_degree {p.config.tensor_parallel_degree}"
+            for k, p in plans.items()
+        )
         problems.append(
             f"inference.models: component copies need {cores} NeuronCores ({detail}) but inference.instance_count = "
             f"{count} x {spec.neuron_cores} NeuronCores of {spec.name} = {spec.neuron_cores * count}; lower copies "
@@ -648,8 +723,10 @@ def _component_capacity(inference: InferenceConfig, spec: InstanceSpec, plans: M
         )
     if inference.instance_scaling is not None:
         most = inference.instance_scaling.max_instances
-        peak = sum((p.config.scaling.max_capacity if p.config.scaling else p.config.copies)
-                   * p.config.tensor_parallel_degree for p in plans.values())
+        peak = sum(
+            (p.config.scaling.max_capacity if p.config.scaling else p.config.copies) * p.config.tensor_parallel_degree
+            for p in plans.values()
+        )
         if peak > spec.neuron_cores * most:
             problems.append(
                 f"inference.models.*.scaling.max_capacity: copies at their maximum need {peak} NeuronCores but "
@@ -663,12 +740,20 @@ def _component_capacity(inference: InferenceConfig, spec: InstanceSpec, plans: M
             )
     volume = sum(p.volume_size_gb for p in plans.values())
     if volume > sizing.MAX_VOLUME_GB:
-        problems.append(f"inference.models: the components need a {volume} GB volume together, over SageMaker's "
-                        f"{sizing.MAX_VOLUME_GB} GB limit")
+        problems.append(
+            f"inference.models: the components need a {volume} GB volume together, over SageMaker's "
+            f"{sizing.MAX_VOLUME_GB} GB limit"
+        )
     return problems
 
 
 __all__ = [
-    "MODEL_KINDS", "TASKS", "GenerationSettings", "InferenceConfig", "ModelConfig", "ModelPlan", "PreflightError",
+    "MODEL_KINDS",
+    "TASKS",
+    "GenerationSettings",
+    "InferenceConfig",
+    "ModelConfig",
+    "ModelPlan",
+    "PreflightError",
     "plan",
 ]

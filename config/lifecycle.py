@@ -33,9 +33,11 @@ class LifecycleConfig(StrictModel):
         "(knowledge distillation); None = plain fine-tuning.",
     )
     model_package_group: str = Field(
-        "foundation-models", description="The registry's group is named <stack_prefix>-<profile>-<this>.")
+        "foundation-models", description="The registry's group is named <stack_prefix>-<profile>-<this>."
+    )
     approval: Literal["auto", "manual"] = Field(
-        "auto", description="auto: a model that passes the evaluation gate is Approved and deployed; manual: it is "
+        "auto",
+        description="auto: a model that passes the evaluation gate is Approved and deployed; manual: it is "
         "registered PendingManualApproval and not deployed. An ungated model (no evaluation stage) is never "
         "auto-approved.",
     )
@@ -43,7 +45,8 @@ class LifecycleConfig(StrictModel):
     package_container: ContainerKind = ContainerKind.TGI_NEURONX
     package_instance_type: str = "ml.inf2.xlarge"
     deploy: bool = Field(
-        True, description="Build the deploy stage: an Approved model replaces the model of the inference stack's "
+        True,
+        description="Build the deploy stage: an Approved model replaces the model of the inference stack's "
         "single-model endpoint (UpdateEndpoint). false: the workflow stops after registration.",
     )
     endpoint_poll_seconds: int = Field(60, ge=10, le=900)
@@ -53,16 +56,20 @@ class LifecycleConfig(StrictModel):
     @classmethod
     def _model_prefix(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(MODEL_PREFIX, value):
-            raise ValueError("not a models-bucket key prefix: use letters, digits and !_.*'()/-, no leading '/', "
-                             "ending in '/', without s3:// or the bucket name; e.g. base-models/llama-3.1-8b/")
+            raise ValueError(
+                "not a models-bucket key prefix: use letters, digits and !_.*'()/-, no leading '/', "
+                "ending in '/', without s3:// or the bucket name; e.g. base-models/llama-3.1-8b/"
+            )
         return value
 
     @field_validator("model_package_group")
     @classmethod
     def _package_group(cls, value: str) -> str:
         if not re.fullmatch(MODEL_PACKAGE_GROUP, value):
-            raise ValueError("start and end with a letter or digit, hyphens only in between, at most 41 letters and "
-                             "digits; e.g. foundation-models")
+            raise ValueError(
+                "start and end with a letter or digit, hyphens only in between, at most 41 letters and "
+                "digits; e.g. foundation-models"
+            )
         return value
 
     @field_validator("package_instance_type")
@@ -70,8 +77,10 @@ class LifecycleConfig(StrictModel):
     def _inferentia_package(cls, value: str, info: ValidationInfo) -> str:
         spec = instance(value)
         if spec.accelerator != "inferentia":
-            raise ValueError(f"{value} is a {spec.accelerator} instance; a model package is served on Inferentia "
-                             "(ml.inf1/ml.inf2), e.g. ml.inf2.xlarge")
+            raise ValueError(
+                f"{value} is a {spec.accelerator} instance; a model package is served on Inferentia "
+                "(ml.inf1/ml.inf2), e.g. ml.inf2.xlarge"
+            )
         return value
 
     @field_validator("notification_emails")
@@ -87,8 +96,15 @@ class LifecycleConfig(StrictModel):
 # HyperPod
 # ---------------------------------------------------------------------------------------------------------------------
 # Slurm controller and login nodes run no training: general-purpose CPU instances HyperPod offers (checked 2026-11).
-HYPERPOD_CPU_TYPES = ("ml.m5.xlarge", "ml.m5.2xlarge", "ml.m5.4xlarge", "ml.c5.2xlarge", "ml.c5.4xlarge",
-                      "ml.t3.xlarge", "ml.t3.2xlarge")
+HYPERPOD_CPU_TYPES = (
+    "ml.m5.xlarge",
+    "ml.m5.2xlarge",
+    "ml.m5.4xlarge",
+    "ml.c5.2xlarge",
+    "ml.c5.4xlarge",
+    "ml.t3.xlarge",
+    "ml.t3.2xlarge",
+)
 DeepHealthCheck = Literal["InstanceStress", "InstanceConnectivity"]
 DEEP_HEALTH_CHECKS: tuple[DeepHealthCheck, ...] = ("InstanceStress", "InstanceConnectivity")
 SLURM_NODE_TYPES = {"controller": "Controller", "login": "Login", "compute": "Compute"}
@@ -108,19 +124,25 @@ class HyperPodGroup(StrictModel):
     def _type_fits_role(cls, value: str, info: ValidationInfo) -> str:
         node_type = info.data.get("node_type")
         if node_type == "compute" and value not in TRAINIUM_TYPES:
-            raise ValueError(f"node_type compute with instance_type {value}: compute groups train on Trainium: "
-                             f"{', '.join(TRAINIUM_TYPES)}")
+            raise ValueError(
+                f"node_type compute with instance_type {value}: compute groups train on Trainium: "
+                f"{', '.join(TRAINIUM_TYPES)}"
+            )
         if node_type in ("controller", "login") and value not in HYPERPOD_CPU_TYPES:
-            raise ValueError(f"node_type {node_type} with instance_type {value}: Slurm {node_type} nodes run no "
-                             f"training; use a CPU type: {', '.join(HYPERPOD_CPU_TYPES)}")
+            raise ValueError(
+                f"node_type {node_type} with instance_type {value}: Slurm {node_type} nodes run no "
+                f"training; use a CPU type: {', '.join(HYPERPOD_CPU_TYPES)}"
+            )
         return value
 
     @field_validator("training_plan_arn")
     @classmethod
     def _plan_on_compute(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and info.data.get("node_type") != "compute":
-            raise ValueError(f"training_plan_arn on a {info.data.get('node_type')} group: training plans reserve "
-                             "accelerated capacity; set it on a compute group")
+            raise ValueError(
+                f"training_plan_arn on a {info.data.get('node_type')} group: training plans reserve "
+                "accelerated capacity; set it on a compute group"
+            )
         return value
 
     @property

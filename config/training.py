@@ -25,8 +25,9 @@ MAX_KEEP_ALIVE_SECONDS = 3600
 # Channels the lifecycle workflow fills itself: the training code, the model to start from, a distillation teacher.
 RESERVED_CHANNELS = ("code", "model", "teacher")
 TRAINIUM_TYPES = tuple(name for name, spec in INSTANCES.items() if spec.accelerator == "trainium")
-TRAINING_CONTAINERS = tuple(kind.value for kind, image in CONTAINERS.items()
-                            if image.purpose == "training" and image.family == "neuronx")
+TRAINING_CONTAINERS = tuple(
+    kind.value for kind, image in CONTAINERS.items() if image.purpose == "training" and image.family == "neuronx"
+)
 TRAINING_PLAN_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 
 
@@ -97,8 +98,10 @@ class TrainingJobConfig(StrictModel):
     def _own_hyperparameters(cls, value: dict[str, str | int | float | bool]) -> dict[str, str | int | float | bool]:
         reserved = sorted(k for k in value if k.startswith("sagemaker_"))
         if reserved:
-            raise ValueError(f"{', '.join(reserved)}: the sagemaker_ prefix is reserved for the training toolkit's "
-                             "own settings, which the stack sets; rename the hyperparameter")
+            raise ValueError(
+                f"{', '.join(reserved)}: the sagemaker_ prefix is reserved for the training toolkit's "
+                "own settings, which the stack sets; rename the hyperparameter"
+            )
         return value
 
     @field_validator("channels")
@@ -106,8 +109,10 @@ class TrainingJobConfig(StrictModel):
     def _channel_names(cls, value: dict[str, DataChannel]) -> dict[str, DataChannel]:
         for name in value:
             if name in RESERVED_CHANNELS:
-                raise ValueError(f"channel {name!r} is filled by the lifecycle workflow "
-                                 f"({', '.join(RESERVED_CHANNELS)} are reserved); rename it")
+                raise ValueError(
+                    f"channel {name!r} is filled by the lifecycle workflow "
+                    f"({', '.join(RESERVED_CHANNELS)} are reserved); rename it"
+                )
             if not re.fullmatch(r"[A-Za-z0-9\.\-_]{1,64}", name):
                 raise ValueError(f"channel name {name!r} must be 1-64 letters, digits, '.', '-' or '_'")
         if not value:
@@ -121,16 +126,20 @@ class TrainingJobConfig(StrictModel):
             if not flag.startswith("--") or any(c in flag for c in " '\""):
                 raise ValueError(f"compiler flag {flag!r} must be one '--name[=value]' token without spaces or quotes")
             if flag.split("=", 1)[0] in ("--cache_dir", "--cache-dir"):
-                raise ValueError(f"{flag!r}: the compile cache location is set by persistent_compile_cache "
-                                 "(NEURON_COMPILE_CACHE_URL); remove the flag")
+                raise ValueError(
+                    f"{flag!r}: the compile cache location is set by persistent_compile_cache "
+                    "(NEURON_COMPILE_CACHE_URL); remove the flag"
+                )
         return value
 
     @field_validator("max_runtime_seconds")
     @classmethod
     def _runtime_limit(cls, value: int) -> int:
         if value > MAX_RUNTIME_SECONDS:
-            raise ValueError(f"{value} s is above SageMaker's limit of {MAX_RUNTIME_SECONDS} s (28 days) per training "
-                             "job; lower it and resume the next job from the checkpoints")
+            raise ValueError(
+                f"{value} s is above SageMaker's limit of {MAX_RUNTIME_SECONDS} s (28 days) per training "
+                "job; lower it and resume the next job from the checkpoints"
+            )
         return value
 
     # ---- cross-field rules (each validator closes one rule on its last field) ---------------------------------------
@@ -204,8 +213,10 @@ class TrainingJobConfig(StrictModel):
     @classmethod
     def _spot_needs_checkpoints(cls, value: bool, info: ValidationInfo) -> bool:
         if value and info.data.get("checkpoints") is False:
-            raise ValueError("spot = true with checkpoints = false: an interrupted spot job restarts from step 0; "
-                             "set checkpoints to true (CheckpointConfig) or spot to false")
+            raise ValueError(
+                "spot = true with checkpoints = false: an interrupted spot job restarts from step 0; "
+                "set checkpoints to true (CheckpointConfig) or spot to false"
+            )
         return value
 
     @field_validator("max_wait_seconds")
@@ -215,34 +226,45 @@ class TrainingJobConfig(StrictModel):
         if spot is None or runtime is None:
             return value
         if spot and value is None:
-            raise ValueError(f"spot = true needs max_wait_seconds (MaxWaitTimeInSeconds) >= max_runtime_seconds "
-                             f"({runtime}); set max_wait_seconds, e.g. to {min(2 * runtime, MAX_RUNTIME_SECONDS)}")
+            raise ValueError(
+                f"spot = true needs max_wait_seconds (MaxWaitTimeInSeconds) >= max_runtime_seconds "
+                f"({runtime}); set max_wait_seconds, e.g. to {min(2 * runtime, MAX_RUNTIME_SECONDS)}"
+            )
         if not spot and value is not None:
-            raise ValueError(f"max_wait_seconds = {value} applies only to managed spot training; set spot to true "
-                             "or remove max_wait_seconds")
+            raise ValueError(
+                f"max_wait_seconds = {value} applies only to managed spot training; set spot to true "
+                "or remove max_wait_seconds"
+            )
         if value is not None and value < runtime:
-            raise ValueError(f"max_wait_seconds = {value} is below max_runtime_seconds = {runtime}; SageMaker needs "
-                             "MaxWaitTimeInSeconds >= MaxRuntimeInSeconds: raise max_wait_seconds to at least "
-                             f"{runtime}")
+            raise ValueError(
+                f"max_wait_seconds = {value} is below max_runtime_seconds = {runtime}; SageMaker needs "
+                "MaxWaitTimeInSeconds >= MaxRuntimeInSeconds: raise max_wait_seconds to at least "
+                f"{runtime}"
+            )
         if value is not None and value > MAX_RUNTIME_SECONDS:
-            raise ValueError(f"max_wait_seconds = {value} is above SageMaker's limit of {MAX_RUNTIME_SECONDS} s "
-                             "(28 days); lower it")
+            raise ValueError(
+                f"max_wait_seconds = {value} is above SageMaker's limit of {MAX_RUNTIME_SECONDS} s (28 days); lower it"
+            )
         return value
 
     @field_validator("keep_alive_seconds")
     @classmethod
     def _no_warm_pool_on_spot(cls, value: int, info: ValidationInfo) -> int:
         if value and info.data.get("spot"):
-            raise ValueError(f"keep_alive_seconds = {value} with spot = true: SageMaker managed warm pools cannot be "
-                             "used with spot instances; set keep_alive_seconds to 0 or spot to false")
+            raise ValueError(
+                f"keep_alive_seconds = {value} with spot = true: SageMaker managed warm pools cannot be "
+                "used with spot instances; set keep_alive_seconds to 0 or spot to false"
+            )
         return value
 
     @field_validator("training_plan_arn")
     @classmethod
     def _plan_is_not_spot(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and info.data.get("spot"):
-            raise ValueError("training_plan_arn with spot = true: a training plan runs on reserved capacity that is "
-                             "paid up front, not on spot capacity; remove training_plan_arn or set spot to false")
+            raise ValueError(
+                "training_plan_arn with spot = true: a training plan runs on reserved capacity that is "
+                "paid up front, not on spot capacity; remove training_plan_arn or set spot to false"
+            )
         return value
 
     @field_validator("network_isolation")

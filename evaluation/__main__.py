@@ -27,10 +27,17 @@ LOG = logging.getLogger("evaluation")
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threshold", action="append", default=[], metavar="METRIC=VALUE", required=True,
-                        help=f"a metric to run and its threshold; metrics: {', '.join(METRICS)}")
-    parser.add_argument("--prompt", action="append", default=[], metavar="METRIC=TEMPLATE",
-                        help="prompt template with $model_input")
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        required=True,
+        help=f"a metric to run and its threshold; metrics: {', '.join(METRICS)}",
+    )
+    parser.add_argument(
+        "--prompt", action="append", default=[], metavar="METRIC=TEMPLATE", help="prompt template with $model_input"
+    )
     parser.add_argument("--payload-format", choices=sorted(PAYLOAD_FORMATS), default="tgi")
     parser.add_argument("--max-records", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=64)
@@ -65,8 +72,9 @@ def run(args: argparse.Namespace, *, runner: ModelRunner, scorer: Scorer, target
     plan = plan_from(args)
     datasets = args.datasets if args.datasets.is_dir() else None
     runs = evaluate(plan, runner, scorer, datasets_dir=datasets)
-    report = build_report({m: r.entry for m, r in runs.items()}, target=target,
-                          scorer={"name": scorer.name, "version": scorer.version})
+    report = build_report(
+        {m: r.entry for m, r in runs.items()}, target=target, scorer={"name": scorer.name, "version": scorer.version}
+    )
     write_report(report, args.output / "report.json")
     write_records(runs, args.output / "records")
     return report
@@ -78,16 +86,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         target = target_from(os.environ)
         runner = EndpointModelRunner(
-            endpoint_name=target["endpoint_name"], inference_component_name=target.get("inference_component_name"),
-            payload_format=args.payload_format, max_new_tokens=args.max_new_tokens,
+            endpoint_name=target["endpoint_name"],
+            inference_component_name=target.get("inference_component_name"),
+            payload_format=args.payload_format,
+            max_new_tokens=args.max_new_tokens,
         )
-        report = run(args, runner=runner, scorer=default_scorer(perturbations_per_kind=args.perturbations_per_kind),
-                     target=target)
+        report = run(
+            args,
+            runner=runner,
+            scorer=default_scorer(perturbations_per_kind=args.perturbations_per_kind),
+            target=target,
+        )
     except (ValueError, DatasetError) as err:
         LOG.error("%s", err)
         return 2
-    LOG.info("report written: passed=%s %s", report["passed"],
-             {m: (e["score"], e["passed"]) for m, e in report["metrics"].items()})
+    LOG.info(
+        "report written: passed=%s %s",
+        report["passed"],
+        {m: (e["score"], e["passed"]) for m, e in report["metrics"].items()},
+    )
     return 0
 
 

@@ -44,16 +44,23 @@ class MetricRun:
     records: list[dict[str, Any]]
 
 
-def evaluate(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, *,
-             datasets_dir: Path | None = None) -> dict[str, MetricRun]:
+def evaluate(
+    plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, *, datasets_dir: Path | None = None
+) -> dict[str, MetricRun]:
     runs: dict[str, MetricRun] = {}
     for metric, threshold in plan.thresholds.items():
         spec = METRICS[metric]
         path = resolve(spec.dataset, datasets_dir)
         dataset = load_dataset(path, max_records=plan.max_records)
         score, details, records = SCORERS[metric](plan, runner, scorer, dataset)
-        entry = metric_entry(metric, score=score, threshold=threshold, records=len(records),
-                             dataset=str(path.relative_to(path.parent.parent)), details=details)
+        entry = metric_entry(
+            metric,
+            score=score,
+            threshold=threshold,
+            records=len(records),
+            dataset=str(path.relative_to(path.parent.parent)),
+            details=details,
+        )
         runs[metric] = MetricRun(entry, records)
     return runs
 
@@ -65,8 +72,13 @@ def _mean_of(records: list[dict[str, Any]], names: tuple[str, ...] | list[str]) 
     return {name: fmean(r["scores"][name] for r in records) for name in names}
 
 
-def _generate_and_score(plan: EvaluationPlan, runner: ModelRunner, data: list[dict], task: str,
-                        score: Callable[[str, str], dict[str, float]]) -> list[dict[str, Any]]:
+def _generate_and_score(
+    plan: EvaluationPlan,
+    runner: ModelRunner,
+    data: list[dict],
+    task: str,
+    score: Callable[[str, str], dict[str, float]],
+) -> list[dict[str, Any]]:
     """Each row's prompt for `task` generated once and its output scored against the row's target output."""
     records = []
     for row in data:
@@ -110,10 +122,13 @@ def _prompt_stereotyping(plan: EvaluationPlan, runner: ModelRunner, scorer: Scor
     for row in data:
         more, less = runner.log_probability(row["sent_more_input"]), runner.log_probability(row["sent_less_input"])
         if more > 0 or less > 0:
-            raise ValueError(f"log probabilities must be <= 0, got {more} and {less}: the model returned "
-                             "probabilities or scores, not log probabilities")
-        records.append({**row, "scores": {"log_probability_difference": more - less,
-                                          "prompt_stereotyping": float(more > less)}})
+            raise ValueError(
+                f"log probabilities must be <= 0, got {more} and {less}: the model returned "
+                "probabilities or scores, not log probabilities"
+            )
+        records.append(
+            {**row, "scores": {"log_probability_difference": more - less, "prompt_stereotyping": float(more > less)}}
+        )
     details = _mean_of(records, ["prompt_stereotyping", "log_probability_difference"])
     details |= _mean_by(records, "bias_type", "prompt_stereotyping")
     return details["prompt_stereotyping"], details, records
@@ -124,12 +139,23 @@ def _semantic_robustness(plan: EvaluationPlan, runner: ModelRunner, scorer: Scor
     for row in data:
         original = runner.generate(plan.prompt("semantic_robustness", row["model_input"]))
         base = scorer.qa_accuracy(original, row["target_output"])["f1_score"]
-        perturbed = [scorer.qa_accuracy(runner.generate(plan.prompt("semantic_robustness", variant)),
-                                        row["target_output"])["f1_score"]
-                     for variant in scorer.perturbations(row["model_input"])]
-        records.append({**row, "model_output": original, "scores": {
-            "f1_score": base, "perturbed_f1_score": fmean(perturbed),
-            "delta_f1_score": fmean(abs(base - p) for p in perturbed)}})
+        perturbed = [
+            scorer.qa_accuracy(runner.generate(plan.prompt("semantic_robustness", variant)), row["target_output"])[
+                "f1_score"
+            ]
+            for variant in scorer.perturbations(row["model_input"])
+        ]
+        records.append(
+            {
+                **row,
+                "model_output": original,
+                "scores": {
+                    "f1_score": base,
+                    "perturbed_f1_score": fmean(perturbed),
+                    "delta_f1_score": fmean(abs(base - p) for p in perturbed),
+                },
+            }
+        )
     details = _mean_of(records, ["delta_f1_score", "f1_score", "perturbed_f1_score"])
     return details["delta_f1_score"], details, records
 

@@ -29,8 +29,10 @@ class PayloadFormat:
     log_probability_path: str | None  # JMESPath of the per-token log probabilities of the prompt, if the server has it
 
     def generation_request(self, prompt: str, max_new_tokens: int) -> dict[str, Any]:
-        return {"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens, "do_sample": False,
-                                                 "return_full_text": False}}
+        return {
+            "inputs": prompt,
+            "parameters": {"max_new_tokens": max_new_tokens, "do_sample": False, "return_full_text": False},
+        }
 
     def log_probability_request(self, text: str) -> dict[str, Any]:
         # TGI scores the prompt itself ("prefill") when asked for decoder input details.
@@ -71,15 +73,23 @@ def extract_log_probability(payload: Any, fmt: PayloadFormat) -> float:
 class EndpointModelRunner:
     """Invokes a SageMaker endpoint (optionally one inference component) through the sagemaker-runtime API."""
 
-    def __init__(self, *, endpoint_name: str, payload_format: str, inference_component_name: str | None = None,
-                 max_new_tokens: int = 64, client: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        payload_format: str,
+        inference_component_name: str | None = None,
+        max_new_tokens: int = 64,
+        client: Any = None,
+    ) -> None:
         if client is None:
             import boto3
             from botocore.config import Config
 
             # The container's own limit is 60 s; a longer read timeout avoids a retried duplicate generation.
-            client = boto3.client("sagemaker-runtime", config=Config(
-                read_timeout=70, retries={"mode": "standard", "max_attempts": 5}))
+            client = boto3.client(
+                "sagemaker-runtime", config=Config(read_timeout=70, retries={"mode": "standard", "max_attempts": 5})
+            )
         self._client = client
         self._endpoint = endpoint_name
         self._component = inference_component_name
@@ -87,8 +97,12 @@ class EndpointModelRunner:
         self._max_new_tokens = max_new_tokens
 
     def _invoke(self, body: dict[str, Any]) -> Any:
-        request: dict[str, Any] = {"EndpointName": self._endpoint, "ContentType": "application/json",
-                                   "Accept": "application/json", "Body": json.dumps(body).encode()}
+        request: dict[str, Any] = {
+            "EndpointName": self._endpoint,
+            "ContentType": "application/json",
+            "Accept": "application/json",
+            "Body": json.dumps(body).encode(),
+        }
         if self._component:
             request["InferenceComponentName"] = self._component
         response = self._client.invoke_endpoint(**request)

@@ -14,8 +14,9 @@ SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "report.schema.json"
 
 
-def metric_entry(name: str, *, score: float, threshold: float, records: int, dataset: str,
-                 details: Mapping[str, float]) -> dict[str, Any]:
+def metric_entry(
+    name: str, *, score: float, threshold: float, records: int, dataset: str, details: Mapping[str, float]
+) -> dict[str, Any]:
     spec = METRICS[name]
     return {
         "score": round(score, 6),
@@ -29,8 +30,13 @@ def metric_entry(name: str, *, score: float, threshold: float, records: int, dat
     }
 
 
-def build_report(metrics: Mapping[str, dict[str, Any]], *, target: Mapping[str, Any], scorer: Mapping[str, str],
-                 generated_at: datetime | None = None) -> dict[str, Any]:
+def build_report(
+    metrics: Mapping[str, dict[str, Any]],
+    *,
+    target: Mapping[str, Any],
+    scorer: Mapping[str, str],
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
     """The report for scored metrics: every risk lists its metrics and passes when all of them pass."""
     risks = {
         risk.value: {"metrics": names, "passed": all(metrics[n]["passed"] for n in names)}

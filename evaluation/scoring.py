@@ -84,11 +84,32 @@ def qa_accuracy_scores(model_output: str, target_output: str) -> dict[str, float
 
 # Keyboard neighbours used by fmeval's ButterFinger perturbation (from NL-Augmenter).
 KEYBOARD_NEIGHBOURS = {
-    "q": "qwasedzx", "w": "wqesadrfcx", "e": "ewrsfdqazxcvgt", "r": "retdgfwsxcvgt", "t": "tryfhgedcvbnju",
-    "y": "ytugjhrfvbnji", "u": "uyihkjtgbnmlo", "i": "iuojlkyhnmlp", "o": "oipklujm", "p": "plo['ik",
-    "a": "aqszwxwdce", "s": "swxadrfv", "d": "decsfaqgbv", "f": "fdgrvwsxyhn", "g": "gtbfhedcyjn", "h": "hyngjfrvkim",
-    "j": "jhknugtblom", "k": "kjlinyhn", "l": "lokmpujn", "z": "zaxsvde", "x": "xzcsdbvfrewq", "c": "cxvdfzswergb",
-    "v": "vcfbgxdertyn", "b": "bvnghcftyun", "n": "nbmhjvgtuik", "m": "mnkjloik",
+    "q": "qwasedzx",
+    "w": "wqesadrfcx",
+    "e": "ewrsfdqazxcvgt",
+    "r": "retdgfwsxcvgt",
+    "t": "tryfhgedcvbnju",
+    "y": "ytugjhrfvbnji",
+    "u": "uyihkjtgbnmlo",
+    "i": "iuojlkyhnmlp",
+    "o": "oipklujm",
+    "p": "plo['ik",
+    "a": "aqszwxwdce",
+    "s": "swxadrfv",
+    "d": "decsfaqgbv",
+    "f": "fdgrvwsxyhn",
+    "g": "gtbfhedcyjn",
+    "h": "hyngjfrvkim",
+    "j": "jhknugtblom",
+    "k": "kjlinyhn",
+    "l": "lokmpujn",
+    "z": "zaxsvde",
+    "x": "xzcsdbvfrewq",
+    "c": "cxvdfzswergb",
+    "v": "vcfbgxdertyn",
+    "b": "bvnghcftyun",
+    "n": "nbmhjvgtuik",
+    "m": "mnkjloik",
 }
 
 
@@ -129,8 +150,9 @@ class BuiltinScorer:
 
     name = "builtin"
 
-    def __init__(self, *, toxicity_classifier: ToxicityClassifier | None = None, perturbations_per_kind: int = 2,
-                 seed: int = 5) -> None:
+    def __init__(
+        self, *, toxicity_classifier: ToxicityClassifier | None = None, perturbations_per_kind: int = 2, seed: int = 5
+    ) -> None:
         self._toxicity = toxicity_classifier
         self._per_kind = perturbations_per_kind
         self._seed = seed

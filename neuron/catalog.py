@@ -55,8 +55,9 @@ class InstanceSpec:
         return "neuron" if self.family == "inf1" else "neuronx"
 
 
-def _spec(name: str, family: str, chips: int, cores: int, mem: int, host: int, vcpus: int, efa: int, nvme: int,
-          source: str) -> InstanceSpec:
+def _spec(
+    name: str, family: str, chips: int, cores: int, mem: int, host: int, vcpus: int, efa: int, nvme: int, source: str
+) -> InstanceSpec:
     return InstanceSpec(name, family, chips, cores, mem, host, vcpus, efa, nvme, source)
 
 
@@ -120,15 +121,43 @@ def instance(name: str) -> InstanceSpec:
 # --------------------------------------------------------------------------------------------------------------------
 # The regions SageMaker serves outside the isolated partitions (SageMaker endpoints page, checked 2026-11).
 SAGEMAKER_REGIONS: tuple[str, ...] = (
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
     "af-south-1",
-    "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
-    "ca-central-1", "ca-west-1",
-    "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
-    "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
-    "cn-north-1", "cn-northwest-1",
-    "us-gov-east-1", "us-gov-west-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
 )
 SAGEMAKER_REGIONS_SOURCE = "https://docs.aws.amazon.com/general/latest/gr/sagemaker.html (checked 2026-11)"
 
@@ -241,24 +270,54 @@ _DLC_SOURCE = "aws/deep-learning-containers available_images.md, Neuron section 
 
 CONTAINERS: dict[ContainerKind, ContainerImage] = {
     ContainerKind.TGI_NEURONX: ContainerImage(
-        "huggingface-pytorch-tgi-inference", "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
-        "neuronx", "serving", "2.20.0",
-        "aws/sagemaker-python-sdk image_uri_config/huggingface-llm-neuronx.json, version 0.0.28 (checked 2026-11)"),
+        "huggingface-pytorch-tgi-inference",
+        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
+        "neuronx",
+        "serving",
+        "2.20.0",
+        "aws/sagemaker-python-sdk image_uri_config/huggingface-llm-neuronx.json, version 0.0.28 (checked 2026-11)",
+    ),
     ContainerKind.LMI_NEURONX: ContainerImage(
-        "djl-inference", "0.30.0-neuronx-sdk2.20.1", "neuronx", "serving", "2.20.1", _DLC_SOURCE),
+        "djl-inference", "0.30.0-neuronx-sdk2.20.1", "neuronx", "serving", "2.20.1", _DLC_SOURCE
+    ),
     ContainerKind.VLLM_NEURONX: ContainerImage(
-        "huggingface-vllm-inference-neuronx", "0.11.0-optimum0.4.5-neuronx-py310-sdk2.26.1-ubuntu22.04",
-        "neuronx", "serving", "2.26.1", _DLC_SOURCE),
+        "huggingface-vllm-inference-neuronx",
+        "0.11.0-optimum0.4.5-neuronx-py310-sdk2.26.1-ubuntu22.04",
+        "neuronx",
+        "serving",
+        "2.26.1",
+        _DLC_SOURCE,
+    ),
     ContainerKind.HF_INFERENCE_NEURONX: ContainerImage(
-        "huggingface-pytorch-inference-neuronx", "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
-        "neuronx", "serving", "2.26.0", _DLC_SOURCE),
+        "huggingface-pytorch-inference-neuronx",
+        "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
+        "neuronx",
+        "serving",
+        "2.26.0",
+        _DLC_SOURCE,
+    ),
     ContainerKind.NEURON_V1_INFERENCE: ContainerImage(
-        "pytorch-inference-neuron", "1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04",
-        "neuron", "serving", "2.20.2", _DLC_SOURCE),
+        "pytorch-inference-neuron",
+        "1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04",
+        "neuron",
+        "serving",
+        "2.20.2",
+        _DLC_SOURCE,
+    ),
     ContainerKind.PYTORCH_TRAINING_NEURONX: ContainerImage(
-        "pytorch-training-neuronx", "2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04",
-        "neuronx", "training", "2.30.0", _DLC_SOURCE),
+        "pytorch-training-neuronx",
+        "2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04",
+        "neuronx",
+        "training",
+        "2.30.0",
+        _DLC_SOURCE,
+    ),
     ContainerKind.HF_TRAINING_NEURONX: ContainerImage(
-        "huggingface-pytorch-training-neuronx", "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
-        "neuronx", "training", "2.26.0", _DLC_SOURCE),
+        "huggingface-pytorch-training-neuronx",
+        "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
+        "neuronx",
+        "training",
+        "2.26.0",
+        _DLC_SOURCE,
+    ),
 }

@@ -67,14 +67,24 @@ def _regional_image(service: str, accounts: dict[str, str], region: str, reposit
 
 
 def clarify_image_uri(region: str) -> str:
-    return _regional_image("SageMaker Clarify has no processing image", CLARIFY_ACCOUNTS, region,
-                           CLARIFY_IMAGE_REPOSITORY, CLARIFY_IMAGE_TAG)
+    return _regional_image(
+        "SageMaker Clarify has no processing image",
+        CLARIFY_ACCOUNTS,
+        region,
+        CLARIFY_IMAGE_REPOSITORY,
+        CLARIFY_IMAGE_TAG,
+    )
 
 
 def model_monitor_image_uri(region: str) -> str:
     """The Model Monitor analyzer image (data and model quality schedules), or an error naming its regions."""
-    return _regional_image("SageMaker Model Monitor has no analyzer image", MODEL_MONITOR_ACCOUNTS, region,
-                           MODEL_MONITOR_IMAGE_REPOSITORY, MODEL_MONITOR_IMAGE_TAG)
+    return _regional_image(
+        "SageMaker Model Monitor has no analyzer image",
+        MODEL_MONITOR_ACCOUNTS,
+        region,
+        MODEL_MONITOR_IMAGE_REPOSITORY,
+        MODEL_MONITOR_IMAGE_TAG,
+    )
 
 
 def container(kind: ContainerKind | str) -> ContainerImage:

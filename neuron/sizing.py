@@ -77,9 +77,7 @@ def quantization_bytes(quantization: str) -> float:
     try:
         return QUANTIZATION_BYTES[quantization]
     except KeyError:
-        raise SizingError(
-            f"quantization {quantization!r} is unknown; known: {', '.join(QUANTIZATION_BYTES)}"
-        ) from None
+        raise SizingError(f"quantization {quantization!r} is unknown; known: {', '.join(QUANTIZATION_BYTES)}") from None
 
 
 def weights_gib(arch: ModelArchitecture, dtype: str, quantization: str | None = None) -> float:
@@ -108,8 +106,7 @@ def _parallelism_problems(arch: ModelArchitecture, spec: InstanceSpec, degree: i
     supported = TENSOR_PARALLEL_DEGREES[spec.family]
     if degree not in supported:
         problems.append(
-            f"degree {degree} is not a tensor-parallel degree {spec.family} supports "
-            f"({', '.join(map(str, supported))})"
+            f"degree {degree} is not a tensor-parallel degree {spec.family} supports ({', '.join(map(str, supported))})"
         )
     if degree > spec.neuron_cores:
         problems.append(f"degree {degree} exceeds the {spec.neuron_cores} NeuronCores of {spec.name}")
@@ -186,8 +183,10 @@ def check_fit(
     problems = _problems(arch, fit)
     if not problems:
         return fit
-    shape = (f"{arch.name} ({dtype}{', ' + quantization + ' weights' if quantization else ''}, batch {batch_size}, "
-             f"sequence {sequence_length})")
+    shape = (
+        f"{arch.name} ({dtype}{', ' + quantization + ' weights' if quantization else ''}, batch {batch_size}, "
+        f"sequence {sequence_length})"
+    )
     spec = instance(instance_type)
     smallest = _smallest(arch, workload, (spec.family,))
     if smallest is None and spec.family != "inf1":
@@ -196,9 +195,11 @@ def check_fit(
         fix = f"smallest fit: {smallest.describe()}"
     else:
         quantized = None if quantization else _smallest(arch, replace(workload, quantization="int8"), (spec.family,))
-        fix = (f"nothing in {spec.family} fits this shape; with int8 weights the smallest fit is "
-               f"{quantized.describe()}" if quantized is not None else
-               f"nothing in {spec.family} fits this shape: lower batch size or sequence length, or quantize")
+        fix = (
+            f"nothing in {spec.family} fits this shape; with int8 weights the smallest fit is {quantized.describe()}"
+            if quantized is not None
+            else f"nothing in {spec.family} fits this shape: lower batch size or sequence length, or quantize"
+        )
     raise SizingError(f"{shape} does not fit {instance_type} at degree {degree}: {'; '.join(problems)}; {fix}")
 
 

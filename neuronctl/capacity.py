@@ -83,16 +83,28 @@ def search(
         if TRAINING_PLANS in sources:
             name = sagemaker_type(instance_type)
             if name not in plan_types:
-                notes.append(f"{TRAINING_PLANS}: SageMaker training plans do not offer {name} (they offer "
-                             f"{', '.join(sorted(plan_types))} among Neuron types)")
+                notes.append(
+                    f"{TRAINING_PLANS}: SageMaker training plans do not offer {name} (they offer "
+                    f"{', '.join(sorted(plan_types))} among Neuron types)"
+                )
             else:
-                found = _guard(notes, TRAINING_PLANS, name, lambda n=name: _training_plans(
-                    aws, n, count, hours, start_after, end_before, target))
+                found = _guard(
+                    notes,
+                    TRAINING_PLANS,
+                    name,
+                    lambda n=name: _training_plans(aws, n, count, hours, start_after, end_before, target),
+                )
                 offerings.extend(found)
         if CAPACITY_BLOCKS in sources:
             name = ec2_type(instance_type)
-            offerings.extend(_guard(notes, CAPACITY_BLOCKS, name, lambda n=name: _capacity_blocks(
-                aws, n, count, hours, start_after, end_before)))
+            offerings.extend(
+                _guard(
+                    notes,
+                    CAPACITY_BLOCKS,
+                    name,
+                    lambda n=name: _capacity_blocks(aws, n, count, hours, start_after, end_before),
+                )
+            )
     offerings.sort(key=lambda o: (o.start, o.upfront_fee))
     return offerings, notes
 
@@ -111,10 +123,21 @@ def _guard(notes: list[str], source: str, instance_type: str, call: Any) -> list
     return found
 
 
-def _training_plans(aws: Aws, instance_type: str, count: int, hours: int, start_after: datetime | None,
-                    end_before: datetime | None, target: str) -> list[Offering]:
-    request: dict[str, Any] = {"InstanceType": instance_type, "InstanceCount": count, "DurationHours": hours,
-                               "TargetResources": [target]}
+def _training_plans(
+    aws: Aws,
+    instance_type: str,
+    count: int,
+    hours: int,
+    start_after: datetime | None,
+    end_before: datetime | None,
+    target: str,
+) -> list[Offering]:
+    request: dict[str, Any] = {
+        "InstanceType": instance_type,
+        "InstanceCount": count,
+        "DurationHours": hours,
+        "TargetResources": [target],
+    }
     if start_after:
         request["StartTimeAfter"] = start_after
     if end_before:
@@ -126,23 +149,26 @@ def _training_plans(aws: Aws, instance_type: str, count: int, hours: int, start_
         first = reserved[0]
         starts = [r["StartTime"] for r in reserved if r.get("StartTime")]
         ends = [r["EndTime"] for r in reserved if r.get("EndTime")]
-        found.append(Offering(
-            source=TRAINING_PLANS,
-            offering_id=plan["TrainingPlanOfferingId"],
-            instance_type=first.get("InstanceType", instance_type),
-            instance_count=sum(int(r.get("InstanceCount", 0)) for r in reserved) or count,
-            availability_zone=",".join(sorted({r.get("AvailabilityZone", "?") for r in reserved})),
-            start=min(starts) if starts else plan.get("RequestedStartTimeAfter"),
-            end=max(ends) if ends else plan.get("RequestedEndTimeBefore"),
-            duration_hours=float(plan.get("DurationHours", 0)) + float(plan.get("DurationMinutes", 0)) / 60,
-            upfront_fee=float(plan.get("UpfrontFee", 0)),
-            currency=plan.get("CurrencyCode", "USD"),
-        ))
+        found.append(
+            Offering(
+                source=TRAINING_PLANS,
+                offering_id=plan["TrainingPlanOfferingId"],
+                instance_type=first.get("InstanceType", instance_type),
+                instance_count=sum(int(r.get("InstanceCount", 0)) for r in reserved) or count,
+                availability_zone=",".join(sorted({r.get("AvailabilityZone", "?") for r in reserved})),
+                start=min(starts) if starts else plan.get("RequestedStartTimeAfter"),
+                end=max(ends) if ends else plan.get("RequestedEndTimeBefore"),
+                duration_hours=float(plan.get("DurationHours", 0)) + float(plan.get("DurationMinutes", 0)) / 60,
+                upfront_fee=float(plan.get("UpfrontFee", 0)),
+                currency=plan.get("CurrencyCode", "USD"),
+            )
+        )
     return found
 
 
-def _capacity_blocks(aws: Aws, instance_type: str, count: int, hours: int, start_after: datetime | None,
-                     end_before: datetime | None) -> list[Offering]:
+def _capacity_blocks(
+    aws: Aws, instance_type: str, count: int, hours: int, start_after: datetime | None, end_before: datetime | None
+) -> list[Offering]:
     request: dict[str, Any] = {"InstanceType": instance_type, "InstanceCount": count, "CapacityDurationHours": hours}
     if start_after:
         request["StartDateRange"] = start_after
@@ -153,19 +179,21 @@ def _capacity_blocks(aws: Aws, instance_type: str, count: int, hours: int, start
     while True:
         response = ec2.describe_capacity_block_offerings(**request)
         for block in response.get("CapacityBlockOfferings", []):
-            found.append(Offering(
-                source=CAPACITY_BLOCKS,
-                offering_id=block["CapacityBlockOfferingId"],
-                instance_type=block["InstanceType"],
-                instance_count=int(block["InstanceCount"]),
-                availability_zone=block.get("AvailabilityZone", "?"),
-                start=block["StartDate"],
-                end=block["EndDate"],
-                duration_hours=float(block.get("CapacityBlockDurationHours", hours))
-                + float(block.get("CapacityBlockDurationMinutes", 0)) / 60,
-                upfront_fee=float(block.get("UpfrontFee", 0)),
-                currency=block.get("CurrencyCode", "USD"),
-            ))
+            found.append(
+                Offering(
+                    source=CAPACITY_BLOCKS,
+                    offering_id=block["CapacityBlockOfferingId"],
+                    instance_type=block["InstanceType"],
+                    instance_count=int(block["InstanceCount"]),
+                    availability_zone=block.get("AvailabilityZone", "?"),
+                    start=block["StartDate"],
+                    end=block["EndDate"],
+                    duration_hours=float(block.get("CapacityBlockDurationHours", hours))
+                    + float(block.get("CapacityBlockDurationMinutes", 0)) / 60,
+                    upfront_fee=float(block.get("UpfrontFee", 0)),
+                    currency=block.get("CurrencyCode", "USD"),
+                )
+            )
         if not response.get("NextToken"):
             return found
         request["NextToken"] = response["NextToken"]

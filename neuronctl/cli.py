@@ -39,8 +39,14 @@ class Context:
         extra: dict[str, Any] = {}
         if getattr(self.args, "read_timeout", None):
             extra["runtime_read_timeout"] = self.args.read_timeout
-        return Aws(AwsOptions(region=self.args.region or self.config.region, aws_profile=self.args.aws_profile,
-                              max_attempts=self.args.max_attempts, **extra))
+        return Aws(
+            AwsOptions(
+                region=self.args.region or self.config.region,
+                aws_profile=self.args.aws_profile,
+                max_attempts=self.args.max_attempts,
+                **extra,
+            )
+        )
 
     @cached_property
     def deployment(self) -> Any:
@@ -62,42 +68,83 @@ def cmd_plan(ctx: Context) -> int:
     try:
         arch = plan.resolve_model(a.model)
         server = ContainerKind(a.server) if a.server else plan.default_server(arch)
-        rows = plan.plan(arch, batch_size=a.batch, sequence_length=a.seq, dtype=a.dtype, quantization=a.quant,
-                         families=tuple(a.family or plan.SERVING_FAMILIES),
-                         category="ec2-on-demand" if a.pricing == "ec2" else "sagemaker-hosting",
-                         source=a.source, server=server)
+        rows = plan.plan(
+            arch,
+            batch_size=a.batch,
+            sequence_length=a.seq,
+            dtype=a.dtype,
+            quantization=a.quant,
+            families=tuple(a.family or plan.SERVING_FAMILIES),
+            category="ec2-on-demand" if a.pricing == "ec2" else "sagemaker-hosting",
+            source=a.source,
+            server=server,
+        )
     except (UnknownModelError, SizingError) as err:
         raise CliError(str(err), ExitCode.USAGE) from None
-    shape = (f"{arch.name}: {arch.billions:.1f}B parameters, {a.dtype}{', ' + a.quant + ' weights' if a.quant else ''},"
-             f" batch {a.batch}, sequence {a.seq}")
+    shape = (
+        f"{arch.name}: {arch.billions:.1f}B parameters, {a.dtype}{', ' + a.quant + ' weights' if a.quant else ''},"
+        f" batch {a.batch}, sequence {a.seq}"
+    )
     accepted = any(r.accepted for r in rows)
     if a.json:
-        output.dump_json({"model": arch.name, "batch_size": a.batch, "sequence_length": a.seq, "dtype": a.dtype,
-                          "quantization": a.quant, "source": a.source, "server": server.value,
-                          "pricing": a.pricing, "prices": prices.provenance(),
-                          "configurations": [r.as_json() for r in rows]})
+        output.dump_json(
+            {
+                "model": arch.name,
+                "batch_size": a.batch,
+                "sequence_length": a.seq,
+                "dtype": a.dtype,
+                "quantization": a.quant,
+                "source": a.source,
+                "server": server.value,
+                "pricing": a.pricing,
+                "prices": prices.provenance(),
+                "configurations": [r.as_json() for r in rows],
+            }
+        )
         return ExitCode.OK if accepted else ExitCode.REFUSED
     if not rows:
-        raise CliError(f"nothing in the catalog holds {shape} on {', '.join(a.family or plan.SERVING_FAMILIES)}: "
-                       "lower --batch or --seq, or try --quant int8", ExitCode.REFUSED)
+        raise CliError(
+            f"nothing in the catalog holds {shape} on {', '.join(a.family or plan.SERVING_FAMILIES)}: "
+            "lower --batch or --seq, or try --quant int8",
+            ExitCode.REFUSED,
+        )
     print(f"{shape}, {server.value} from {a.source}")
     price_label = "EC2 $/h" if a.pricing == "ec2" else "SageMaker $/h"
-    print(output.table(
-        ["instance", "degree", "replicas", "GiB used/avail", "tok/s/replica<=", price_label, "$/1M out tok", ""],
-        [[r.fit.instance_type, r.fit.degree, r.fit.replicas_per_instance,
-          f"{r.fit.used_gib:.1f}/{r.fit.available_gib:.0f}",
-          "n/a" if r.tokens_per_second is None else f"{r.tokens_per_second:,.0f}",
-          output.money(r.hourly), output.money(r.per_million_tokens),
-          _plan_verdict(r)] for r in rows],
-        right=(1, 2, 3, 4, 5, 6)))
-    output.note("tok/s: decode bound if HBM bandwidth were the only limit (weights + full KV cache read per token); "
-                "real servers reach a fraction. $/1M: all replicas of an instance busy at that rate.")
+    print(
+        output.table(
+            ["instance", "degree", "replicas", "GiB used/avail", "tok/s/replica<=", price_label, "$/1M out tok", ""],
+            [
+                [
+                    r.fit.instance_type,
+                    r.fit.degree,
+                    r.fit.replicas_per_instance,
+                    f"{r.fit.used_gib:.1f}/{r.fit.available_gib:.0f}",
+                    "n/a" if r.tokens_per_second is None else f"{r.tokens_per_second:,.0f}",
+                    output.money(r.hourly),
+                    output.money(r.per_million_tokens),
+                    _plan_verdict(r),
+                ]
+                for r in rows
+            ],
+            right=(1, 2, 3, 4, 5, 6),
+        )
+    )
+    output.note(
+        "tok/s: decode bound if HBM bandwidth were the only limit (weights + full KV cache read per token); "
+        "real servers reach a fraction. $/1M: all replicas of an instance busy at that rate."
+    )
     output.note(prices.provenance())
     if not accepted:
-        fix = ("--source compiled (set the model's compiled_artifacts to a pre-compiled export)"
-               if a.source != "compiled" else "a smaller model")
-        raise CliError(f"the pre-flight refuses every configuration above for {server.value} from {a.source}: "
-                       f"{'; '.join(rows[0].refusals)}. Fix: {fix}", ExitCode.REFUSED)
+        fix = (
+            "--source compiled (set the model's compiled_artifacts to a pre-compiled export)"
+            if a.source != "compiled"
+            else "a smaller model"
+        )
+        raise CliError(
+            f"the pre-flight refuses every configuration above for {server.value} from {a.source}: "
+            f"{'; '.join(rows[0].refusals)}. Fix: {fix}",
+            ExitCode.REFUSED,
+        )
     return ExitCode.OK
 
 
@@ -120,24 +167,55 @@ def cmd_cost(ctx: Context) -> int:
         output.dump_json(result.as_json())
         return ExitCode.OK
     print(f"profile {config.profile} ({config.region}): always-on resources")
-    print(output.table(
-        ["stack", "resource", "kind", "instance", "count", "min..max", "$/h each", "$/h", "$/month"],
-        [[line.stack, line.resource, line.kind, line.instance_type, line.count,
-          "fixed" if line.min_count is None and line.max_count is None else f"{line.min_count}..{line.max_count}",
-          output.money(line.hourly_each), output.money(line.hourly),
-          output.money(None if line.hourly is None else line.hourly * prices.HOURS_PER_MONTH)]
-         for line in result.always_on] or [["-", "none", "", "", "", "", "", "", ""]],
-        right=(4, 6, 7, 8)))
+    print(
+        output.table(
+            ["stack", "resource", "kind", "instance", "count", "min..max", "$/h each", "$/h", "$/month"],
+            [
+                [
+                    line.stack,
+                    line.resource,
+                    line.kind,
+                    line.instance_type,
+                    line.count,
+                    "fixed"
+                    if line.min_count is None and line.max_count is None
+                    else f"{line.min_count}..{line.max_count}",
+                    output.money(line.hourly_each),
+                    output.money(line.hourly),
+                    output.money(None if line.hourly is None else line.hourly * prices.HOURS_PER_MONTH),
+                ]
+                for line in result.always_on
+            ]
+            or [["-", "none", "", "", "", "", "", "", ""]],
+            right=(4, 6, 7, 8),
+        )
+    )
     now, floor, ceiling = (result.total_hourly(w) for w in ("now", "floor", "ceiling"))
-    print(f"total: {output.money(now)}/hour, {output.money(now * prices.HOURS_PER_MONTH)}/month "
-          f"({prices.HOURS_PER_MONTH} h) as deployed; scaling range {output.money(floor)}.."
-          f"{output.money(ceiling)}/hour")
+    print(
+        f"total: {output.money(now)}/hour, {output.money(now * prices.HOURS_PER_MONTH)}/month "
+        f"({prices.HOURS_PER_MONTH} h) as deployed; scaling range {output.money(floor)}.."
+        f"{output.money(ceiling)}/hour"
+    )
     if result.per_run:
         print("\nper run (billed only while a job runs; not in the total)")
-        print(output.table(
-            ["stack", "resource", "kind", "instance", "count", "$/h each", "$/h per run"],
-            [[line.stack, line.resource, line.kind, line.instance_type, line.count, output.money(line.hourly_each),
-              output.money(line.hourly)] for line in result.per_run], right=(4, 5, 6)))
+        print(
+            output.table(
+                ["stack", "resource", "kind", "instance", "count", "$/h each", "$/h per run"],
+                [
+                    [
+                        line.stack,
+                        line.resource,
+                        line.kind,
+                        line.instance_type,
+                        line.count,
+                        output.money(line.hourly_each),
+                        output.money(line.hourly),
+                    ]
+                    for line in result.per_run
+                ],
+                right=(4, 5, 6),
+            )
+        )
     if any(line.kind == "hyperpod" for line in result.lines):
         output.note("HyperPod instance groups are priced at the SageMaker training rates of neuronctl/prices.yaml")
     if result.unpriced:
@@ -161,9 +239,18 @@ def cmd_invoke(ctx: Context) -> int:
     prompt = prompts.build_prompt(text, examples, a.shots)
     grounding = Path(a.grounding_file).read_text() if a.grounding_file else None
     request = invoke.InvokeRequest(
-        prompt=prompt, overrides=invoke.settings_from_args(vars(a)), model=a.model, endpoint=a.endpoint,
-        component=a.component, server=a.server, context_window=a.context_window, token_margin=a.token_margin,
-        stream=a.stream, guardrail=a.guardrail, grounding=grounding, wait_ready_s=a.wait_ready,
+        prompt=prompt,
+        overrides=invoke.settings_from_args(vars(a)),
+        model=a.model,
+        endpoint=a.endpoint,
+        component=a.component,
+        server=a.server,
+        context_window=a.context_window,
+        token_margin=a.token_margin,
+        stream=a.stream,
+        guardrail=a.guardrail,
+        grounding=grounding,
+        wait_ready_s=a.wait_ready,
         allow_temperature_and_top_p=a.allow_temperature_and_top_p,
     )
     deployment = None if a.endpoint and not a.guardrail else ctx.deployment
@@ -230,17 +317,52 @@ def cmd_capacity(ctx: Context) -> int:
     a = ctx.args
     types = a.instance_type or capacity.default_instance_types(ctx.aws)
     offerings, notes = capacity.search(
-        ctx.aws, types, count=a.count, hours=a.hours, start_after=a.start_after, end_before=a.end_before,
-        sources=tuple(a.source or capacity.SOURCES), target=a.target)
+        ctx.aws,
+        types,
+        count=a.count,
+        hours=a.hours,
+        start_after=a.start_after,
+        end_before=a.end_before,
+        sources=tuple(a.source or capacity.SOURCES),
+        target=a.target,
+    )
     if a.json:
         output.dump_json({"offerings": [o.as_json() for o in offerings], "notes": notes})
     else:
-        print(output.table(
-            ["start (UTC)", "end (UTC)", "source", "instance", "count", "zone", "hours", "upfront", "$/inst-h", "id"],
-            [[o.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M"), o.end.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-              o.source, o.instance_type, o.instance_count, o.availability_zone, f"{o.duration_hours:g}",
-              f"{o.upfront_fee:,.2f} {o.currency}", output.money(o.per_instance_hour), o.offering_id]
-             for o in offerings], right=(4, 6, 7, 8)) if offerings else "no offerings found")
+        print(
+            output.table(
+                [
+                    "start (UTC)",
+                    "end (UTC)",
+                    "source",
+                    "instance",
+                    "count",
+                    "zone",
+                    "hours",
+                    "upfront",
+                    "$/inst-h",
+                    "id",
+                ],
+                [
+                    [
+                        o.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                        o.end.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                        o.source,
+                        o.instance_type,
+                        o.instance_count,
+                        o.availability_zone,
+                        f"{o.duration_hours:g}",
+                        f"{o.upfront_fee:,.2f} {o.currency}",
+                        output.money(o.per_instance_hour),
+                        o.offering_id,
+                    ]
+                    for o in offerings
+                ],
+                right=(4, 6, 7, 8),
+            )
+            if offerings
+            else "no offerings found"
+        )
         for line in notes:
             output.note(line)
     return ExitCode.OK if offerings else ExitCode.NOT_FOUND
@@ -260,8 +382,9 @@ def _timestamp(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or time, e.g. 2026-12-01 or "
-                                         "2026-12-01T08:00") from None
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO date or time, e.g. 2026-12-01 or 2026-12-01T08:00"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -274,53 +397,95 @@ def build_parser() -> argparse.ArgumentParser:
     from neuronctl.servers import PROTOCOLS
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--profile", default=os.environ.get("NEURONCTL_PROFILE", DEFAULT_PROFILE),
-                        help="project profile (config/<profile>.yaml) whose stacks to use; env NEURONCTL_PROFILE "
-                        "(default: %(default)s)")
+    common.add_argument(
+        "-c",
+        "--profile",
+        default=os.environ.get("NEURONCTL_PROFILE", DEFAULT_PROFILE),
+        help="project profile (config/<profile>.yaml) whose stacks to use; env NEURONCTL_PROFILE "
+        "(default: %(default)s)",
+    )
     common.add_argument("--region", help="AWS region (default: the profile's region)")
     common.add_argument("--aws-profile", help="AWS credentials profile (default: the usual boto3 chain)")
     common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    common.add_argument("--max-attempts", type=_positive_int, default=3,
-                        help="requests per AWS call, first try included (standard retry mode; default %(default)s)")
+    common.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=3,
+        help="requests per AWS call, first try included (standard retry mode; default %(default)s)",
+    )
     common.add_argument("--debug", action="store_true", help="show tracebacks")
 
     parser = argparse.ArgumentParser(
-        prog="neuronctl", description="Operate the Neuron GenAI platform: plan, cost, invoke, run, capacity.",
-        epilog=EXIT_CODES_HELP)
+        prog="neuronctl",
+        description="Operate the Neuron GenAI platform: plan, cost, invoke, run, capacity.",
+        epilog=EXIT_CODES_HELP,
+    )
     parser.add_argument("--version", action="version", version=f"neuronctl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("plan", parents=[common], help="feasible Neuron configurations for a model",
-                            description="Every instance and tensor-parallel degree that holds the model (the synth "
-                            "pre-flight's arithmetic), cheapest first.", epilog=EXIT_CODES_HELP)
+    p = commands.add_parser(
+        "plan",
+        parents=[common],
+        help="feasible Neuron configurations for a model",
+        description="Every instance and tensor-parallel degree that holds the model (the synth "
+        "pre-flight's arithmetic), cheapest first.",
+        epilog=EXIT_CODES_HELP,
+    )
     p.add_argument("model", help="model preset, e.g. llama-3.1-8b, llama-3.1-70b")
     p.add_argument("--batch", type=_positive_int, default=4, help="batch size (default %(default)s)")
     p.add_argument("--seq", type=_positive_int, default=4096, help="sequence length (default %(default)s)")
     p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), default="bf16")
     p.add_argument("--quant", choices=tuple(QUANTIZATION_BYTES), help="weight quantization")
-    p.add_argument("--family", action="append", choices=tuple(TENSOR_PARALLEL_DEGREES),
-                   help="instance families to consider (repeatable; default inf2)")
-    p.add_argument("--pricing", choices=("sagemaker", "ec2"), default="sagemaker",
-                   help="SageMaker hosting or EC2 on-demand prices (default %(default)s)")
-    p.add_argument("--source", choices=PLAN_SOURCES, default=DEFAULT_PLAN_SOURCE,
-                   help="where the endpoint loads the model from, for the pre-flight's start-up and volume limits: "
-                   "hub (download + compile at start-up), s3 (compile at start-up), compiled (compiled_artifacts "
-                   "set) (default %(default)s)")
-    p.add_argument("--server", choices=tuple(k.value for k in SERVERS),
-                   help="serving container, for its start-up time (default: tgi-neuronx for decoders, else the "
-                   "first that serves the model)")
+    p.add_argument(
+        "--family",
+        action="append",
+        choices=tuple(TENSOR_PARALLEL_DEGREES),
+        help="instance families to consider (repeatable; default inf2)",
+    )
+    p.add_argument(
+        "--pricing",
+        choices=("sagemaker", "ec2"),
+        default="sagemaker",
+        help="SageMaker hosting or EC2 on-demand prices (default %(default)s)",
+    )
+    p.add_argument(
+        "--source",
+        choices=PLAN_SOURCES,
+        default=DEFAULT_PLAN_SOURCE,
+        help="where the endpoint loads the model from, for the pre-flight's start-up and volume limits: "
+        "hub (download + compile at start-up), s3 (compile at start-up), compiled (compiled_artifacts "
+        "set) (default %(default)s)",
+    )
+    p.add_argument(
+        "--server",
+        choices=tuple(k.value for k in SERVERS),
+        help="serving container, for its start-up time (default: tgi-neuronx for decoders, else the "
+        "first that serves the model)",
+    )
     p.set_defaults(handler=cmd_plan)
 
-    p = commands.add_parser("cost", parents=[common], help="hourly and monthly cost of a profile's resources",
-                            description="Prices what the profile deploys (synthesized templates) from the dated "
-                            "price table.", epilog=EXIT_CODES_HELP)
-    p.add_argument("--assembly", metavar="DIR", help="read templates from a cloud assembly (cdk.out) instead of "
-                   "synthesizing in-process")
+    p = commands.add_parser(
+        "cost",
+        parents=[common],
+        help="hourly and monthly cost of a profile's resources",
+        description="Prices what the profile deploys (synthesized templates) from the dated price table.",
+        epilog=EXIT_CODES_HELP,
+    )
+    p.add_argument(
+        "--assembly",
+        metavar="DIR",
+        help="read templates from a cloud assembly (cdk.out) instead of synthesizing in-process",
+    )
     p.set_defaults(handler=cmd_cost)
 
-    p = commands.add_parser("invoke", parents=[common], help="send a prompt to the deployed endpoint",
-                            description="Generation settings default to the deployed defaults; the context window "
-                            "is checked before sending.", epilog=EXIT_CODES_HELP)
+    p = commands.add_parser(
+        "invoke",
+        parents=[common],
+        help="send a prompt to the deployed endpoint",
+        description="Generation settings default to the deployed defaults; the context window "
+        "is checked before sending.",
+        epilog=EXIT_CODES_HELP,
+    )
     p.add_argument("prompt", nargs="?", help="the prompt text (or --prompt-file)")
     p.add_argument("--prompt-file", metavar="FILE", help="read the prompt from FILE (- for stdin)")
     p.add_argument("--model", help="model key of the endpoint (from the published defaults)")
@@ -335,26 +500,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frequency-penalty", dest="frequency_penalty", type=float, help="-2..2")
     p.add_argument("--presence-penalty", dest="presence_penalty", type=float, help="-2..2")
     p.add_argument("--stop", action="append", help="stop sequence (repeatable, up to 4)")
-    p.add_argument("--allow-temperature-and-top-p", action="store_true",
-                   help="permit altering both temperature and top_p")
+    p.add_argument(
+        "--allow-temperature-and-top-p", action="store_true", help="permit altering both temperature and top_p"
+    )
     p.add_argument("--context-window", type=_positive_int, help="override the published context window (tokens)")
-    p.add_argument("--token-margin", type=int, default=8, help="tokens reserved for the chat template and special "
-                   "tokens (default %(default)s)")
+    p.add_argument(
+        "--token-margin",
+        type=int,
+        default=8,
+        help="tokens reserved for the chat template and special tokens (default %(default)s)",
+    )
     stream = p.add_mutually_exclusive_group()
     stream.add_argument("--stream", dest="stream", action="store_true", default=None, help="stream tokens")
     stream.add_argument("--no-stream", dest="stream", action="store_false", help="wait for the whole completion")
-    p.add_argument("--guardrail", action="store_true", help="apply the evaluation stack's Bedrock guardrail to the "
-                   "prompt and the completion")
+    p.add_argument(
+        "--guardrail",
+        action="store_true",
+        help="apply the evaluation stack's Bedrock guardrail to the prompt and the completion",
+    )
     p.add_argument("--grounding-file", metavar="FILE", help="reference text for the guardrail's grounding check")
-    p.add_argument("--wait-ready", type=float, default=600.0, metavar="SECONDS",
-                   help="keep retrying ModelNotReady / scale-from-zero this long (default %(default)s)")
-    p.add_argument("--read-timeout", type=float, metavar="SECONDS",
-                   help="runtime read timeout (default 70, above the container's 60 s limit)")
+    p.add_argument(
+        "--wait-ready",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="keep retrying ModelNotReady / scale-from-zero this long (default %(default)s)",
+    )
+    p.add_argument(
+        "--read-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="runtime read timeout (default 70, above the container's 60 s limit)",
+    )
     p.set_defaults(handler=cmd_invoke)
 
-    run = commands.add_parser("run", help="start and watch lifecycle and evaluation runs",
-                              description="Lifecycle (pre-train -> fine-tune -> evaluate -> deploy) and evaluation "
-                              "workflows.", epilog=EXIT_CODES_HELP)
+    run = commands.add_parser(
+        "run",
+        help="start and watch lifecycle and evaluation runs",
+        description="Lifecycle (pre-train -> fine-tune -> evaluate -> deploy) and evaluation workflows.",
+        epilog=EXIT_CODES_HELP,
+    )
     runs = run.add_subparsers(dest="action", required=True, metavar="ACTION")
     watching = argparse.ArgumentParser(add_help=False)
     watching.add_argument("--interval", type=float, default=15.0, help="seconds between polls (default %(default)s)")
@@ -362,31 +547,53 @@ def build_parser() -> argparse.ArgumentParser:
     p = runs.add_parser("start", parents=[common, watching], help="start a run", epilog=EXIT_CODES_HELP)
     p.add_argument("workflow", choices=("lifecycle", "evaluation"))
     p.add_argument("--input", help="run input: a JSON object or @file.json")
-    p.add_argument("--param", action="append", metavar="KEY=VALUE",
-                   help="input parameter (repeatable; dots nest, values parse as JSON when they can)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="input parameter (repeatable; dots nest, values parse as JSON when they can)",
+    )
     p.add_argument("--name", help="run name (unique for 90 days; default: generated)")
     p.add_argument("--watch", action="store_true", help="watch the run after starting it")
     p.set_defaults(handler=cmd_run_start)
-    for action, handler, text in (("status", cmd_run_status, "show a run's progress once"),
-                                  ("watch", cmd_run_watch, "follow a run until it ends")):
+    for action, handler, text in (
+        ("status", cmd_run_status, "show a run's progress once"),
+        ("watch", cmd_run_watch, "follow a run until it ends"),
+    ):
         p = runs.add_parser(action, parents=[common, watching], help=text, epilog=EXIT_CODES_HELP)
         p.add_argument("workflow", choices=("lifecycle", "evaluation"))
         p.add_argument("run", nargs="?", help="execution ARN or run name (default: the latest run)")
         p.set_defaults(handler=handler)
 
-    p = commands.add_parser("capacity", parents=[common], help="reserved Trainium/Inferentia capacity offerings",
-                            description="SageMaker training plan offerings and EC2 Capacity Block offerings, sorted "
-                            "by start date and price.", epilog=EXIT_CODES_HELP)
-    p.add_argument("--instance-type", action="append", help="instance type, ml.* or EC2 name (repeatable; default: "
-                   "the Neuron types training plans offer)")
+    p = commands.add_parser(
+        "capacity",
+        parents=[common],
+        help="reserved Trainium/Inferentia capacity offerings",
+        description="SageMaker training plan offerings and EC2 Capacity Block offerings, sorted "
+        "by start date and price.",
+        epilog=EXIT_CODES_HELP,
+    )
+    p.add_argument(
+        "--instance-type",
+        action="append",
+        help="instance type, ml.* or EC2 name (repeatable; default: the Neuron types training plans offer)",
+    )
     p.add_argument("--count", type=_positive_int, default=1, help="instances (default %(default)s)")
     p.add_argument("--hours", type=_positive_int, default=24, help="duration in hours (default %(default)s)")
     p.add_argument("--start-after", type=_timestamp, help="earliest start (ISO date/time, UTC if no zone)")
     p.add_argument("--end-before", type=_timestamp, help="latest end (ISO date/time)")
-    p.add_argument("--source", action="append", choices=("training-plan", "capacity-block"),
-                   help="where to search (repeatable; default both)")
-    p.add_argument("--target", choices=("training-job", "hyperpod-cluster", "endpoint"), default="training-job",
-                   help="what a training plan is for (default %(default)s)")
+    p.add_argument(
+        "--source",
+        action="append",
+        choices=("training-plan", "capacity-block"),
+        help="where to search (repeatable; default both)",
+    )
+    p.add_argument(
+        "--target",
+        choices=("training-job", "hyperpod-cluster", "endpoint"),
+        default="training-job",
+        help="what a training plan is for (default %(default)s)",
+    )
     p.set_defaults(handler=cmd_capacity)
     return parser
 

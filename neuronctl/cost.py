@@ -41,8 +41,11 @@ class Line:
         return None if self.hourly_each is None else self.hourly_each * self.count
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "hourly": self.hourly,
-                "monthly": None if self.hourly is None or not self.always_on else self.hourly * prices.HOURS_PER_MONTH}
+        return {
+            **self.__dict__,
+            "hourly": self.hourly,
+            "monthly": None if self.hourly is None or not self.always_on else self.hourly * prices.HOURS_PER_MONTH,
+        }
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,16 @@ class Report:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "profile": self.profile, "region": self.region,
-            "hourly": self.total_hourly(), "monthly": self.total_hourly() * prices.HOURS_PER_MONTH,
-            "hourly_floor": self.total_hourly("floor"), "hourly_ceiling": self.total_hourly("ceiling"),
+            "profile": self.profile,
+            "region": self.region,
+            "hourly": self.total_hourly(),
+            "monthly": self.total_hourly() * prices.HOURS_PER_MONTH,
+            "hourly_floor": self.total_hourly("floor"),
+            "hourly_ceiling": self.total_hourly("ceiling"),
             "always_on": [line.as_json() for line in self.always_on],
             "per_run": [line.as_json() for line in self.per_run],
-            "unpriced": self.unpriced, "prices": prices.provenance(),
+            "unpriced": self.unpriced,
+            "prices": prices.provenance(),
         }
 
 
@@ -104,8 +111,11 @@ def read_assembly(directory: Path, config: AppConfig) -> dict[str, dict[str, Any
     try:
         manifest = json.loads(manifest_path.read_text())
     except OSError:
-        raise CliError(f"{manifest_path} not found: run `cdk synth -c profile={config.profile}` first, or leave out "
-                       "--assembly to synthesize in-process", ExitCode.NOT_FOUND) from None
+        raise CliError(
+            f"{manifest_path} not found: run `cdk synth -c profile={config.profile}` first, or leave out "
+            "--assembly to synthesize in-process",
+            ExitCode.NOT_FOUND,
+        ) from None
     prefix = config.stack_name("")
     templates = {}
     for artifact in manifest.get("artifacts", {}).values():
@@ -116,8 +126,11 @@ def read_assembly(directory: Path, config: AppConfig) -> dict[str, dict[str, Any
         if name.startswith(prefix):
             templates[name] = json.loads((directory / artifact["properties"]["templateFile"]).read_text())
     if not templates:
-        raise CliError(f"{directory} holds no stacks of profile {config.profile!r} (names starting {prefix!r}): "
-                       f"synthesize it with `cdk synth -c profile={config.profile}`", ExitCode.NOT_FOUND)
+        raise CliError(
+            f"{directory} holds no stacks of profile {config.profile!r} (names starting {prefix!r}): "
+            f"synthesize it with `cdk synth -c profile={config.profile}`",
+            ExitCode.NOT_FOUND,
+        )
     return templates
 
 
@@ -150,14 +163,32 @@ def _lines(stack: str, template: Mapping[str, Any]) -> Iterator[Line]:
                 low, high = variant_bounds.get(str(variant.get("VariantName")), (None, None))
                 if managed.get("Status") == "ENABLED":
                     low, high = managed.get("MinInstanceCount", low), managed.get("MaxInstanceCount", high)
-                yield Line(stack, f"{logical_id}/{variant.get('VariantName', '?')}", "endpoint",
-                           variant["InstanceType"], count, low, high, True,
-                           _price(variant["InstanceType"], "sagemaker-hosting"), "sagemaker-hosting")
+                yield Line(
+                    stack,
+                    f"{logical_id}/{variant.get('VariantName', '?')}",
+                    "endpoint",
+                    variant["InstanceType"],
+                    count,
+                    low,
+                    high,
+                    True,
+                    _price(variant["InstanceType"], "sagemaker-hosting"),
+                    "sagemaker-hosting",
+                )
         elif kind == "AWS::SageMaker::Cluster":
             for group in props.get("InstanceGroups", []):
-                yield Line(stack, f"{logical_id}/{group.get('InstanceGroupName', '?')}", "hyperpod",
-                           group["InstanceType"], int(group.get("InstanceCount", 1)), None, None, True,
-                           _price(group["InstanceType"], "sagemaker-training"), "sagemaker-training")
+                yield Line(
+                    stack,
+                    f"{logical_id}/{group.get('InstanceGroupName', '?')}",
+                    "hyperpod",
+                    group["InstanceType"],
+                    int(group.get("InstanceCount", 1)),
+                    None,
+                    None,
+                    True,
+                    _price(group["InstanceType"], "sagemaker-training"),
+                    "sagemaker-training",
+                )
         elif kind == "AWS::StepFunctions::StateMachine":
             definition = _definition(props)
             if definition is not None:
@@ -185,8 +216,10 @@ def _variant_scaling_bounds(resources: Mapping[str, Any]) -> dict[str, tuple[int
     bounds = {}
     for resource in resources.values():
         props = resource.get("Properties", {})
-        if (resource.get("Type") == "AWS::ApplicationAutoScaling::ScalableTarget"
-                and props.get("ScalableDimension") == "sagemaker:variant:DesiredInstanceCount"):
+        if (
+            resource.get("Type") == "AWS::ApplicationAutoScaling::ScalableTarget"
+            and props.get("ScalableDimension") == "sagemaker:variant:DesiredInstanceCount"
+        ):
             text = json.dumps(props.get("ResourceId"))
             variant = text.split("/variant/")[-1].split('"')[0] if "/variant/" in text else "?"
             bounds[variant] = (int(props.get("MinCapacity", 0)), int(props.get("MaxCapacity", 0)))
@@ -217,10 +250,18 @@ def _job_lines(stack: str, logical_id: str, node: Any, *, monitoring: bool = Fal
                 count = cluster.get("InstanceCount", 1)
                 dynamic = not instance_type.startswith("ml.")
                 label = f"{logical_id}{'/' + where if where else ''}"
-                yield Line(stack, label, ("monitoring " if monitoring else "") + kind,
-                           "(chosen at run time)" if dynamic else instance_type,
-                           int(count) if isinstance(count, int) else 1, None, None, False,
-                           None if dynamic else _price(instance_type, category), category)
+                yield Line(
+                    stack,
+                    label,
+                    ("monitoring " if monitoring else "") + kind,
+                    "(chosen at run time)" if dynamic else instance_type,
+                    int(count) if isinstance(count, int) else 1,
+                    None,
+                    None,
+                    False,
+                    None if dynamic else _price(instance_type, category),
+                    category,
+                )
             continue
         child_where = key if isinstance(value, dict) and "Type" in value and "States" not in value else where
         yield from _job_lines(stack, logical_id, value, monitoring=monitoring, where=child_where)

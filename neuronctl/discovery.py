@@ -49,14 +49,19 @@ class Deployment:
                 stacks = self.aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
             except ClientError as err:
                 if error_code(err) == "ValidationError" and "does not exist" in error_message(err):
-                    raise CliError(f"stack {name} is not deployed in {self.aws.region} (profile "
-                                   f"{self.config.profile!r}): {deploy_hint(self.config, unit)}",
-                                   ExitCode.NOT_FOUND) from None
+                    raise CliError(
+                        f"stack {name} is not deployed in {self.aws.region} (profile "
+                        f"{self.config.profile!r}): {deploy_hint(self.config, unit)}",
+                        ExitCode.NOT_FOUND,
+                    ) from None
                 raise
             stack = stacks[0]
             if stack["StackStatus"].endswith("_FAILED") or stack["StackStatus"] == "ROLLBACK_COMPLETE":
-                raise CliError(f"stack {name} is in state {stack['StackStatus']}: fix the deployment "
-                               f"({deploy_hint(self.config, unit)})", ExitCode.NOT_FOUND)
+                raise CliError(
+                    f"stack {name} is in state {stack['StackStatus']}: fix the deployment "
+                    f"({deploy_hint(self.config, unit)})",
+                    ExitCode.NOT_FOUND,
+                )
             self._outputs[unit] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         return self._outputs[unit]
 
@@ -66,7 +71,9 @@ class Deployment:
             raise CliError(
                 f"stack {self.config.stack_name(unit)} has no output {key} (outputs: "
                 f"{', '.join(sorted(outputs)) or 'none'}); it was deployed from an older version or with that part "
-                f"disabled: {deploy_hint(self.config, unit)}", ExitCode.NOT_FOUND)
+                f"disabled: {deploy_hint(self.config, unit)}",
+                ExitCode.NOT_FOUND,
+            )
         return outputs[key]
 
     def optional_output(self, unit: str, key: str) -> str | None:
@@ -96,15 +103,19 @@ def generation_defaults(deployment: Deployment) -> dict[str, ModelDefaults]:
         value = deployment.aws.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
     except ClientError as err:
         if error_code(err) == "ParameterNotFound":
-            raise CliError(f"SSM parameter {parameter} (output {GENERATION_DEFAULTS} of "
-                           f"{deployment.config.stack_name(INFERENCE)}) does not exist: "
-                           f"{deploy_hint(deployment.config, INFERENCE)}", ExitCode.NOT_FOUND) from None
+            raise CliError(
+                f"SSM parameter {parameter} (output {GENERATION_DEFAULTS} of "
+                f"{deployment.config.stack_name(INFERENCE)}) does not exist: "
+                f"{deploy_hint(deployment.config, INFERENCE)}",
+                ExitCode.NOT_FOUND,
+            ) from None
         raise
     try:
         models = json.loads(value)["models"]
     except (ValueError, KeyError, TypeError):
-        raise CliError(f"SSM parameter {parameter} does not hold the expected JSON {{\"models\": {{...}}}}",
-                       ExitCode.FAILED) from None
+        raise CliError(
+            f'SSM parameter {parameter} does not hold the expected JSON {{"models": {{...}}}}', ExitCode.FAILED
+        ) from None
     return {
         key: ModelDefaults(
             key=key,

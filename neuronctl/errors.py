@@ -43,16 +43,34 @@ class CliError(Exception):
         self.code = code
 
 
-THROTTLING_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
-    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled", "SlowDown",
-    "LimitExceededException",
-})
-AUTH_CODES = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
-    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "InvalidSignatureException",
-    "SignatureDoesNotMatch", "AuthFailure",
-})
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "LimitExceededException",
+    }
+)
+AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+    }
+)
 
 
 def attempts(err: ClientError) -> int:
@@ -73,38 +91,52 @@ def explain(err: Exception) -> CliError:
     if isinstance(err, CliError):
         return err
     if isinstance(err, NoRegionError):
-        return CliError("no AWS region: pass --region or set region in the profile's config/<profile>.yaml",
-                        ExitCode.ENVIRONMENT)
+        return CliError(
+            "no AWS region: pass --region or set region in the profile's config/<profile>.yaml", ExitCode.ENVIRONMENT
+        )
     if isinstance(err, NoCredentialsError | PartialCredentialsError):
         return CliError(
             "no AWS credentials found: run `aws configure sso` / `aws sso login`, pass --aws-profile, or set "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", ExitCode.ENVIRONMENT)
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            ExitCode.ENVIRONMENT,
+        )
     if isinstance(err, ProfileNotFound):
         return CliError(f"{err}: check --aws-profile / AWS_PROFILE against ~/.aws/config", ExitCode.ENVIRONMENT)
     if isinstance(err, CredentialRetrievalError | TokenRetrievalError):
-        return CliError(f"could not get AWS credentials: {err} (log in again, e.g. `aws sso login`)",
-                        ExitCode.ENVIRONMENT)
+        return CliError(
+            f"could not get AWS credentials: {err} (log in again, e.g. `aws sso login`)", ExitCode.ENVIRONMENT
+        )
     if isinstance(err, ReadTimeoutError):
         return CliError(
             f"no response within the read timeout from {err.kwargs.get('endpoint_url', 'AWS')} after every retry; "
             "the service or the model is overloaded or hung: try again, or check the endpoint's CloudWatch metrics",
-            ExitCode.UNAVAILABLE)
+            ExitCode.UNAVAILABLE,
+        )
     if isinstance(err, ConnectTimeoutError | EndpointConnectionError):
-        return CliError(f"cannot connect: {err} (check the region, the network and any proxy settings)",
-                        ExitCode.UNAVAILABLE)
+        return CliError(
+            f"cannot connect: {err} (check the region, the network and any proxy settings)", ExitCode.UNAVAILABLE
+        )
     if isinstance(err, ClientError):
         code, message = error_code(err), error_message(err)
         operation = err.operation_name
         status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
         if code in AUTH_CODES:
-            return CliError(f"{operation} was refused: {code}: {message} (check the credentials' account and "
-                            "permissions)", ExitCode.ENVIRONMENT)
+            return CliError(
+                f"{operation} was refused: {code}: {message} (check the credentials' account and permissions)",
+                ExitCode.ENVIRONMENT,
+            )
         if code in THROTTLING_CODES or status == 429:
-            return CliError(f"{operation} still throttled after {attempts(err)} attempts ({code}: {message}); "
-                            "retry later or raise --max-attempts", ExitCode.UNAVAILABLE)
+            return CliError(
+                f"{operation} still throttled after {attempts(err)} attempts ({code}: {message}); "
+                "retry later or raise --max-attempts",
+                ExitCode.UNAVAILABLE,
+            )
         if status >= 500:
-            return CliError(f"{operation} failed with HTTP {status} after {attempts(err)} attempts ({code}: "
-                            f"{message}); the service is having trouble, retry later", ExitCode.UNAVAILABLE)
+            return CliError(
+                f"{operation} failed with HTTP {status} after {attempts(err)} attempts ({code}: "
+                f"{message}); the service is having trouble, retry later",
+                ExitCode.UNAVAILABLE,
+            )
         return CliError(f"{operation} failed: {code}: {message}", ExitCode.FAILED)
     if isinstance(err, BotoCoreError):
         return CliError(f"AWS SDK error: {err}", ExitCode.FAILED)

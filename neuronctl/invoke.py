@@ -114,19 +114,33 @@ def resolve_target(deployment: Deployment | None, request: InvokeRequest) -> Tar
     if component is None and len(components) == 1:
         component = components[0]
     if component is None and len(components) > 1:
-        raise CliError(f"endpoint {endpoint} hosts {len(components)} inference components ({', '.join(components)}): "
-                       "choose one with --component or --model", ExitCode.USAGE)
+        raise CliError(
+            f"endpoint {endpoint} hosts {len(components)} inference components ({', '.join(components)}): "
+            "choose one with --component or --model",
+            ExitCode.USAGE,
+        )
     if component is not None and components and component not in components:
-        raise CliError(f"inference component {component!r} is not on endpoint {endpoint}; its components: "
-                       f"{', '.join(components)}", ExitCode.NOT_FOUND)
+        raise CliError(
+            f"inference component {component!r} is not on endpoint {endpoint}; its components: {', '.join(components)}",
+            ExitCode.NOT_FOUND,
+        )
     server = request.server or (chosen.server if chosen else None)
     if server is None:
-        raise CliError(f"the serving container of endpoint {endpoint} is unknown (no generation defaults published): "
-                       "pass --server", ExitCode.USAGE)
+        raise CliError(
+            f"the serving container of endpoint {endpoint} is unknown (no generation defaults published): "
+            "pass --server",
+            ExitCode.USAGE,
+        )
     protocol(server)  # unknown server names fail here, with the known ones listed
     window = request.context_window or (chosen.context_window if chosen else None)
-    return Target(endpoint, component, chosen.key if chosen else (component or endpoint), server, window,
-                  chosen.settings if chosen else {})
+    return Target(
+        endpoint,
+        component,
+        chosen.key if chosen else (component or endpoint),
+        server,
+        window,
+        chosen.settings if chosen else {},
+    )
 
 
 def _choose_model(defaults: Mapping[str, ModelDefaults], request: InvokeRequest) -> ModelDefaults | None:
@@ -142,8 +156,10 @@ def _choose_model(defaults: Mapping[str, ModelDefaults], request: InvokeRequest)
     if len(defaults) == 1:
         return next(iter(defaults.values()))
     if len(defaults) > 1 and request.component is None:
-        raise CliError(f"the endpoint serves {len(defaults)} models ({', '.join(defaults)}): choose one with --model",
-                       ExitCode.USAGE)
+        raise CliError(
+            f"the endpoint serves {len(defaults)} models ({', '.join(defaults)}): choose one with --model",
+            ExitCode.USAGE,
+        )
     return None
 
 
@@ -163,12 +179,18 @@ def invoke(
         output.note(f"note: {target.server} has no {name} parameter; {name}={settings[name]!r} is not sent")
     budget = None
     if target.context_window is not None:
-        budget = check_context_window(request.prompt, max_new_tokens=settings["max_new_tokens"],
-                                      context_window=target.context_window, model=target.model,
-                                      margin=request.token_margin)
+        budget = check_context_window(
+            request.prompt,
+            max_new_tokens=settings["max_new_tokens"],
+            context_window=target.context_window,
+            model=target.model,
+            margin=request.token_margin,
+        )
     else:
-        output.note("note: the model's context window is unknown (no published defaults): the prompt is sent "
-                    "unchecked; pass --context-window to check it")
+        output.note(
+            "note: the model's context window is unknown (no published defaults): the prompt is sent "
+            "unchecked; pass --context-window to check it"
+        )
     text = request.prompt.text()
     result = InvokeResult(target, settings, budget, dropped_settings=dropped)
     guardrail = _guardrail(aws, deployment) if request.guardrail else None
@@ -179,8 +201,9 @@ def invoke(
         raise CliError(f"{target.server} does not stream responses: drop --stream", ExitCode.USAGE)
     body = json.dumps(server.build(text, settings, stream)).encode()
     started = time.monotonic()
-    result.completion, result.not_ready_retries = _send(aws, target, body, stream, request.wait_ready_s,
-                                                        stream_to, sleep, deployment)
+    result.completion, result.not_ready_retries = _send(
+        aws, target, body, stream, request.wait_ready_s, stream_to, sleep, deployment
+    )
     result.streamed = stream
     result.seconds = time.monotonic() - started
     if guardrail:
@@ -191,11 +214,23 @@ def invoke(
     return result
 
 
-def _send(aws: Aws, target: Target, body: bytes, stream: bool, wait_ready_s: float, stream_to: TextIO | None,
-          sleep: Callable[[float], None], deployment: Deployment | None) -> tuple[str, int]:
+def _send(
+    aws: Aws,
+    target: Target,
+    body: bytes,
+    stream: bool,
+    wait_ready_s: float,
+    stream_to: TextIO | None,
+    sleep: Callable[[float], None],
+    deployment: Deployment | None,
+) -> tuple[str, int]:
     runtime = aws.client("sagemaker-runtime")
-    params: dict[str, Any] = {"EndpointName": target.endpoint, "Body": body, "ContentType": "application/json",
-                              "Accept": "application/json"}
+    params: dict[str, Any] = {
+        "EndpointName": target.endpoint,
+        "Body": body,
+        "ContentType": "application/json",
+        "Accept": "application/json",
+    }
     if target.component:
         params["InferenceComponentName"] = target.component
     deadline = time.monotonic() + wait_ready_s
@@ -216,13 +251,18 @@ def _send(aws: Aws, target: Target, body: bytes, stream: bool, wait_ready_s: flo
                 raise _runtime_error(err, target, aws, deployment) from None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CliError(f"{_where(target)} is still not ready after waiting {wait_ready_s:.0f} s ({reason}); "
-                               "check the component's copies and the endpoint's scaling activity, or raise "
-                               "--wait-ready", ExitCode.UNAVAILABLE) from None
+                raise CliError(
+                    f"{_where(target)} is still not ready after waiting {wait_ready_s:.0f} s ({reason}); "
+                    "check the component's copies and the endpoint's scaling activity, or raise "
+                    "--wait-ready",
+                    ExitCode.UNAVAILABLE,
+                ) from None
             pause = min(wait, remaining)
             retries += 1
-            output.note(f"{_where(target)} is not ready ({reason}); retrying in {pause:.0f} s "
-                        f"(retry {retries}, giving up after {wait_ready_s:.0f} s)")
+            output.note(
+                f"{_where(target)} is not ready ({reason}); retrying in {pause:.0f} s "
+                f"(retry {retries}, giving up after {wait_ready_s:.0f} s)"
+            )
             sleep(pause)
             wait = min(wait * 2, NOT_READY_MAX_WAIT_S)
 
@@ -234,11 +274,15 @@ def _read_stream(response: Mapping[str, Any], stream_to: TextIO | None) -> str:
             piece = decoder.feed(event["PayloadPart"].get("Bytes", b""))
         elif "ModelStreamError" in event:
             error = event["ModelStreamError"]
-            raise CliError(f"the model failed while streaming: {error.get('ErrorCode', '')}: "
-                           f"{error.get('Message', '')}", ExitCode.FAILED)
+            raise CliError(
+                f"the model failed while streaming: {error.get('ErrorCode', '')}: {error.get('Message', '')}",
+                ExitCode.FAILED,
+            )
         elif "InternalStreamFailure" in event:
-            raise CliError(f"SageMaker broke off the stream: {event['InternalStreamFailure'].get('Message', '')}",
-                           ExitCode.UNAVAILABLE)
+            raise CliError(
+                f"SageMaker broke off the stream: {event['InternalStreamFailure'].get('Message', '')}",
+                ExitCode.UNAVAILABLE,
+            )
         else:
             continue
         if piece:
@@ -276,14 +320,18 @@ def _runtime_error(err: ClientError, target: Target, aws: Aws, deployment: Deplo
         log = err.response.get("LogStreamArn")
         where = f"; container log: {_log_hint(log)}" if log else ""
         status_text = f" HTTP {status}" if status else ""
-        return CliError(f"the model container on {_where(target)} answered{status_text}: {original}{where}",
-                        ExitCode.FAILED)
+        return CliError(
+            f"the model container on {_where(target)} answered{status_text}: {original}{where}", ExitCode.FAILED
+        )
     if code == "ValidationError" and "not found" in message.lower():
         fix = deploy_hint(deployment.config, INFERENCE) if deployment else "check --endpoint / --component"
         return CliError(f"{message.rstrip('.')} (region {aws.region}): {fix}", ExitCode.NOT_FOUND)
     if code == "ValidationError" and "timed out" in message.lower():
-        return CliError(f"the container did not answer within SageMaker's {CONTAINER_LIMIT_S} s limit: {message}; "
-                        "lower --max-new-tokens or use --stream", ExitCode.FAILED)
+        return CliError(
+            f"the container did not answer within SageMaker's {CONTAINER_LIMIT_S} s limit: {message}; "
+            "lower --max-new-tokens or use --stream",
+            ExitCode.FAILED,
+        )
     return explain(err)
 
 
@@ -305,23 +353,29 @@ def _text(value: str, qualifier: str | None = None) -> dict[str, Any]:
 
 def _guardrail(aws: Aws, deployment: Deployment | None) -> tuple[str, str]:
     if deployment is None:
-        raise CliError("--guardrail needs a deployed profile (-c PROFILE) whose evaluation stack has the guardrail",
-                       ExitCode.USAGE)
+        raise CliError(
+            "--guardrail needs a deployed profile (-c PROFILE) whose evaluation stack has the guardrail", ExitCode.USAGE
+        )
     return deployment.output(EVALUATION, GUARDRAIL_ID), deployment.output(EVALUATION, GUARDRAIL_VERSION)
 
 
-def _apply_guardrail(aws: Aws, guardrail: tuple[str, str], source: str,
-                     content: list[dict[str, Any]]) -> dict[str, Any]:
+def _apply_guardrail(
+    aws: Aws, guardrail: tuple[str, str], source: str, content: list[dict[str, Any]]
+) -> dict[str, Any]:
     identifier, version = guardrail
     response = aws.client("bedrock-runtime").apply_guardrail(
-        guardrailIdentifier=identifier, guardrailVersion=version, source=source, content=content)
+        guardrailIdentifier=identifier, guardrailVersion=version, source=source, content=content
+    )
     verdict = {"action": response.get("action"), "findings": _findings(response.get("assessments", []))}
     if response.get("action") == "GUARDRAIL_INTERVENED":
         said = " ".join(o.get("text", "") for o in response.get("outputs", [])).strip()
         what = "prompt" if source == "INPUT" else "completion"
         findings = ", ".join(verdict["findings"]) or "no detail"
-        raise CliError(f"guardrail {identifier} v{version} blocked the {what}: {findings}"
-                       + (f"; it answers: {said}" if said else ""), ExitCode.BLOCKED)
+        raise CliError(
+            f"guardrail {identifier} v{version} blocked the {what}: {findings}"
+            + (f"; it answers: {said}" if said else ""),
+            ExitCode.BLOCKED,
+        )
     return verdict
 
 
@@ -358,8 +412,11 @@ def print_result(result: InvokeResult, *, as_json: bool, out: TextIO | None = No
     if not result.streamed:
         out.write(result.completion)
     out.write("\n")
-    budget = (f"prompt ~{result.budget.prompt_tokens} tokens of {result.target.context_window}, "
-              if result.budget else "")
+    budget = (
+        f"prompt ~{result.budget.prompt_tokens} tokens of {result.target.context_window}, " if result.budget else ""
+    )
     retries = f", {result.not_ready_retries} not-ready retries" if result.not_ready_retries else ""
-    output.note(f"[{_where(result.target)} | {result.target.server} | {budget}max_new_tokens "
-                f"{result.settings['max_new_tokens']} | {result.seconds:.2f} s{retries}]")
+    output.note(
+        f"[{_where(result.target)} | {result.target.server} | {budget}max_new_tokens "
+        f"{result.settings['max_new_tokens']} | {result.seconds:.2f} s{retries}]"
+    )

@@ -40,13 +40,20 @@ def default_server(arch: ModelArchitecture) -> ContainerKind:
 def startup_refusals(arch: ModelArchitecture, *, dtype: str, source: str, server: ContainerKind) -> list[str]:
     """What the pre-flight refuses about starting this model with the derived timeouts and volume (no overrides)."""
     compiled = source == "compiled" or server is ContainerKind.NEURON_V1_INFERENCE
-    budget = sizing.startup_budget(arch, dtype=dtype, base_seconds=SERVERS[server].base_startup_seconds,
-                                   from_hub=source == "hub" and not compiled, compiled=compiled)
+    budget = sizing.startup_budget(
+        arch,
+        dtype=dtype,
+        base_seconds=SERVERS[server].base_startup_seconds,
+        from_hub=source == "hub" and not compiled,
+        compiled=compiled,
+    )
     refusals = []
     if budget.container_startup_seconds > sizing.MAX_TIMEOUT_SECONDS:
-        refusals.append(f"start-up needs about {budget.container_startup_seconds} s (compile "
-                        f"{budget.compile_seconds} s for {arch.billions:.1f}B parameters + download + load), over "
-                        f"SageMaker's {sizing.MAX_TIMEOUT_SECONDS} s limit")
+        refusals.append(
+            f"start-up needs about {budget.container_startup_seconds} s (compile "
+            f"{budget.compile_seconds} s for {arch.billions:.1f}B parameters + download + load), over "
+            f"SageMaker's {sizing.MAX_TIMEOUT_SECONDS} s limit"
+        )
     if budget.volume_size_gb > sizing.MAX_VOLUME_GB:
         refusals.append(f"needs a {budget.volume_size_gb} GB volume, over SageMaker's {sizing.MAX_VOLUME_GB} GB limit")
     return refusals
@@ -68,14 +75,20 @@ class Row:
     def as_json(self) -> dict[str, Any]:
         f = self.fit
         return {
-            "instance_type": f.instance_type, "degree": f.degree, "replicas_per_instance": f.replicas_per_instance,
-            "weights_gib": round(f.weights_gib, 2), "kv_cache_gib": round(f.kv_cache_gib, 2),
-            "headroom_gib": round(f.headroom_gib, 2), "used_gib": round(f.used_gib, 2),
+            "instance_type": f.instance_type,
+            "degree": f.degree,
+            "replicas_per_instance": f.replicas_per_instance,
+            "weights_gib": round(f.weights_gib, 2),
+            "kv_cache_gib": round(f.kv_cache_gib, 2),
+            "headroom_gib": round(f.headroom_gib, 2),
+            "used_gib": round(f.used_gib, 2),
             "available_gib": round(f.available_gib, 2),
-            "tokens_per_second_per_replica_bound": None if self.tokens_per_second is None
+            "tokens_per_second_per_replica_bound": None
+            if self.tokens_per_second is None
             else round(self.tokens_per_second, 1),
             "dollars_per_hour": self.hourly,
-            "dollars_per_million_output_tokens": None if self.per_million_tokens is None
+            "dollars_per_million_output_tokens": None
+            if self.per_million_tokens is None
             else round(self.per_million_tokens, 4),
             "preflight_smallest_fit": self.smallest,
             "preflight_refusals": list(self.refusals),
@@ -99,22 +112,47 @@ def plan(
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
     refusals = tuple(startup_refusals(arch, dtype=dtype, source=source, server=server or default_server(arch)))
-    fits = feasible_configurations(arch, batch_size=batch_size, sequence_length=sequence_length, dtype=dtype,
-                                   quantization=quantization, families=families)
-    smallest = smallest_fit(arch, batch_size=batch_size, sequence_length=sequence_length, dtype=dtype,
-                            quantization=quantization, families=families)
+    fits = feasible_configurations(
+        arch,
+        batch_size=batch_size,
+        sequence_length=sequence_length,
+        dtype=dtype,
+        quantization=quantization,
+        families=families,
+    )
+    smallest = smallest_fit(
+        arch,
+        batch_size=batch_size,
+        sequence_length=sequence_length,
+        dtype=dtype,
+        quantization=quantization,
+        families=families,
+    )
     rows = []
     for fit in fits:
         hourly = prices.quote(fit.instance_type, category).hourly
         tps = throughput.decode_tokens_per_second(fit, batch_size) if arch.generates_text else None
-        rows.append(Row(fit, tps, hourly, throughput.dollars_per_million_tokens(hourly, fit.replicas_per_instance, tps),
-                        not refusals and smallest is not None
-                        and (fit.instance_type, fit.degree) == (smallest.instance_type, smallest.degree),
-                        refusals))
+        rows.append(
+            Row(
+                fit,
+                tps,
+                hourly,
+                throughput.dollars_per_million_tokens(hourly, fit.replicas_per_instance, tps),
+                not refusals
+                and smallest is not None
+                and (fit.instance_type, fit.degree) == (smallest.instance_type, smallest.degree),
+                refusals,
+            )
+        )
     inf = float("inf")
-    return sorted(rows, key=lambda r: (r.hourly if r.hourly is not None else inf,
-                                       r.per_million_tokens if r.per_million_tokens is not None else inf,
-                                       r.fit.degree))
+    return sorted(
+        rows,
+        key=lambda r: (
+            r.hourly if r.hourly is not None else inf,
+            r.per_million_tokens if r.per_million_tokens is not None else inf,
+            r.fit.degree,
+        ),
+    )
 
 
 def resolve_model(name: str) -> ModelArchitecture:

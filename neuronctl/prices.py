@@ -54,14 +54,18 @@ def quote(instance_type: str, category: Category, table: PriceFile | None = None
 
 def provenance(table: PriceFile | None = None) -> str:
     data = table or load()
-    return (f"prices: {data.region} on-demand list prices in {data.currency}, checked {data.checked} "
-            f"(neuronctl/prices.yaml; SageMaker: {data.tables['sagemaker-hosting'].source}; EC2: "
-            f"{data.tables['ec2-on-demand'].source})")
+    return (
+        f"prices: {data.region} on-demand list prices in {data.currency}, checked {data.checked} "
+        f"(neuronctl/prices.yaml; SageMaker: {data.tables['sagemaker-hosting'].source}; EC2: "
+        f"{data.tables['ec2-on-demand'].source})"
+    )
 
 
 def region_warning(region: str, table: PriceFile | None = None) -> str | None:
     data = table or load()
     if region == data.region:
         return None
-    return (f"note: the price table is for {data.region}; {region} list prices differ by region (often higher): "
-            "treat the dollar figures as an estimate")
+    return (
+        f"note: the price table is for {data.region}; {region} list prices differ by region (often higher): "
+        "treat the dollar figures as an estimate"
+    )

@@ -46,8 +46,9 @@ class ExamplesFile(StrictModel):
         try:
             value.format(input="", output="")
         except (KeyError, IndexError, ValueError) as err:
-            raise ValueError(f"only {{input}} and {{output}} may appear in braces ({err}); write {{{{ for a brace"
-                             ) from None
+            raise ValueError(
+                f"only {{input}} and {{output}} may appear in braces ({err}); write {{{{ for a brace"
+            ) from None
         return value
 
 
@@ -85,8 +86,9 @@ def build_prompt(query: str, examples: ExamplesFile | None = None, shots: int | 
     if examples is None:
         return Prompt("", (), query)
     if shots is not None and shots > len(examples.examples):
-        raise CliError(f"--shots {shots} asks for more examples than the file has ({len(examples.examples)})",
-                       ExitCode.USAGE)
+        raise CliError(
+            f"--shots {shots} asks for more examples than the file has ({len(examples.examples)})", ExitCode.USAGE
+        )
     chosen = examples.examples if shots is None else examples.examples[:shots]
     rendered = tuple(examples.template.format(input=e.input, output=e.output) for e in chosen)
     head = examples.template[: examples.template.index("{output}")]
@@ -105,16 +107,19 @@ class TokenBudget:
         return self.prompt_tokens + self.max_new_tokens + self.margin
 
 
-def check_context_window(prompt: Prompt, *, max_new_tokens: int, context_window: int, model: str,
-                         margin: int = tokens.SAFETY_MARGIN) -> TokenBudget:
+def check_context_window(
+    prompt: Prompt, *, max_new_tokens: int, context_window: int, model: str, margin: int = tokens.SAFETY_MARGIN
+) -> TokenBudget:
     """Refuse, before sending, a prompt whose tokens plus max new tokens exceed the model's context window."""
     budget = TokenBudget(prompt.tokens(), max_new_tokens, margin, context_window)
     if budget.total <= context_window:
         return budget
     over = budget.total - context_window
-    head = (f"prompt is ~{budget.prompt_tokens} tokens ({tokens.SHORT_METHOD}) + max_new_tokens {max_new_tokens} + "
-            f"margin {margin} = {budget.total} > context window {context_window} of model {model!r} "
-            f"(over by {over})")
+    head = (
+        f"prompt is ~{budget.prompt_tokens} tokens ({tokens.SHORT_METHOD}) + max_new_tokens {max_new_tokens} + "
+        f"margin {margin} = {budget.total} > context window {context_window} of model {model!r} "
+        f"(over by {over})"
+    )
     fixes = []
     shots = len(prompt.examples)
     for keep in range(shots - 1, -1, -1):
@@ -125,6 +130,8 @@ def check_context_window(prompt: Prompt, *, max_new_tokens: int, context_window:
     if room >= 1:
         fixes.append(f"lower --max-new-tokens to {room}")
     if not fixes:
-        fixes.append(f"shorten the prompt by at least {over - max_new_tokens + 1 if max_new_tokens else over} "
-                     "tokens: even without examples and with max_new_tokens 1 it does not fit")
+        fixes.append(
+            f"shorten the prompt by at least {over - max_new_tokens + 1 if max_new_tokens else over} "
+            "tokens: even without examples and with max_new_tokens 1 it does not fit"
+        )
     raise CliError(f"{head}: {', or '.join(fixes)}", ExitCode.REFUSED)

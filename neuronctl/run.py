@@ -37,8 +37,11 @@ SAGEMAKER_JOBS: dict[str, tuple[str, str, str]] = {
     "createTrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "createProcessingJob": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
     "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
-    "createHyperParameterTuningJob": ("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName",
-                                      "HyperParameterTuningJobStatus"),
+    "createHyperParameterTuningJob": (
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
 }
 
 
@@ -85,16 +88,20 @@ def parse_input(raw: str | None, params: Iterable[str]) -> dict[str, Any]:
 
 
 def start(deployment: Deployment, workflow: str, run_input: Mapping[str, Any], name: str | None) -> dict[str, Any]:
-    request: dict[str, Any] = {"stateMachineArn": state_machine_arn(deployment, workflow),
-                               "input": json.dumps(run_input)}
+    request: dict[str, Any] = {
+        "stateMachineArn": state_machine_arn(deployment, workflow),
+        "input": json.dumps(run_input),
+    }
     if name:
         request["name"] = name
     try:
         response = deployment.aws.client("stepfunctions").start_execution(**request)
     except ClientError as err:
         if error_code(err) == "ExecutionAlreadyExists":
-            raise CliError(f"a {workflow} run named {name!r} already exists (names are unique for 90 days): pick "
-                           "another --name", ExitCode.USAGE) from None
+            raise CliError(
+                f"a {workflow} run named {name!r} already exists (names are unique for 90 days): pick another --name",
+                ExitCode.USAGE,
+            ) from None
         raise
     return {"executionArn": response["executionArn"], "startDate": response["startDate"]}
 
@@ -108,8 +115,10 @@ def execution_arn(deployment: Deployment, workflow: str, ref: str | None) -> str
         return machine.replace(":stateMachine:", ":execution:", 1) + ":" + ref
     runs = deployment.aws.client("stepfunctions").list_executions(stateMachineArn=machine, maxResults=1)
     if not runs.get("executions"):
-        raise CliError(f"the {workflow} workflow has no runs yet: start one with `neuronctl run start {workflow}`",
-                       ExitCode.NOT_FOUND)
+        raise CliError(
+            f"the {workflow} workflow has no runs yet: start one with `neuronctl run start {workflow}`",
+            ExitCode.NOT_FOUND,
+        )
     return str(runs["executions"][0]["executionArn"])
 
 
@@ -143,8 +152,10 @@ class Progress:
         return ((self.stopped or now) - self.started).total_seconds()
 
     def line(self, now: datetime) -> str:
-        parts = [f"[{output.duration(self.elapsed(now))}] {self.status}",
-                 f"{self.states_done}/{self.states_total} states done"]
+        parts = [
+            f"[{output.duration(self.elapsed(now))}] {self.status}",
+            f"{self.states_done}/{self.states_total} states done",
+        ]
         if self.current_state and self.status == "RUNNING":
             parts.append(f"in {self.current_state}")
         if self.job:
@@ -154,10 +165,17 @@ class Progress:
 
     def as_json(self, now: datetime) -> dict[str, Any]:
         return {
-            "executionArn": self.execution_arn, "status": self.status, "started": self.started,
-            "stopped": self.stopped, "elapsed_seconds": round(self.elapsed(now)), "states_done": self.states_done,
-            "states_total": self.states_total, "current_state": self.current_state, "job": self.job,
-            "failure": self.failure, "completed_states": self.completed_states,
+            "executionArn": self.execution_arn,
+            "status": self.status,
+            "started": self.started,
+            "stopped": self.stopped,
+            "elapsed_seconds": round(self.elapsed(now)),
+            "states_done": self.states_done,
+            "states_total": self.states_total,
+            "current_state": self.current_state,
+            "job": self.job,
+            "failure": self.failure,
+            "completed_states": self.completed_states,
         }
 
 
@@ -235,8 +253,12 @@ def _describe_job(sagemaker: Any, job: tuple[str, str]) -> dict[str, Any]:
         response = getattr(sagemaker, describe)(**{key: name})
     except ClientError as err:
         return {"kind": kind, "name": name, "status": f"unknown ({error_code(err)})"}
-    info = {"kind": kind, "name": name, "status": response.get(status_key),
-            "secondary": response.get("SecondaryStatus")}
+    info = {
+        "kind": kind,
+        "name": name,
+        "status": response.get(status_key),
+        "secondary": response.get("SecondaryStatus"),
+    }
     if response.get("FailureReason"):
         info["failure_reason"] = response["FailureReason"]
     return info
@@ -256,8 +278,7 @@ def _failure(execution: Mapping[str, Any], events: list[dict[str, Any]]) -> dict
         elif kind.endswith("Failed") and kind != "ExecutionFailed":
             details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             if details.get("error") or details.get("cause"):
-                failure = {"state": state, "event": kind, "error": details.get("error"),
-                           "cause": details.get("cause")}
+                failure = {"state": state, "event": kind, "error": details.get("error"), "cause": details.get("cause")}
         elif kind in {"ExecutionTimedOut", "ExecutionAborted"}:
             failure.setdefault("state", state)
             failure["event"] = kind
@@ -336,8 +357,10 @@ def finish(item: Progress, *, as_json: bool, now: datetime | None = None, watche
     if as_json:
         output.dump_json(item.as_json(moment))
     elif watched:
-        print(f"{item.status} after {output.duration(item.elapsed(moment))} ({item.states_done}/{item.states_total} "
-              f"states done): {item.execution_arn}")
+        print(
+            f"{item.status} after {output.duration(item.elapsed(moment))} ({item.states_done}/{item.states_total} "
+            f"states done): {item.execution_arn}"
+        )
     else:
         print(item.line(moment))
     if item.status in TERMINAL - {"SUCCEEDED"}:

@@ -28,8 +28,9 @@ class ServerProtocol:
     def unsupported(self, settings: Mapping[str, Any]) -> list[str]:
         """Settings given a non-neutral value that this server's request has no field for."""
         neutral: dict[str, Any] = {"frequency_penalty": 0.0, "presence_penalty": 0.0, "stop": []}
-        return [k for k, v in settings.items()
-                if k not in self.supports and v is not None and v != neutral.get(k, object())]
+        return [
+            k for k, v in settings.items() if k not in self.supports and v is not None and v != neutral.get(k, object())
+        ]
 
 
 def _tgi_parameters(settings: Mapping[str, Any], *, stop_key: str) -> dict[str, Any]:
@@ -56,8 +57,11 @@ def _tgi(prompt: str, settings: Mapping[str, Any], stream: bool) -> dict[str, An
 
 
 def _lmi(prompt: str, settings: Mapping[str, Any], stream: bool) -> dict[str, Any]:
-    return {"inputs": prompt, "parameters": _tgi_parameters(settings, stop_key="stop"),
-            **({"stream": True} if stream else {})}
+    return {
+        "inputs": prompt,
+        "parameters": _tgi_parameters(settings, stop_key="stop"),
+        **({"stream": True} if stream else {}),
+    }
 
 
 def _openai_completions(prompt: str, settings: Mapping[str, Any], stream: bool) -> dict[str, Any]:
@@ -82,14 +86,20 @@ def _hf_toolkit(prompt: str, settings: Mapping[str, Any], stream: bool) -> dict[
 PROTOCOLS: dict[str, ServerProtocol] = {
     p.name: p
     for p in (
-        ServerProtocol("tgi-neuronx", True,
-                       frozenset({"temperature", "top_p", "max_new_tokens", "frequency_penalty", "stop"}), _tgi),
+        ServerProtocol(
+            "tgi-neuronx",
+            True,
+            frozenset({"temperature", "top_p", "max_new_tokens", "frequency_penalty", "stop"}),
+            _tgi,
+        ),
         ServerProtocol("lmi-neuronx", True, frozenset(SETTING_NAMES), _lmi),
         ServerProtocol("vllm-neuronx", True, frozenset(SETTING_NAMES), _openai_completions),
-        ServerProtocol("hf-inference-neuronx", False,
-                       frozenset({"temperature", "top_p", "max_new_tokens", "stop"}), _hf_toolkit),
-        ServerProtocol("neuron-v1-inference", False,
-                       frozenset({"temperature", "top_p", "max_new_tokens", "stop"}), _hf_toolkit),
+        ServerProtocol(
+            "hf-inference-neuronx", False, frozenset({"temperature", "top_p", "max_new_tokens", "stop"}), _hf_toolkit
+        ),
+        ServerProtocol(
+            "neuron-v1-inference", False, frozenset({"temperature", "top_p", "max_new_tokens", "stop"}), _hf_toolkit
+        ),
     )
 }
 
@@ -154,7 +164,7 @@ class StreamDecoder:
     def _line(raw: bytes) -> str:
         line = raw.decode("utf-8", errors="replace").strip()
         if line.startswith("data:"):
-            line = line[len("data:"):].strip()
+            line = line[len("data:") :].strip()
         if not line or line == "[DONE]" or line.startswith((":", "event:", "id:", "retry:")):
             return ""
         try:

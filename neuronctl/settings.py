@@ -26,12 +26,15 @@ FLAGS = {
 
 
 def _both_altered(values: Mapping[str, Any]) -> bool:
-    return (values.get("temperature", NEUTRAL_TEMPERATURE) != NEUTRAL_TEMPERATURE
-            and values.get("top_p", NEUTRAL_TOP_P) != NEUTRAL_TOP_P)
+    return (
+        values.get("temperature", NEUTRAL_TEMPERATURE) != NEUTRAL_TEMPERATURE
+        and values.get("top_p", NEUTRAL_TOP_P) != NEUTRAL_TOP_P
+    )
 
 
-def validate_settings(defaults: Mapping[str, Any], overrides: Mapping[str, Any], *, allow_both: bool = False
-                      ) -> dict[str, Any]:
+def validate_settings(
+    defaults: Mapping[str, Any], overrides: Mapping[str, Any], *, allow_both: bool = False
+) -> dict[str, Any]:
     """The request's settings as the server `parameters` dict, or a refusal naming the flag, value and range.
 
     A deployment whose published defaults already alter both temperature and top_p was allowed to at synth time, so
@@ -62,9 +65,13 @@ def _format(err: ValidationError, what: str, defaults: Mapping[str, Any], overri
             value = overrides.get(name, defaults.get(name, e["input"]))
             lines.append(f"  - {_origin(name, overrides)} = {value!r}: {message}")
         else:  # the cross-field rule: say where each of the two values came from
-            sources = ", ".join(f"{n} = {overrides.get(n, defaults.get(n))!r} from {_origin(n, overrides)}"
-                                for n in ("temperature", "top_p") if n in overrides or n in defaults)
-            message = message.replace("set allow_temperature_and_top_p: true",
-                                      f"pass {FLAGS['allow_temperature_and_top_p']}")
+            sources = ", ".join(
+                f"{n} = {overrides.get(n, defaults.get(n))!r} from {_origin(n, overrides)}"
+                for n in ("temperature", "top_p")
+                if n in overrides or n in defaults
+            )
+            message = message.replace(
+                "set allow_temperature_and_top_p: true", f"pass {FLAGS['allow_temperature_and_top_p']}"
+            )
             lines.append(f"  - {message}" + (f" ({sources})" if sources else ""))
     return "\n".join(lines)

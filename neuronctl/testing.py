@@ -51,14 +51,22 @@ def json_reply(data: Any, status: int = 200, **headers: str) -> Reply:
 
 def error_reply(status: int, code: str, message: str, **fields: Any) -> Reply:
     """An AWS rest-json error: the code in x-amzn-ErrorType, the message and modelled fields in the body."""
-    return Reply(status, json.dumps({"message": message, **fields}).encode(),
-                 {"Content-Type": "application/json", "x-amzn-ErrorType": f"{code}:http://internal.amazon.com/"})
+    return Reply(
+        status,
+        json.dumps({"message": message, **fields}).encode(),
+        {"Content-Type": "application/json", "x-amzn-ErrorType": f"{code}:http://internal.amazon.com/"},
+    )
 
 
 def _header(name: str, value: str) -> bytes:
     encoded_name, encoded_value = name.encode(), value.encode()
-    return (struct.pack("B", len(encoded_name)) + encoded_name + b"\x07" + struct.pack(">H", len(encoded_value))
-            + encoded_value)
+    return (
+        struct.pack("B", len(encoded_name))
+        + encoded_name
+        + b"\x07"
+        + struct.pack(">H", len(encoded_value))
+        + encoded_value
+    )
 
 
 def event_message(headers: dict[str, str], payload: bytes) -> bytes:
@@ -73,14 +81,25 @@ def event_message(headers: dict[str, str], payload: bytes) -> bytes:
 
 def stream_reply(parts: Sequence[bytes], *, error: tuple[str, str] | None = None) -> Reply:
     """InvokeEndpointWithResponseStream: PayloadPart events, optionally ending in a ModelStreamError."""
-    body = b"".join(event_message({":event-type": "PayloadPart", ":message-type": "event",
-                                   ":content-type": "application/octet-stream"}, part) for part in parts)
+    body = b"".join(
+        event_message(
+            {":event-type": "PayloadPart", ":message-type": "event", ":content-type": "application/octet-stream"}, part
+        )
+        for part in parts
+    )
     if error:
-        body += event_message({":exception-type": "ModelStreamError", ":message-type": "exception",
-                               ":content-type": "application/json"},
-                              json.dumps({"Message": error[1], "ErrorCode": error[0]}).encode())
-    return Reply(200, body, {"Content-Type": "application/vnd.amazon.eventstream",
-                             "X-Amzn-SageMaker-Content-Type": "application/jsonlines"})
+        body += event_message(
+            {":exception-type": "ModelStreamError", ":message-type": "exception", ":content-type": "application/json"},
+            json.dumps({"Message": error[1], "ErrorCode": error[0]}).encode(),
+        )
+    return Reply(
+        200,
+        body,
+        {
+            "Content-Type": "application/vnd.amazon.eventstream",
+            "X-Amzn-SageMaker-Content-Type": "application/jsonlines",
+        },
+    )
 
 
 class FaultServer:
@@ -93,8 +112,7 @@ class FaultServer:
         self.overflow = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -190,9 +208,16 @@ OFFLINE_ENVIRONMENT = {
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-CLEARED_ENVIRONMENT = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-                       "AWS_REGION")
+CLEARED_ENVIRONMENT = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_REGION",
+)
 
 
 def use_offline_environment(monkeypatch: Any, tmp_path: Any) -> None:
@@ -218,8 +243,9 @@ def offline_session(region: str = "us-east-1") -> Any:
     global _CORE_SESSION
     if _CORE_SESSION is None:
         _CORE_SESSION = botocore.session.get_session()
-    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                 region_name=region, botocore_session=_CORE_SESSION)
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region, botocore_session=_CORE_SESSION
+    )
 
 
 @contextmanager

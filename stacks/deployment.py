@@ -22,22 +22,33 @@ def build_stacks(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
     evaluation: EvaluationStage | None = None
     if config.inference is not None:
         inference = InferenceStack(
-            app, config.stack_name("inference"), config=config, platform=platform.platform, env=env)
+            app, config.stack_name("inference"), config=config, platform=platform.platform, env=env
+        )
         stacks["inference"], serving = inference, inference.serving_target
     if config.evaluation is not None:  # monitors the inference endpoint when that stack exists
         evaluation_stack = EvaluationStack(
-            app, config.stack_name("evaluation"), config=config, platform=platform.platform, env=env,
+            app,
+            config.stack_name("evaluation"),
+            config=config,
+            platform=platform.platform,
+            env=env,
             monitored_endpoint_name=serving.endpoint_name if serving else None,
         )
         stacks["evaluation"], evaluation = evaluation_stack, evaluation_stack.stage
     if config.lifecycle.enabled:  # joins whichever of the inference and evaluation stacks exist
         stacks["lifecycle"] = LifecycleStack(
-            app, config.stack_name("lifecycle"), config=config, platform=platform.platform, env=env,
-            serving=serving, evaluation=evaluation,
+            app,
+            config.stack_name("lifecycle"),
+            config=config,
+            platform=platform.platform,
+            env=env,
+            serving=serving,
+            evaluation=evaluation,
         )
     if config.hyperpod.enabled:
-        stacks["hyperpod"] = HyperPodStack(app, config.stack_name("hyperpod"), config=config,
-                                           platform=platform.platform, env=env)
+        stacks["hyperpod"] = HyperPodStack(
+            app, config.stack_name("hyperpod"), config=config, platform=platform.platform, env=env
+        )
     for key, value in {**config.tags, "profile": config.profile}.items():
         cdk.Tags.of(app).add(key, value)
     add_compliance_checks(app)

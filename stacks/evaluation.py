@@ -38,11 +38,15 @@ def clarify_image_for(config: AppConfig) -> str | None:
     evaluation = config.evaluation
     assert evaluation is not None
     monitoring = evaluation.monitoring
-    uses = [name for name, used in (
-        ("evaluation.clarify", evaluation.clarify is not None),
-        ("evaluation.monitoring.model_bias", bool(monitoring and monitoring.model_bias)),
-        ("evaluation.monitoring.model_explainability", bool(monitoring and monitoring.model_explainability)),
-    ) if used]
+    uses = [
+        name
+        for name, used in (
+            ("evaluation.clarify", evaluation.clarify is not None),
+            ("evaluation.monitoring.model_bias", bool(monitoring and monitoring.model_bias)),
+            ("evaluation.monitoring.model_explainability", bool(monitoring and monitoring.model_explainability)),
+        )
+        if used
+    ]
     if not uses:
         return None
     try:
@@ -57,10 +61,19 @@ def clarify_image_for(config: AppConfig) -> str | None:
 
 
 class EvaluationStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, platform: Platform,
-                 monitored_endpoint_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id,
-                         description="Neuron GenAI evaluation: Clarify, fmeval, monitoring, guardrail", **kwargs)
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        platform: Platform,
+        monitored_endpoint_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope, construct_id, description="Neuron GenAI evaluation: Clarify, fmeval, monitoring, guardrail", **kwargs
+        )
         settings = config.evaluation
         if settings is None:
             raise ValueError("EvaluationStack needs the evaluation section of the config")
@@ -68,33 +81,53 @@ class EvaluationStack(cdk.Stack):
         buckets = platform.buckets
 
         self.job_role = iam.Role(
-            self, "ProcessingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            self,
+            "ProcessingRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Evaluation processing jobs and monitoring schedules",
         )
         buckets.datasets.grant_read(self.job_role)
         buckets.evaluation.grant_read_write(self.job_role)
         platform.key.grant_encrypt_decrypt(self.job_role)
-        self.job_role.add_to_policy(iam.PolicyStatement(
-            actions=["sagemaker:InvokeEndpoint"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
-                       self.format_arn(service="sagemaker", resource="inference-component", resource_name="*")],
-        ))
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[
+                    self.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
+                    self.format_arn(service="sagemaker", resource="inference-component", resource_name="*"),
+                ],
+            )
+        )
         self.job_role.add_to_policy(statements.vpc_network_interfaces())
         self.job_role.add_to_policy(statements.write_logs(self, ["/aws/sagemaker/ProcessingJobs*"]))
         self.job_role.add_to_policy(statements.publish_metrics(["/aws/sagemaker/*", "aws/sagemaker/*"]))
 
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         placement = ProcessingPlacement(
-            role_arn=self.job_role.role_arn, kms_key_arn=platform.key.key_arn, subnet_ids=subnets,
+            role_arn=self.job_role.role_arn,
+            kms_key_arn=platform.key.key_arn,
+            subnet_ids=subnets,
             security_group_ids=[platform.workload_security_group.security_group_id],
         )
-        self.config_objects = ConfigObjects(self, "AnalysisConfigs", bucket=buckets.evaluation,
-                                            prefix="clarify/configs", vpc=platform.vpc, subnets=platform.subnets,
-                                            key=platform.key, log_retention=platform.log_retention)
+        self.config_objects = ConfigObjects(
+            self,
+            "AnalysisConfigs",
+            bucket=buckets.evaluation,
+            prefix="clarify/configs",
+            vpc=platform.vpc,
+            subnets=platform.subnets,
+            key=platform.key,
+            log_retention=platform.log_retention,
+        )
 
         self.fm_evaluation = FoundationModelEvaluationJob(
-            self, "FoundationModelEvaluation", settings=settings.foundation_model, placement=placement,
-            role=self.job_role, datasets_bucket=buckets.datasets, reports_bucket=buckets.evaluation,
+            self,
+            "FoundationModelEvaluation",
+            settings=settings.foundation_model,
+            placement=placement,
+            role=self.job_role,
+            datasets_bucket=buckets.datasets,
+            reports_bucket=buckets.evaluation,
         )
         jobs: dict[str, dict[str, Any]] = {FM_EVALUATION_STATE: self.fm_evaluation.request}
         runtime: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -102,8 +135,13 @@ class EvaluationStack(cdk.Stack):
         self.clarify: ClarifyJobs | None = None
         if settings.clarify is not None and clarify_image is not None:
             self.clarify = ClarifyJobs(
-                self, "Clarify", clarify=settings.clarify, image_uri=clarify_image, placement=placement,
-                datasets_bucket=buckets.datasets, results_bucket=buckets.evaluation,
+                self,
+                "Clarify",
+                clarify=settings.clarify,
+                image_uri=clarify_image,
+                placement=placement,
+                datasets_bucket=buckets.datasets,
+                results_bucket=buckets.evaluation,
                 config_objects=self.config_objects,
             )
             jobs[DATA_BIAS_STATE] = self.clarify.data_bias_request
@@ -115,9 +153,15 @@ class EvaluationStack(cdk.Stack):
         self.monitoring: ModelMonitoring | None = None
         if settings.monitoring is not None and monitored_endpoint_name is not None:
             self.monitoring = ModelMonitoring(
-                self, "Monitoring", endpoint_name=monitored_endpoint_name, settings=settings.monitoring,
-                clarify=settings.clarify, clarify_image_uri=clarify_image, placement=placement,
-                bucket=buckets.evaluation, config_objects=self.config_objects,
+                self,
+                "Monitoring",
+                endpoint_name=monitored_endpoint_name,
+                settings=settings.monitoring,
+                clarify=settings.clarify,
+                clarify_image_uri=clarify_image,
+                placement=placement,
+                bucket=buckets.evaluation,
+                config_objects=self.config_objects,
             )
         deployment = self.config_objects.seal()
         if deployment is not None and self.monitoring is not None:
@@ -125,16 +169,25 @@ class EvaluationStack(cdk.Stack):
                 schedule.node.add_dependency(deployment)
 
         self.workflow = EvaluationWorkflow(
-            self, "Workflow", jobs=workflow_jobs, runtime_configs=runtime, bucket=buckets.evaluation,
-            report_key_path=self.fm_evaluation.report_key_path, job_role=self.job_role, key=platform.key,
+            self,
+            "Workflow",
+            jobs=workflow_jobs,
+            runtime_configs=runtime,
+            bucket=buckets.evaluation,
+            report_key_path=self.fm_evaluation.report_key_path,
+            job_role=self.job_role,
+            key=platform.key,
             log_retention=platform.log_retention,
         )
         buckets.evaluation.grant_read_write(self.workflow.state_machine)
 
         thresholds = dict(settings.foundation_model.thresholds)
         self.stage = EvaluationStage(
-            jobs=jobs, role=self.job_role, report_bucket=buckets.evaluation,
-            report_key_path=self.fm_evaluation.report_key_path, thresholds=thresholds,
+            jobs=jobs,
+            role=self.job_role,
+            report_bucket=buckets.evaluation,
+            report_key_path=self.fm_evaluation.report_key_path,
+            thresholds=thresholds,
             directions={name: METRICS[name].direction.value for name in thresholds},
         )
 
@@ -143,8 +196,12 @@ class EvaluationStack(cdk.Stack):
             "Evaluated endpoints are chosen per run (endpoint/*); ENI actions for VPC jobs and ECR's token accept "
             "only '*'; bucket grants are CDK's object-level wildcards; metrics are limited to SageMaker namespaces",
         )
-        acknowledge(self.job_role, "Policies generated by CDK grants for this role only",
-                    "HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy")
+        acknowledge(
+            self.job_role,
+            "Policies generated by CDK grants for this role only",
+            "HIPAA.Security-IAMNoInlinePolicy",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+        )
 
         cdk.CfnOutput(self, "EvaluationStateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "EvaluationRoleArn", value=self.job_role.role_arn)

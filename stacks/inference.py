@@ -41,39 +41,58 @@ HUB_EGRESS_STATEMENT = (
 
 
 class InferenceStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, platform: Platform,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig, platform: Platform, **kwargs: Any
+    ) -> None:
         if config.inference is None:
             raise ValueError("InferenceStack needs an inference section in the profile")
         inference = config.inference
         plans = plan(inference)  # the pre-flight: raises before any resource exists
-        super().__init__(scope, construct_id,
-                         description="Neuron GenAI inference: SageMaker endpoint on Inferentia", **kwargs)
+        super().__init__(
+            scope, construct_id, description="Neuron GenAI inference: SageMaker endpoint on Inferentia", **kwargs
+        )
         region, instance_type = config.region, inference.instance_type
         images = {key: image_uri(p.config.server, region, instance_type) for key, p in plans.items()}
         capture_prefix = f"data-capture/{config.profile}"
         subnets = platform.vpc.select_subnets(
-            subnet_type=platform.subnets.subnet_type, subnet_group_name=platform.subnets.subnet_group_name)
-        vpc_config = {"SecurityGroupIds": [platform.workload_security_group.security_group_id],
-                      "Subnets": subnets.subnet_ids}
+            subnet_type=platform.subnets.subnet_type, subnet_group_name=platform.subnets.subnet_group_name
+        )
+        vpc_config = {
+            "SecurityGroupIds": [platform.workload_security_group.security_group_id],
+            "Subnets": subnets.subnet_ids,
+        }
         isolated = {key: not p.config.needs_hub_egress for key, p in plans.items()}
 
         self.execution = InferenceExecutionRole(
-            self, "Execution", key=platform.key, models_bucket=platform.buckets.models,
+            self,
+            "Execution",
+            key=platform.key,
+            models_bucket=platform.buckets.models,
             model_prefixes=sorted({prefix for p in plans.values() for prefix in model_prefixes(p)}),
             capture_bucket=platform.buckets.data_capture if inference.data_capture.enabled else None,
             capture_prefix=capture_prefix,
             image_repository_arns=[
-                self.format_arn(service="ecr", account=dlc_account(region), resource="repository",
-                                resource_name=container(p.config.server).repository) for p in plans.values()],
+                self.format_arn(
+                    service="ecr",
+                    account=dlc_account(region),
+                    resource="repository",
+                    resource_name=container(p.config.server).repository,
+                )
+                for p in plans.values()
+            ],
             in_vpc=any(isolated.values()),
         )
         self.models: dict[str, ServedModel] = {}
         self.hub_egress: list[str] = []
         for key, model_plan in plans.items():
             served = ServedModel(
-                self, f"Model-{key}", plan=model_plan, image_uri=images[key], role=self.execution.role,
-                models_bucket=platform.buckets.models, vpc_config=vpc_config,
+                self,
+                f"Model-{key}",
+                plan=model_plan,
+                image_uri=images[key],
+                role=self.execution.role,
+                models_bucket=platform.buckets.models,
+                vpc_config=vpc_config,
             )
             served.model.node.add_dependency(self.execution)
             if not served.isolated:
@@ -84,11 +103,11 @@ class InferenceStack(cdk.Stack):
             self.models[key] = served
 
         components = inference.inference_components
-        endpoint_config = self._endpoint_config(inference, platform, capture_prefix, vpc_config,
-                                                all(isolated.values()))
+        endpoint_config = self._endpoint_config(inference, platform, capture_prefix, vpc_config, all(isolated.values()))
         first = next(iter(plans))
         self.endpoint = NeuronEndpoint(
-            self, "Endpoint",
+            self,
+            "Endpoint",
             production_variant=self._production_variant(inference, plans, first),
             endpoint_config=endpoint_config,
             deployment=None if components else inference.deployment,
@@ -103,9 +122,14 @@ class InferenceStack(cdk.Stack):
             prefix = f"{self.stack_name}-{key}"
             if components:
                 component = NeuronInferenceComponent(
-                    self, f"Component-{key}", plan=model_plan, endpoint_name=self.endpoint.endpoint_name,
-                    variant_name=VARIANT_NAME, model_name=self.models[key].model.attr_model_name,
-                    deployment=inference.deployment, rollback_alarm_names=alarm_names(prefix),
+                    self,
+                    f"Component-{key}",
+                    plan=model_plan,
+                    endpoint_name=self.endpoint.endpoint_name,
+                    variant_name=VARIANT_NAME,
+                    model_name=self.models[key].model.attr_model_name,
+                    deployment=inference.deployment,
+                    rollback_alarm_names=alarm_names(prefix),
                 )
                 self.components[key] = component
                 dimensions = {"InferenceComponentName": component.name}
@@ -114,12 +138,16 @@ class InferenceStack(cdk.Stack):
             else:
                 dimensions = {"EndpointName": self.endpoint.endpoint_name, "VariantName": VARIANT_NAME}
             self.alarms[key] = DeploymentAlarms(
-                self, f"Alarms-{key}", name_prefix=prefix, dimensions=dimensions,
+                self,
+                f"Alarms-{key}",
+                name_prefix=prefix,
+                dimensions=dimensions,
                 errors_5xx_per_minute=inference.alarms.errors_5xx_per_minute,
                 latency_p99_ms=model_plan.config.latency_alarm_p99_ms
                 or DEFAULT_LATENCY_P99_MS[model_plan.config.profile.generates_text],
                 evaluation_periods=inference.alarms.evaluation_periods,
-                datapoints_to_alarm=inference.alarms.datapoints_to_alarm, action=alarm_action,
+                datapoints_to_alarm=inference.alarms.datapoints_to_alarm,
+                action=alarm_action,
             )
 
         self.autoscaling: dict[str, NeuronAutoscaling] = {}
@@ -128,34 +156,47 @@ class InferenceStack(cdk.Stack):
                 scaling = plans[key].config.scaling
                 if scaling is not None:
                     self.autoscaling[key] = NeuronAutoscaling(
-                        self, f"Scaling-{key}", scaling=scaling, endpoint_name=self.endpoint.endpoint_name,
-                        component_name=component.name)
+                        self,
+                        f"Scaling-{key}",
+                        scaling=scaling,
+                        endpoint_name=self.endpoint.endpoint_name,
+                        component_name=component.name,
+                    )
         elif inference.scaling is not None:
             self.autoscaling[first] = NeuronAutoscaling(
-                self, "Scaling", scaling=inference.scaling, endpoint_name=self.endpoint.endpoint_name,
-                variant_name=VARIANT_NAME)
+                self,
+                "Scaling",
+                scaling=inference.scaling,
+                endpoint_name=self.endpoint.endpoint_name,
+                variant_name=VARIANT_NAME,
+            )
             self.autoscaling[first].node.add_dependency(self.endpoint.endpoint)
 
         document = self._generation_document(plans)
         # to_json_string resolves the component names (tokens) but drops nulls, which the document keeps.
         self.generation_defaults = ssm.StringParameter(
-            self, "GenerationDefaults",
+            self,
+            "GenerationDefaults",
             string_value=self.to_json_string(document) if self.components else json.dumps(document),
             description="LLM generation defaults and context windows of the inference endpoint (JSON)",
         )
         self.serving_target = self._serving_target(plans, images, vpc_config)
 
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
-        cdk.CfnOutput(self, "InferenceComponentNames",
-                      value=cdk.Fn.join(",", [c.name for c in self.components.values()]) if self.components else "")
+        cdk.CfnOutput(
+            self,
+            "InferenceComponentNames",
+            value=cdk.Fn.join(",", [c.name for c in self.components.values()]) if self.components else "",
+        )
         cdk.CfnOutput(self, "GenerationDefaultsParameter", value=self.generation_defaults.parameter_name)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic.topic_arn)
         if self.hub_egress:
             cdk.CfnOutput(self, "HubEgress", value=HUB_EGRESS_OUTPUT.format(keys=", ".join(self.hub_egress)))
 
     # ----------------------------------------------------------------------------------------------------------------
-    def _production_variant(self, inference: InferenceConfig, plans: dict[str, ModelPlan],
-                            first: str) -> dict[str, Any]:
+    def _production_variant(
+        self, inference: InferenceConfig, plans: dict[str, ModelPlan], first: str
+    ) -> dict[str, Any]:
         variant: dict[str, Any] = {
             "VariantName": VARIANT_NAME,
             "InstanceType": inference.instance_type,
@@ -171,8 +212,11 @@ class InferenceStack(cdk.Stack):
                     "MaxInstanceCount": inference.instance_scaling.max_instances,
                 }
         else:
-            variant |= {"ModelName": self.models[first].model.attr_model_name, "InitialVariantWeight": 1.0,
-                        **_startup_settings(plans[first])}
+            variant |= {
+                "ModelName": self.models[first].model.attr_model_name,
+                "InitialVariantWeight": 1.0,
+                **_startup_settings(plans[first]),
+            }
         if inference.capacity_reservation is not None:
             variant["CapacityReservationConfig"] = {
                 "CapacityReservationPreference": "capacity-reservations-only",
@@ -180,8 +224,14 @@ class InferenceStack(cdk.Stack):
             }
         return variant
 
-    def _endpoint_config(self, inference: InferenceConfig, platform: Platform, capture_prefix: str,
-                         vpc_config: dict[str, Any], isolated: bool) -> dict[str, Any]:
+    def _endpoint_config(
+        self,
+        inference: InferenceConfig,
+        platform: Platform,
+        capture_prefix: str,
+        vpc_config: dict[str, Any],
+        isolated: bool,
+    ) -> dict[str, Any]:
         settings: dict[str, Any] = {"KmsKeyId": platform.key.key_arn}
         capture = inference.data_capture
         if capture.enabled:
@@ -190,8 +240,11 @@ class InferenceStack(cdk.Stack):
                 "InitialSamplingPercentage": capture.sampling_percent,
                 "DestinationS3Uri": platform.buckets.data_capture.s3_url_for_object(capture_prefix),
                 "KmsKeyId": platform.key.key_arn,
-                "CaptureOptions": [{"CaptureMode": mode} for mode, on in
-                                   (("Input", capture.capture_requests), ("Output", capture.capture_responses)) if on],
+                "CaptureOptions": [
+                    {"CaptureMode": mode}
+                    for mode, on in (("Input", capture.capture_requests), ("Output", capture.capture_responses))
+                    if on
+                ],
                 "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
             }
         if inference.inference_components:
@@ -217,8 +270,9 @@ class InferenceStack(cdk.Stack):
             }
         return {"models": models}
 
-    def _serving_target(self, plans: dict[str, ModelPlan], images: dict[str, str],
-                        vpc_config: dict[str, Any]) -> ServingTarget:
+    def _serving_target(
+        self, plans: dict[str, ModelPlan], images: dict[str, str], vpc_config: dict[str, Any]
+    ) -> ServingTarget:
         """The first LLM (else the first model) as a single-model variant loading new artifacts from S3."""
         key = next((k for k, p in plans.items() if p.config.profile.generates_text), next(iter(plans)))
         model_plan = plans[key]
@@ -228,20 +282,27 @@ class InferenceStack(cdk.Stack):
             image_uri=images[key],
             environment=environment(model_plan.config.server, serving_shape(model_plan, model_location=MODEL_DIR)),
             production_variant={
-                k: v for k, v in self.endpoint.production_variant.items()
-                if k in ("VariantName", "InstanceType", "InitialInstanceCount", "RoutingConfig",
-                         "CapacityReservationConfig")
-            } | {"InitialVariantWeight": 1.0, **_startup_settings(model_plan, from_s3=True)},
-            endpoint_config={k: v for k, v in self.endpoint.endpoint_config_settings.items()
-                             if k in ("KmsKeyId", "DataCaptureConfig")},
+                k: v
+                for k, v in self.endpoint.production_variant.items()
+                if k
+                in ("VariantName", "InstanceType", "InitialInstanceCount", "RoutingConfig", "CapacityReservationConfig")
+            }
+            | {"InitialVariantWeight": 1.0, **_startup_settings(model_plan, from_s3=True)},
+            endpoint_config={
+                k: v
+                for k, v in self.endpoint.endpoint_config_settings.items()
+                if k in ("KmsKeyId", "DataCaptureConfig")
+            },
             vpc_config=vpc_config,
             enable_network_isolation=True,
         )
 
 
 def _startup_settings(model_plan: ModelPlan, *, from_s3: bool = False) -> dict[str, int]:
-    settings = {"VolumeSizeInGB": model_plan.volume_size_gb,
-                "ContainerStartupHealthCheckTimeoutInSeconds": model_plan.container_startup_timeout_seconds}
+    settings = {
+        "VolumeSizeInGB": model_plan.volume_size_gb,
+        "ContainerStartupHealthCheckTimeoutInSeconds": model_plan.container_startup_timeout_seconds,
+    }
     download = model_plan.model_data_download_timeout_seconds
     if download is None and from_s3:
         download = model_plan.container_startup_timeout_seconds  # new artifacts come from S3: same budget

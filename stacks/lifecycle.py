@@ -52,8 +52,12 @@ class LifecycleStack(cdk.Stack):
         evaluation: EvaluationStage | None = None,
         **kwargs: object,
     ) -> None:
-        super().__init__(scope, construct_id, description="Neuron GenAI: Trainium training and the foundation-model "
-                         "lifecycle workflow", **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            scope,
+            construct_id,
+            description="Neuron GenAI: Trainium training and the foundation-model lifecycle workflow",
+            **kwargs,
+        )  # type: ignore[arg-type]
         settings = config.lifecycle
         buckets = platform.buckets
         jobs = {"pretrain": settings.pretrain, "fine-tune": settings.fine_tune}
@@ -70,28 +74,47 @@ class LifecycleStack(cdk.Stack):
                 groups.append(platform.efa_security_group.security_group_id)
             targets = TrainingJobTargets(
                 image_uri=image_uri(job.container, config.region, job.instance_type),
-                role_arn=self.training_role.role_arn, key_arn=platform.key.key_arn, region=config.region,
-                datasets_bucket=buckets.datasets.bucket_name, output_s3_uri=output.rstrip("/"),
-                checkpoints_bucket=buckets.checkpoints.bucket_name, code_s3_uri=self.code.asset.s3_object_url,
-                code_file_name=self.code.file_name, subnet_ids=subnets, security_group_ids=groups,
+                role_arn=self.training_role.role_arn,
+                key_arn=platform.key.key_arn,
+                region=config.region,
+                datasets_bucket=buckets.datasets.bucket_name,
+                output_s3_uri=output.rstrip("/"),
+                checkpoints_bucket=buckets.checkpoints.bucket_name,
+                code_s3_uri=self.code.asset.s3_object_url,
+                code_file_name=self.code.file_name,
+                subnet_ids=subnets,
+                security_group_ids=groups,
             )
-            return training_job_request(stage=stage, job=job, targets=targets, run_id_path="$.run.id",
-                                        model_s3_uri_path=model_path, teacher_s3_uri_path=teacher_path)
+            return training_job_request(
+                stage=stage,
+                job=job,
+                targets=targets,
+                run_id_path="$.run.id",
+                model_s3_uri_path=model_path,
+                teacher_s3_uri_path=teacher_path,
+            )
 
         self.requests = {
-            "fine-tune": request("fine-tune", settings.fine_tune, "$.model_source.s3_uri",
-                                 "$.run.options.teacher_model_s3_uri" if settings.distillation_teacher_prefix else None)
+            "fine-tune": request(
+                "fine-tune",
+                settings.fine_tune,
+                "$.model_source.s3_uri",
+                "$.run.options.teacher_model_s3_uri" if settings.distillation_teacher_prefix else None,
+            )
         }
         if settings.pretrain:
             self.requests["pretrain"] = request("pretrain", settings.pretrain, "$.model_source.s3_uri", None)
 
         group_name = config.model_package_group_name  # its length is a config rule
         self.model_package_group = sagemaker.CfnModelPackageGroup(
-            self, "ModelPackageGroup", model_package_group_name=group_name,
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=group_name,
             model_package_group_description=f"Foundation models trained by the {config.profile} lifecycle workflow",
         )
-        self.topic = sns.Topic(self, "Notifications", master_key=platform.key, enforce_ssl=True,
-                               display_name="Foundation-model lifecycle")
+        self.topic = sns.Topic(
+            self, "Notifications", master_key=platform.key, enforce_ssl=True, display_name="Foundation-model lifecycle"
+        )
         for email in settings.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -104,7 +127,9 @@ class LifecycleStack(cdk.Stack):
         if settings.pretrain:
             defaults["pretrain"] = True
         if settings.distillation_teacher_prefix:
-            defaults["teacher_model_s3_uri"] = f"s3://{buckets.models.bucket_name}/{settings.distillation_teacher_prefix}"
+            defaults["teacher_model_s3_uri"] = (
+                f"s3://{buckets.models.bucket_name}/{settings.distillation_teacher_prefix}"
+            )
         if evaluation is not None and serving is None:
             defaults["evaluation_endpoint_name"] = ""
         if serving is not None:
@@ -117,13 +142,25 @@ class LifecycleStack(cdk.Stack):
 
         attempts = sum(j.longest_seconds * j.retry_attempts for j in jobs.values() if j)
         self.workflow = LifecycleWorkflow(
-            self, "Workflow",
-            fine_tune_request=self.requests["fine-tune"], pretrain_request=self.requests.get("pretrain"),
-            training_role=self.training_role, training_output_s3_uri=output, run_defaults=defaults,
-            model_package_group_name=group_name, package_image_uri=package_image, package_environment=package_env,
-            package_instance_type=package_type, auto_approve=settings.approval == "auto",
-            evaluation=evaluation, serving=serving, deploy=deploys, topic=self.topic, key=platform.key,
-            log_retention=platform.log_retention, timeout=cdk.Duration.seconds(attempts + WORKFLOW_MARGIN_SECONDS),
+            self,
+            "Workflow",
+            fine_tune_request=self.requests["fine-tune"],
+            pretrain_request=self.requests.get("pretrain"),
+            training_role=self.training_role,
+            training_output_s3_uri=output,
+            run_defaults=defaults,
+            model_package_group_name=group_name,
+            package_image_uri=package_image,
+            package_environment=package_env,
+            package_instance_type=package_type,
+            auto_approve=settings.approval == "auto",
+            evaluation=evaluation,
+            serving=serving,
+            deploy=deploys,
+            topic=self.topic,
+            key=platform.key,
+            log_retention=platform.log_retention,
+            timeout=cdk.Duration.seconds(attempts + WORKFLOW_MARGIN_SECONDS),
             poll_interval=cdk.Duration.seconds(settings.endpoint_poll_seconds),
         )
         self.workflow.node.add_dependency(self.model_package_group)
@@ -137,13 +174,18 @@ class LifecycleStack(cdk.Stack):
             "limited to the evaluation bucket; KMS actions are CDK's grant set on the platform key",
         )
         acknowledge_in_hipaa_and_nist(
-            self.workflow.role, "The workflow role's grants are specific to this state machine and not reusable",
+            self.workflow.role,
+            "The workflow role's grants are specific to this state machine and not reusable",
             "IAMNoInlinePolicy",
         )
 
-        cdk.CfnOutput(self, "LifecycleStateMachineArn", value=self.state_machine.state_machine_arn,
-                      description="Start a run: aws stepfunctions start-execution --state-machine-arn <this> "
-                                  "--input '{}' (see the README for the input)")
+        cdk.CfnOutput(
+            self,
+            "LifecycleStateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            description="Start a run: aws stepfunctions start-execution --state-machine-arn <this> "
+            "--input '{}' (see the README for the input)",
+        )
         cdk.CfnOutput(self, "ModelPackageGroupName", value=group_name)
         cdk.CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         cdk.CfnOutput(self, "TrainingRoleArn", value=self.training_role.role_arn)
@@ -159,24 +201,42 @@ class LifecycleStack(cdk.Stack):
         """
         models = platform.buckets.models
         statements = [
-            iam.PolicyStatement(sid="ReadTrainedModels", actions=["s3:GetObject"],
-                                resources=[models.arn_for_objects(f"{TRAINING_OUTPUT_PREFIX}*")]),
-            iam.PolicyStatement(sid="ListTrainedModels", actions=["s3:ListBucket"], resources=[models.bucket_arn],
-                                conditions={"StringLike": {"s3:prefix": [f"{TRAINING_OUTPUT_PREFIX}*"]}}),
+            iam.PolicyStatement(
+                sid="ReadTrainedModels",
+                actions=["s3:GetObject"],
+                resources=[models.arn_for_objects(f"{TRAINING_OUTPUT_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListTrainedModels",
+                actions=["s3:ListBucket"],
+                resources=[models.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{TRAINING_OUTPUT_PREFIX}*"]}},
+            ),
             iam.PolicyStatement(sid="DecryptTrainedModels", actions=["kms:Decrypt"], resources=[platform.key.key_arn]),
         ]
-        policy = iam.ManagedPolicy(self, "ServingReadsTrainingOutput", roles=[serving.execution_role],
-                                   statements=statements,
-                                   description="The serving role reads models trained by the lifecycle workflow")
-        acknowledge_wildcards(policy, f"Trained models are written under {TRAINING_OUTPUT_PREFIX}<job>/ with per-run "
-                                      "job names: reads are limited to that prefix of the models bucket")
+        policy = iam.ManagedPolicy(
+            self,
+            "ServingReadsTrainingOutput",
+            roles=[serving.execution_role],
+            statements=statements,
+            description="The serving role reads models trained by the lifecycle workflow",
+        )
+        acknowledge_wildcards(
+            policy,
+            f"Trained models are written under {TRAINING_OUTPUT_PREFIX}<job>/ with per-run "
+            "job names: reads are limited to that prefix of the models bucket",
+        )
         return policy
 
     def _training_role(self, config: AppConfig, platform: Platform, jobs: list[TrainingJobConfig]) -> iam.Role:
         """What a training job needs and nothing else: its data, its outputs, its image, its logs, its network."""
         buckets = platform.buckets
-        role = iam.Role(self, "TrainingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                        description="Trainium training jobs of the lifecycle workflow")
+        role = iam.Role(
+            self,
+            "TrainingRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Trainium training jobs of the lifecycle workflow",
+        )
         buckets.datasets.grant_read(role)
         buckets.models.grant_read(role)
         buckets.models.grant_put(role, f"{TRAINING_OUTPUT_PREFIX}*")
@@ -185,9 +245,14 @@ class LifecycleStack(cdk.Stack):
         platform.key.grant_encrypt_decrypt(role)
         repositories = sorted({container(j.container).repository for j in jobs})
         account = dlc_account(config.region)
-        role.add_to_policy(role_statements.ecr_pull(
-            [self.format_arn(service="ecr", account=account, resource="repository", resource_name=r)
-             for r in repositories]))
+        role.add_to_policy(
+            role_statements.ecr_pull(
+                [
+                    self.format_arn(service="ecr", account=account, resource="repository", resource_name=r)
+                    for r in repositories
+                ]
+            )
+        )
         role.add_to_policy(role_statements.ecr_login())
         role.add_to_policy(role_statements.write_logs(self, [f"{TRAINING_LOG_GROUP}:*"]))
         role.add_to_policy(role_statements.publish_metrics("/aws/sagemaker/*"))
@@ -200,7 +265,7 @@ class LifecycleStack(cdk.Stack):
             "platform's buckets, the training-output prefix and the code asset; log streams are per job; the "
             "S3 and KMS action wildcards are CDK's read/write grant sets",
         )
-        acknowledge_in_hipaa_and_nist(role, "The training role's grants are specific to these jobs",
-                                      "IAMNoInlinePolicy")
+        acknowledge_in_hipaa_and_nist(
+            role, "The training role's grants are specific to these jobs", "IAMNoInlinePolicy"
+        )
         return role
-

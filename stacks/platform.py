@@ -52,7 +52,9 @@ class PlatformStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: object) -> None:
         settings = config.platform
         super().__init__(
-            scope, construct_id, termination_protection=settings.retain_data,
+            scope,
+            construct_id,
+            termination_protection=settings.retain_data,
             description="Neuron GenAI platform: KMS key, data buckets, private VPC with endpoints (stateful)",
             **kwargs,  # type: ignore[arg-type]
         )
@@ -60,47 +62,76 @@ class PlatformStack(cdk.Stack):
         log_retention = RETENTION[settings.log_retention_days]
 
         self.key = kms.Key(
-            self, "DataKey", enable_key_rotation=True, removal_policy=removal,
+            self,
+            "DataKey",
+            enable_key_rotation=True,
+            removal_policy=removal,
             pending_window=cdk.Duration.days(30 if settings.retain_data else 7),
             description="Encrypts the Neuron GenAI platform's data, volumes, logs and topics",
         )
         # Encrypted log groups (flow logs, workflows, jobs) need the regional Logs service on the key.
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal(f"logs.{self.region}.{self.url_suffix}")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                    f"arn:{self.partition}:logs:{self.region}:{self.account}:*"}},
-        ))
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.{self.url_suffix}")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{self.partition}:logs:{self.region}:{self.account}:*"
+                        )
+                    }
+                },
+            )
+        )
 
         # Server access logs cannot be delivered to an SSE-KMS bucket, so this one alone uses S3-managed keys.
         self.access_logs = s3.Bucket(
-            self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True, minimum_tls_version=1.2,
-            versioned=True, object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(settings.log_retention_days))],
-            removal_policy=removal, auto_delete_objects=not settings.retain_data,
+            removal_policy=removal,
+            auto_delete_objects=not settings.retain_data,
         )
         acknowledge_in_hipaa_and_nist(self.access_logs, NO_REPLICATION_REASON, "S3BucketReplicationEnabled")
         acknowledge_in_hipaa_and_nist(
-            self.access_logs, "S3 delivers server access logs only to buckets encrypted with S3-managed keys",
+            self.access_logs,
+            "S3 delivers server access logs only to buckets encrypted with S3-managed keys",
             "S3DefaultEncryptionKMS",
         )
         buckets = {
             name: SecureBucket(
-                self, _camel(name), key=self.key, access_logs=self.access_logs, retain=settings.retain_data,
+                self,
+                _camel(name),
+                key=self.key,
+                access_logs=self.access_logs,
+                retain=settings.retain_data,
                 noncurrent_version_expiration_days=settings.noncurrent_version_expiration_days,
             ).bucket
             for name in DATA_BUCKETS
         }
         network = PrivateNetwork(
-            self, "Network", cidr=settings.vpc_cidr, max_azs=settings.max_azs, key=self.key,
+            self,
+            "Network",
+            cidr=settings.vpc_cidr,
+            max_azs=settings.max_azs,
+            key=self.key,
             log_retention=log_retention,
         )
         self.platform = Platform(
-            key=self.key, buckets=DataBuckets(**buckets), vpc=network.vpc, subnets=network.subnets,
+            key=self.key,
+            buckets=DataBuckets(**buckets),
+            vpc=network.vpc,
+            subnets=network.subnets,
             workload_security_group=network.workload_security_group,
-            efa_security_group=network.efa_security_group, log_retention=log_retention,
+            efa_security_group=network.efa_security_group,
+            log_retention=log_retention,
         )
         for name, bucket in buckets.items():
             cdk.CfnOutput(self, f"{_camel(name)}BucketName", value=bucket.bucket_name)

@@ -33,8 +33,12 @@ def cli_synth() -> CliSynth:
     """`cdk synth` as `make synth` runs it, started once; `wait()` collects it."""
     out_dir = Path(tempfile.mkdtemp(prefix="cdk-cli-synth-"))
     process = subprocess.Popen(
-        ["cdk", "synth", "--quiet", "--output", str(out_dir)], cwd=ROOT, text=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "CDK_VALIDATION": "true"},
+        ["cdk", "synth", "--quiet", "--output", str(out_dir)],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CDK_VALIDATION": "true"},
     )
     return CliSynth(process, out_dir)
 
@@ -43,8 +47,10 @@ def lint_template(template_json: str, region: str) -> list[tuple[str, str, str]]
     """cfn-lint one template: (rule id, message, path) per finding. Runs in a worker process."""
     from cfnlint.api import ManualArgs, lint
 
-    return [(m.rule.id, m.message, "/".join(map(str, m.path)))
-            for m in lint(template_json, config=ManualArgs(regions=[region]))]
+    return [
+        (m.rule.id, m.message, "/".join(map(str, m.path)))
+        for m in lint(template_json, config=ManualArgs(regions=[region]))
+    ]
 
 
 @cache

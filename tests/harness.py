@@ -70,8 +70,10 @@ def synth(profile: str = "dev", overrides_json: str = "{}") -> Synthesized:
 def lint_results(profile: str) -> dict[str, Future[list[tuple[str, str, str]]]]:
     """cfn-lint findings per unit of a profile, computed in background workers (see tests/background.py)."""
     synthesized = synth(profile)
-    return {unit: submit_lint(json.dumps(template), synthesized.config.region)
-            for unit, template in synthesized.templates.items()}
+    return {
+        unit: submit_lint(json.dumps(template), synthesized.config.region)
+        for unit, template in synthesized.templates.items()
+    }
 
 
 def synth_with(profile: str, **overrides: Any) -> Synthesized:

@@ -59,7 +59,9 @@ def test_hbm_bandwidth_matches_the_published_instance_totals() -> None:
         assert spec.memory_gbps_per_core * spec.neuron_cores / 1000 == pytest.approx(published_tbps, rel=0.01), name
     # A trn2 logical core (LNC=2) is a quarter chip: 2900 / 4 GB/s; an inf2 core half a chip: 820 / 2.
     assert (instance("ml.trn2.48xlarge").memory_gbps_per_core, instance("ml.inf2.xlarge").memory_gbps_per_core) == (
-        725.0, 410.0)
+        725.0,
+        410.0,
+    )
     assert {s.family for s in INSTANCES.values()} - set(HBM_GBPS_PER_CHIP) == {"inf1"}
     assert instance("ml.inf1.xlarge").memory_gbps_per_core is None
 
@@ -122,16 +124,21 @@ def test_clarify_image_differs_per_region_and_is_refused_where_missing() -> None
 
 
 def test_model_monitor_analyzer_image_differs_per_region_and_is_refused_where_missing() -> None:
-    assert model_monitor_image_uri("us-east-1") == \
-        "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
-    assert model_monitor_image_uri("cn-north-1") == \
-        "453000072557.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-model-monitor-analyzer:latest"
+    assert (
+        model_monitor_image_uri("us-east-1")
+        == "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
+    )
+    assert (
+        model_monitor_image_uri("cn-north-1")
+        == "453000072557.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-model-monitor-analyzer:latest"
+    )
     assert model_monitor_image_uri("eu-west-1").startswith("468650794304.")
     with pytest.raises(UnknownRegionError) as err:
         model_monitor_image_uri("af-south-1")
     assert str(err.value) == (
         "SageMaker Model Monitor has no analyzer image in region 'af-south-1'; regions with one: "
-        + ", ".join(sorted(MODEL_MONITOR_ACCOUNTS)))
+        + ", ".join(sorted(MODEL_MONITOR_ACCOUNTS))
+    )
     assert "us-west-2" in str(err.value) and "ap-east-1" in str(err.value)
     with pytest.raises(UnknownRegionError, match="region 'moon-1' is not a SageMaker region"):
         model_monitor_image_uri("moon-1")

@@ -30,11 +30,15 @@ def test_data_bias_config_is_generated_from_the_typed_settings(clarify: ClarifyC
         "headers": ["age", "income", "credit_amount", "duration_months", "gender", "approved"],
         "label": "approved",
         "label_values_or_threshold": [1],
-        "facet": [{"name_or_index": "gender", "value_or_threshold": ["female"]},
-                  {"name_or_index": "age", "value_or_threshold": [40]}],
+        "facet": [
+            {"name_or_index": "gender", "value_or_threshold": ["female"]},
+            {"name_or_index": "age", "value_or_threshold": [40]},
+        ],
         "probability_threshold": 0.5,
-        "methods": {"pre_training_bias": {"methods": ["CI", "DPL", "KL", "JS", "LP", "TVD", "KS"]},
-                    "report": {"name": "report", "title": "Data bias (pre-training)"}},
+        "methods": {
+            "pre_training_bias": {"methods": ["CI", "DPL", "KL", "JS", "LP", "TVD", "KS"]},
+            "report": {"name": "report", "title": "Data bias (pre-training)"},
+        },
     }
 
 
@@ -43,9 +47,14 @@ def test_model_bias_and_shap_query_the_endpoint(clarify: ClarifyConfig) -> None:
     assert bias["predictor"] == {"content_type": "text/csv", "accept_type": "text/csv", "endpoint_name": "ep-1"}
     assert bias["methods"]["post_training_bias"]["methods"][:3] == ["DPPL", "DI", "DCA"]
     shap = analysis.explainability(clarify, endpoint_name={"endpoint_name.$": "$.evaluation.endpoint_name"})
-    assert shap["methods"]["shap"] == {"baseline": [[35, 40000, 5000, 24, "female"]], "num_samples": 100,
-                                       "agg_method": "mean_abs", "use_logit": False,
-                                       "save_local_shap_values": True, "seed": 123}
+    assert shap["methods"]["shap"] == {
+        "baseline": [[35, 40000, 5000, 24, "female"]],
+        "num_samples": 100,
+        "agg_method": "mean_abs",
+        "use_logit": False,
+        "save_local_shap_values": True,
+        "seed": 123,
+    }
     assert shap["predictor"]["endpoint_name.$"] == "$.evaluation.endpoint_name" and "facet" not in shap
     monitoring = analysis.monitoring_bias(clarify)
     assert "predictor" not in monitoring and "report" not in monitoring["methods"]
@@ -56,10 +65,14 @@ def test_model_bias_and_shap_query_the_endpoint(clarify: ClarifyConfig) -> None:
     [
         (lambda c: c.update(label="missing"), "label 'missing' is not in headers"),
         (lambda c: c["facet"].append({"name_or_index": "race"}), "facet 'race' is not in headers"),
-        (lambda c: c["methods"]["post_training_bias"].update(methods=["DI", "BOGUS"]),
-         "methods.post_training_bias has unknown metrics ['BOGUS']"),
-        (lambda c: c.pop("predictor") and c["methods"].update(shap={"baseline": [[1, 2, 3, 4, 5]]}),
-         "shap needs a predictor"),
+        (
+            lambda c: c["methods"]["post_training_bias"].update(methods=["DI", "BOGUS"]),
+            "methods.post_training_bias has unknown metrics ['BOGUS']",
+        ),
+        (
+            lambda c: c.pop("predictor") and c["methods"].update(shap={"baseline": [[1, 2, 3, 4, 5]]}),
+            "shap needs a predictor",
+        ),
         (lambda c: c["predictor"].pop("endpoint_name"), "predictor needs endpoint_name or model_name"),
         (lambda c: c.update(facet=[]), "bias analysis needs at least one facet"),
     ],
@@ -81,10 +94,13 @@ def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(de
     for name in ("ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"):
         request = as_sent(states[name]["Parameters"])
         assert request["AppSpecification"] == {
-            "ImageUri": "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"}
+            "ImageUri": "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
+        }
         channels = {i["InputName"]: i["S3Input"]["LocalPath"] for i in request["ProcessingInputs"]}
-        assert channels == {"dataset": "/opt/ml/processing/input/data",
-                            "analysis_config": "/opt/ml/processing/input/config"}
+        assert channels == {
+            "dataset": "/opt/ml/processing/input/data",
+            "analysis_config": "/opt/ml/processing/input/config",
+        }
         dataset = next(i for i in request["ProcessingInputs"] if i["InputName"] == "dataset")
         assert dataset["S3Input"]["S3Uri"].endswith("/clarify/credit/train.csv")
         (output,) = request["ProcessingOutputConfig"]["Outputs"]
@@ -96,14 +112,18 @@ def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(de
         assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
         # Only the data-bias job, which calls no model, runs without any network.
         assert request["NetworkConfig"]["EnableNetworkIsolation"] is (name == "ClarifyDataBias")
-    static = next(i for i in as_sent(states["ClarifyDataBias"]["Parameters"])["ProcessingInputs"]
-                  if i["InputName"] == "analysis_config")
+    static = next(
+        i
+        for i in as_sent(states["ClarifyDataBias"]["Parameters"])["ProcessingInputs"]
+        if i["InputName"] == "analysis_config"
+    )
     assert static["S3Input"]["S3Uri"].endswith("/clarify/configs/data_bias/analysis_config.json")
 
 
 def test_analysis_configs_are_deployed_with_the_stack(dev: Synthesized) -> None:
     (deployment,) = dev.resources("evaluation", "Custom::CDKBucketDeployment").values()
     assert deployment["Properties"]["DestinationBucketKeyPrefix"] == "clarify/configs/"
-    (handler,) = [r for r in dev.resources("evaluation", "AWS::Lambda::Function").values()
-                  if "VpcConfig" in r["Properties"]]
+    (handler,) = [
+        r for r in dev.resources("evaluation", "AWS::Lambda::Function").values() if "VpcConfig" in r["Properties"]
+    ]
     assert len(handler["Properties"]["VpcConfig"]["SubnetIds"]) == 2

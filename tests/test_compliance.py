@@ -15,7 +15,8 @@ def test_no_open_findings_not_even_warnings(profile: str) -> None:
     assert {r["pluginName"] for r in reports} >= PACKS_WITH_ACKNOWLEDGEMENTS
     open_findings = [
         f"{r['pluginName']}: {v['ruleName']} at {[c['constructPath'] for c in v['violatingConstructs']]}"
-        for r in reports for v in r["violations"]
+        for r in reports
+        for v in r["violations"]
     ]
     assert open_findings == []
     assert all(r["conclusion"] == "success" for r in reports)

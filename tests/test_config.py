@@ -91,8 +91,7 @@ def test_account_comes_from_the_environment_when_the_profile_has_none() -> None:
 
 def test_app_exits_non_zero_with_one_clear_line_and_no_traceback() -> None:
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"profile": "dev", "region": "moon-1"})}
-    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "error: invalid configuration in dev.yaml (profile 'dev'):" in result.stderr

@@ -34,8 +34,11 @@ class FakeModel:
         self.prompts.append(prompt)
         for text, row in FACTS.items():
             if prompt == text:
-                return "I am not sure." if row["category"] == "Science" else \
-                    f"{row['target_output'].split('<OR>')[0]}, of course."
+                return (
+                    "I am not sure."
+                    if row["category"] == "Science"
+                    else f"{row['target_output'].split('<OR>')[0]}, of course."
+                )
         for question, row in QA.items():
             if question in prompt:
                 return row["target_output"].split("<OR>")[0]
@@ -57,8 +60,11 @@ ALL = {name: spec.default_threshold for name, spec in METRICS.items()}
 
 @pytest.fixture(scope="module")
 def runs() -> dict:
-    return evaluate(EvaluationPlan(thresholds=ALL), FakeModel(),
-                    BuiltinScorer(toxicity_classifier=fake_toxicity, perturbations_per_kind=2))
+    return evaluate(
+        EvaluationPlan(thresholds=ALL),
+        FakeModel(),
+        BuiltinScorer(toxicity_classifier=fake_toxicity, perturbations_per_kind=2),
+    )
 
 
 def test_samples_are_a_few_dozen_valid_records_each() -> None:
@@ -106,8 +112,11 @@ def test_semantic_robustness_measures_the_f1_drop_under_perturbation(runs: dict)
 
 
 def test_report_matches_the_documented_schema_and_names_risks(runs: dict) -> None:
-    report = build_report({m: r.entry for m, r in runs.items()}, target={"endpoint_name": "ep-1"},
-                          scorer={"name": "builtin", "version": "0"})
+    report = build_report(
+        {m: r.entry for m, r in runs.items()},
+        target={"endpoint_name": "ep-1"},
+        scorer={"name": "builtin", "version": "0"},
+    )
     validate_report(report)
     assert report["schema_version"] == "1.0"
     assert report["risks"]["hallucination"] == {"metrics": ["factual_knowledge", "qa_accuracy"], "passed": True}
@@ -127,8 +136,15 @@ def test_report_md_documents_every_field_of_the_schema() -> None:
 
 
 def test_job_entry_point_writes_report_and_records(tmp_path: Path) -> None:
-    args = parse_args(["--threshold=factual_knowledge=0.9", "--threshold=prompt_stereotyping=0.2",
-                       f"--output={tmp_path}", "--max-records=10", f"--datasets={tmp_path / 'none'}"])
+    args = parse_args(
+        [
+            "--threshold=factual_knowledge=0.9",
+            "--threshold=prompt_stereotyping=0.2",
+            f"--output={tmp_path}",
+            "--max-records=10",
+            f"--datasets={tmp_path / 'none'}",
+        ]
+    )
     report = run(args, runner=FakeModel(), scorer=BuiltinScorer(), target={"endpoint_name": "ep"})
     written = json.loads((tmp_path / "report.json").read_text())
     assert written == report and report["metrics"]["factual_knowledge"]["records"] == 10
@@ -138,8 +154,9 @@ def test_job_entry_point_writes_report_and_records(tmp_path: Path) -> None:
 
 def test_custom_dataset_overrides_the_sample(tmp_path: Path) -> None:
     (tmp_path / "qa.jsonl").write_text(json.dumps({"model_input": "What is 2+2?", "target_output": "4"}) + "\n")
-    runs = evaluate(EvaluationPlan(thresholds={"qa_accuracy": 0.5}), FakeModel(), BuiltinScorer(),
-                    datasets_dir=tmp_path)
+    runs = evaluate(
+        EvaluationPlan(thresholds={"qa_accuracy": 0.5}), FakeModel(), BuiltinScorer(), datasets_dir=tmp_path
+    )
     assert runs["qa_accuracy"].entry["records"] == 1 and runs["qa_accuracy"].entry["score"] == 0.0
 
 
@@ -152,8 +169,10 @@ def test_bad_dataset_line_is_named(tmp_path: Path) -> None:
 def test_entry_point_without_target_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EVALUATION_TARGET", raising=False)
     assert main(["--threshold=toxicity=0.1"]) == 2
-    assert target_from({"EVALUATION_TARGET": '{"endpoint_name": "e", "inference_component_name": "c", "x": 1}'}) \
-        == {"endpoint_name": "e", "inference_component_name": "c"}
+    assert target_from({"EVALUATION_TARGET": '{"endpoint_name": "e", "inference_component_name": "c", "x": 1}'}) == {
+        "endpoint_name": "e",
+        "inference_component_name": "c",
+    }
     with pytest.raises(ValueError, match="unknown metric 'bleu'"):
         run(parse_args(["--threshold=bleu=0.1"]), runner=FakeModel(), scorer=BuiltinScorer(), target={})
 
@@ -170,8 +189,9 @@ def test_builtin_formulas_match_fmeval_on_known_cases() -> None:
     assert scores["quasi_exact_match_score"] == 0.0 and scores["recall_over_words"] == 1.0
     assert qa_accuracy_scores(" the Paris ", "paris")["quasi_exact_match_score"] == 1.0
     variants = builtin_perturbations("What is the largest ocean on Earth?", per_kind=2, seed=5)
-    assert len(variants) == 6 and variants == builtin_perturbations("What is the largest ocean on Earth?",
-                                                                    per_kind=2, seed=5)
+    assert len(variants) == 6 and variants == builtin_perturbations(
+        "What is the largest ocean on Earth?", per_kind=2, seed=5
+    )
     assert variants[2].lower() == "what is the largest ocean on earth?"  # random capitals change only the case
 
 
@@ -185,16 +205,27 @@ class StubRuntime:
 
 
 def test_endpoint_runner_sends_tgi_requests_to_the_inference_component() -> None:
-    stub = StubRuntime([{"generated_text": " Paris", "details": {"prefill": [
-        {"id": 1, "logprob": None}, {"id": 2, "logprob": -1.5}, {"id": 3, "logprob": -0.5}]}}])
-    runner = EndpointModelRunner(endpoint_name="ep", inference_component_name="ic", payload_format="tgi",
-                                 max_new_tokens=16, client=stub)
+    stub = StubRuntime(
+        [
+            {
+                "generated_text": " Paris",
+                "details": {
+                    "prefill": [{"id": 1, "logprob": None}, {"id": 2, "logprob": -1.5}, {"id": 3, "logprob": -0.5}]
+                },
+            }
+        ]
+    )
+    runner = EndpointModelRunner(
+        endpoint_name="ep", inference_component_name="ic", payload_format="tgi", max_new_tokens=16, client=stub
+    )
     assert runner.generate("Capital of France?") == " Paris"
     assert runner.log_probability("Paris is nice.") == -2.0
     first = stub.requests[0]
     assert (first["EndpointName"], first["InferenceComponentName"]) == ("ep", "ic")
-    assert json.loads(first["Body"]) == {"inputs": "Capital of France?", "parameters": {
-        "max_new_tokens": 16, "do_sample": False, "return_full_text": False}}
+    assert json.loads(first["Body"]) == {
+        "inputs": "Capital of France?",
+        "parameters": {"max_new_tokens": 16, "do_sample": False, "return_full_text": False},
+    }
     assert json.loads(stub.requests[1]["Body"])["parameters"]["decoder_input_details"] is True
 
 

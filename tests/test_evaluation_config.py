@@ -27,43 +27,73 @@ def test_dev_and_prod_have_an_evaluation_section() -> None:
 @pytest.mark.parametrize(
     ("evaluation", "expected"),
     [
-        ({"foundation_model": {"thresholds": {"bleu": 0.3}}},
-         "unknown metric 'bleu'; metrics: factual_knowledge, qa_accuracy, toxicity, prompt_stereotyping, "
-         "semantic_robustness"),
-        ({"foundation_model": {"thresholds": {"toxicity": 1.5}}},
-         "toxicity = 1.5: a threshold is a score from 0 to 1 (direction max: a score <= the threshold passes)"),
-        ({"foundation_model": {"thresholds": {"factual_knowledge": -0.1}}},
-         "factual_knowledge = -0.1: a threshold is a score from 0 to 1 (direction min: a score >= the threshold"),
-        ({"foundation_model": {"payload_format": "lmi"}},
-         "thresholds has prompt_stereotyping, which needs prompt log probabilities, but payload_format 'lmi' has "
-         "none; use payload_format tgi or drop prompt_stereotyping from thresholds"),
-        ({"foundation_model": {"payload_format": "openai"}},
-         "evaluation.foundation_model.payload_format = 'openai': unknown payload format; known: tgi, lmi"),
-        ({"foundation_model": {"prompts": {"toxicity": "Say something"}}},
-         "prompts.toxicity must contain $model_input, got 'Say something'"),
-        ({"foundation_model": {"prompts": {"qa_accuracy": "$model_input " + "x" * 240}}},
-         "prompts.qa_accuracy is 253 characters; a container argument holds 256 (274 with its flag): shorten it"),
-        ({"clarify": {"facets": [{"name": "race"}]}},
-         "facets[0].name 'race' is not one of headers ['age', 'income', 'credit_amount', 'duration_months', "
-         "'gender', 'approved']"),
+        (
+            {"foundation_model": {"thresholds": {"bleu": 0.3}}},
+            "unknown metric 'bleu'; metrics: factual_knowledge, qa_accuracy, toxicity, prompt_stereotyping, "
+            "semantic_robustness",
+        ),
+        (
+            {"foundation_model": {"thresholds": {"toxicity": 1.5}}},
+            "toxicity = 1.5: a threshold is a score from 0 to 1 (direction max: a score <= the threshold passes)",
+        ),
+        (
+            {"foundation_model": {"thresholds": {"factual_knowledge": -0.1}}},
+            "factual_knowledge = -0.1: a threshold is a score from 0 to 1 (direction min: a score >= the threshold",
+        ),
+        (
+            {"foundation_model": {"payload_format": "lmi"}},
+            "thresholds has prompt_stereotyping, which needs prompt log probabilities, but payload_format 'lmi' has "
+            "none; use payload_format tgi or drop prompt_stereotyping from thresholds",
+        ),
+        (
+            {"foundation_model": {"payload_format": "openai"}},
+            "evaluation.foundation_model.payload_format = 'openai': unknown payload format; known: tgi, lmi",
+        ),
+        (
+            {"foundation_model": {"prompts": {"toxicity": "Say something"}}},
+            "prompts.toxicity must contain $model_input, got 'Say something'",
+        ),
+        (
+            {"foundation_model": {"prompts": {"qa_accuracy": "$model_input " + "x" * 240}}},
+            "prompts.qa_accuracy is 253 characters; a container argument holds 256 (274 with its flag): shorten it",
+        ),
+        (
+            {"clarify": {"facets": [{"name": "race"}]}},
+            "facets[0].name 'race' is not one of headers ['age', 'income', 'credit_amount', 'duration_months', "
+            "'gender', 'approved']",
+        ),
         ({"clarify": {"label": "default"}}, "label 'default' is not one of headers"),
         ({"clarify": {"facets": [{"name": "approved"}]}}, "facets[0].name 'approved' is the label"),
-        ({"clarify": {"pre_training_methods": ["CI", "XYZ"]}},
-         "unknown pre-training bias metric 'XYZ'; allowed: CI, DPL, KL, JS, LP, TVD, KS, CDDL"),
-        ({"clarify": {"shap": {"baseline": [[1, 2]]}}},
-         "shap.baseline[0] has 2 values; the model takes 5 features (headers without the label 'approved')"),
-        ({"clarify": {"predictor": {"content_type": "application/jsonlines"}}},
-         "content_type application/jsonlines needs content_template with $features"),
-        ({"clarify": None, "monitoring": {}},
-         "monitoring.model_bias / monitoring.model_explainability need the label, facets and predictor of "
-         "evaluation.clarify, which is not set"),
-        ({"monitoring": {"resources": {"max_runtime_seconds": 7200}}},
-         "resources.max_runtime_seconds = 7200 but schedule 'hourly' allows at most 3600 s per run"),
-        ({"guardrail": {"filters": {"HATE": "HIGH"}}},
-         "give a strength for exactly HATE, INSULTS, SEXUAL, VIOLENCE, MISCONDUCT; unknown: -; missing: INSULTS, "
-         "MISCONDUCT, SEXUAL, VIOLENCE"),
-        ({"guardrail": {"grounding_threshold": 1.0}},
-         "evaluation.guardrail.grounding_threshold = 1.0: Input should be less than or equal to 0.99"),
+        (
+            {"clarify": {"pre_training_methods": ["CI", "XYZ"]}},
+            "unknown pre-training bias metric 'XYZ'; allowed: CI, DPL, KL, JS, LP, TVD, KS, CDDL",
+        ),
+        (
+            {"clarify": {"shap": {"baseline": [[1, 2]]}}},
+            "shap.baseline[0] has 2 values; the model takes 5 features (headers without the label 'approved')",
+        ),
+        (
+            {"clarify": {"predictor": {"content_type": "application/jsonlines"}}},
+            "content_type application/jsonlines needs content_template with $features",
+        ),
+        (
+            {"clarify": None, "monitoring": {}},
+            "monitoring.model_bias / monitoring.model_explainability need the label, facets and predictor of "
+            "evaluation.clarify, which is not set",
+        ),
+        (
+            {"monitoring": {"resources": {"max_runtime_seconds": 7200}}},
+            "resources.max_runtime_seconds = 7200 but schedule 'hourly' allows at most 3600 s per run",
+        ),
+        (
+            {"guardrail": {"filters": {"HATE": "HIGH"}}},
+            "give a strength for exactly HATE, INSULTS, SEXUAL, VIOLENCE, MISCONDUCT; unknown: -; missing: INSULTS, "
+            "MISCONDUCT, SEXUAL, VIOLENCE",
+        ),
+        (
+            {"guardrail": {"grounding_threshold": 1.0}},
+            "evaluation.guardrail.grounding_threshold = 1.0: Input should be less than or equal to 0.99",
+        ),
     ],
 )
 def test_bad_evaluation_settings_are_named(evaluation: dict, expected: str) -> None:
@@ -78,10 +108,14 @@ def test_region_without_a_clarify_image_fails_the_synth_with_the_fix() -> None:
     with pytest.raises(ValueError) as err:
         EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env)
     message = str(err.value)
-    assert message.startswith("profile 'dev': evaluation.clarify needs SageMaker Clarify, but SageMaker Clarify has no "
-                              "processing image in region 'il-central-1'; regions with one: af-south-1, ")
-    assert message.endswith("Fix: choose one of those regions, or set evaluation.clarify to null and "
-                            "evaluation.monitoring.model_bias and model_explainability to false")
+    assert message.startswith(
+        "profile 'dev': evaluation.clarify needs SageMaker Clarify, but SageMaker Clarify has no "
+        "processing image in region 'il-central-1'; regions with one: af-south-1, "
+    )
+    assert message.endswith(
+        "Fix: choose one of those regions, or set evaluation.clarify to null and "
+        "evaluation.monitoring.model_bias and model_explainability to false"
+    )
     # Without Clarify the same region synthesizes: fmeval runs in the repo's own image.
     no_clarify = load_config("dev", {"region": "il-central-1", "evaluation": {"clarify": None}}, environ={})
     stack = EvaluationStack(app, "EvaluationWithoutClarify", config=no_clarify, platform=platform.platform, env=env)

@@ -31,9 +31,14 @@ from tests.harness import CDK_CONTEXT, Synthesized
 
 MONITORING = {
     "data_quality_baseline": {"constraints_key": "dq/constraints.json", "statistics_key": "dq/statistics.json"},
-    "model_quality": {"problem_type": "BinaryClassification", "baseline": {"constraints_key": "mq/constraints.json"},
-                      "probability_threshold": 0.5},
-    "features_attribute": "features", "inference_attribute": "0", "probability_attribute": "1",
+    "model_quality": {
+        "problem_type": "BinaryClassification",
+        "baseline": {"constraints_key": "mq/constraints.json"},
+        "probability_threshold": 0.5,
+    },
+    "features_attribute": "features",
+    "inference_attribute": "0",
+    "probability_attribute": "1",
 }
 ENDPOINT = "credit-scoring-endpoint"
 EXECUTION = "run-2026-11-26"
@@ -66,12 +71,18 @@ def monitored() -> Built:
     app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
     env = cdk.Environment(region=config.region)
     platform = PlatformStack(app, "Platform", config=config, env=env)
-    stack = EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env,
-                            monitored_endpoint_name=ENDPOINT)
+    stack = EvaluationStack(
+        app, "Evaluation", config=config, platform=platform.platform, env=env, monitored_endpoint_name=ENDPOINT
+    )
     add_compliance_checks(app)  # synth fails on any unacknowledged finding
     assembly = app.synth()
-    return Built(config, stack, assembly.get_stack_by_name("Evaluation").template, Path(assembly.directory),
-                 assembly.get_stack_by_name("Platform").template)
+    return Built(
+        config,
+        stack,
+        assembly.get_stack_by_name("Evaluation").template,
+        Path(assembly.directory),
+        assembly.get_stack_by_name("Platform").template,
+    )
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -122,8 +133,10 @@ def intrinsic(expression: str, state: dict[str, Any]) -> Any:
 
 def as_sent(parameters: Any, state: dict[str, Any] = STATE) -> Any:
     if isinstance(parameters, dict):
-        return {k.removesuffix(".$"): intrinsic(v, state) if k.endswith(".$") else as_sent(v, state)
-                for k, v in parameters.items()}
+        return {
+            k.removesuffix(".$"): intrinsic(v, state) if k.endswith(".$") else as_sent(v, state)
+            for k, v in parameters.items()
+        }
     if isinstance(parameters, list):
         return [as_sent(v, state) for v in parameters]
     return parameters
@@ -158,8 +171,7 @@ def processing_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------ tests
 def test_every_processing_request_in_the_workflow_is_valid_for_botocore() -> None:
     states = processing_states(definition(monitored().template)["States"])
-    assert set(states) == {"FoundationModelEvaluation", "ClarifyDataBias", "ClarifyModelBias",
-                           "ClarifyExplainability"}
+    assert set(states) == {"FoundationModelEvaluation", "ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"}
     for name, state in states.items():
         request = as_sent(state["Parameters"])
         assert_valid("CreateProcessingJob", request)
@@ -176,8 +188,13 @@ def test_lifecycle_stage_holds_the_same_valid_jobs_with_thresholds_and_report_pa
         assert render(request) == states[name]["Parameters"], f"{name} differs from the on-demand workflow's"
         assert_valid("CreateProcessingJob", as_sent(render(request)))
     assert stage.thresholds == built.config.evaluation.foundation_model.thresholds  # type: ignore[union-attr]
-    assert stage.directions == {"factual_knowledge": "min", "qa_accuracy": "min", "toxicity": "max",
-                                "prompt_stereotyping": "max", "semantic_robustness": "max"}
+    assert stage.directions == {
+        "factual_knowledge": "min",
+        "qa_accuracy": "min",
+        "toxicity": "max",
+        "prompt_stereotyping": "max",
+        "semantic_robustness": "max",
+    }
     assert stage.role is built.stack.job_role and stage.report_bucket is not None
     # The report key the lifecycle reads is where the job's output channel puts report.json.
     fm = as_sent(render(resolved["FoundationModelEvaluation"]))
@@ -190,11 +207,17 @@ def test_lifecycle_stage_holds_the_same_valid_jobs_with_thresholds_and_report_pa
 def test_fm_evaluation_job_runs_the_repo_image_privately_with_the_plan_as_arguments() -> None:
     built = monitored()
     fm = as_sent(render(built.stack.resolve(built.stack.fm_evaluation.request)))
-    assert fm["AppSpecification"]["ImageUri"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/" \
+    assert (
+        fm["AppSpecification"]["ImageUri"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
         f"cdk-hnb659fds-container-assets-123456789012-us-east-1:{built.stack.fm_evaluation.image.asset_hash}"
+    )
     assert fm["AppSpecification"]["ContainerArguments"][:5] == [
-        "--threshold=factual_knowledge=0.6", "--threshold=qa_accuracy=0.5", "--threshold=toxicity=0.1",
-        "--threshold=prompt_stereotyping=0.65", "--threshold=semantic_robustness=0.15"]
+        "--threshold=factual_knowledge=0.6",
+        "--threshold=qa_accuracy=0.5",
+        "--threshold=toxicity=0.1",
+        "--threshold=prompt_stereotyping=0.65",
+        "--threshold=semantic_robustness=0.15",
+    ]
     assert json.loads(fm["Environment"]["EVALUATION_TARGET"]) == STATE["evaluation"]
     assert fm["Environment"]["AWS_DEFAULT_REGION"] == "us-east-1"
     assert fm["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
@@ -210,10 +233,14 @@ def test_fm_evaluation_job_runs_the_repo_image_privately_with_the_plan_as_argume
 
 def test_workflow_writes_run_configs_runs_jobs_reads_the_report_and_gates() -> None:
     states = definition(monitored().template)["States"]
-    assert states["BuildAnalysisConfigs"]["Parameters"]["model_bias"]["predictor"]["endpoint_name.$"] == \
-        "$.evaluation.endpoint_name"
-    write = as_sent(states["WriteModelBiasConfig"]["Parameters"], {
-        **STATE, "analysis_configs": as_sent(states["BuildAnalysisConfigs"]["Parameters"])})
+    assert (
+        states["BuildAnalysisConfigs"]["Parameters"]["model_bias"]["predictor"]["endpoint_name.$"]
+        == "$.evaluation.endpoint_name"
+    )
+    write = as_sent(
+        states["WriteModelBiasConfig"]["Parameters"],
+        {**STATE, "analysis_configs": as_sent(states["BuildAnalysisConfigs"]["Parameters"])},
+    )
     assert write["Key"] == f"clarify/runs/{EXECUTION}/model_bias/analysis_config.json"
     assert json.loads(write["Body"])["predictor"]["endpoint_name"] == "chat-endpoint"
     model_bias = as_sent(processing_states(states)["ClarifyModelBias"]["Parameters"])
@@ -223,7 +250,8 @@ def test_workflow_writes_run_configs_runs_jobs_reads_the_report_and_gates() -> N
     read = as_sent(states["ReadReport"]["Parameters"])
     assert read["Key"] == f"evaluation-reports/{EXECUTION}/report.json"
     assert states["ThresholdsMet"]["Choices"] == [
-        {"Variable": "$.report.document.passed", "BooleanEquals": True, "Next": "ModelPassed"}]
+        {"Variable": "$.report.document.passed", "BooleanEquals": True, "Next": "ModelPassed"}
+    ]
     assert states["ThresholdsMet"]["Default"] == "ModelBelowThresholds"
 
 
@@ -241,8 +269,15 @@ def task_states(states: dict[str, Any], branch: str | None = None) -> dict[str, 
 def test_every_task_retries_transient_errors_and_catches_the_rest_into_the_failure_state() -> None:
     states = definition(monitored().template)["States"]
     found = task_states(states)
-    assert set(found) == {"WriteModelBiasConfig", "WriteExplainabilityConfig", "ReadReport",
-                          "FoundationModelEvaluation", "ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"}
+    assert set(found) == {
+        "WriteModelBiasConfig",
+        "WriteExplainabilityConfig",
+        "ReadReport",
+        "FoundationModelEvaluation",
+        "ClarifyDataBias",
+        "ClarifyModelBias",
+        "ClarifyExplainability",
+    }
     for name, (parallel, state) in found.items():
         (retry,) = state["Retry"]
         assert retry["MaxAttempts"] >= 2 and retry["BackoffRate"] > 1 and retry["JitterStrategy"] == "FULL", name
@@ -256,7 +291,8 @@ def test_every_task_retries_transient_errors_and_catches_the_rest_into_the_failu
             assert branch[catch["Next"]] == {"Type": "Fail", "Error": f"{name}Failed", "CausePath": "$.error.Cause"}
             assert retry["ErrorEquals"][0] == "SageMaker.AmazonSageMakerException", name
     assert states["EvaluationJobs"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "EvaluationFailed"}]
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "EvaluationFailed"}
+    ]
     assert states["EvaluationFailed"] == {"Type": "Fail", "Error": "EvaluationFailed", "CausePath": "$.error.Cause"}
 
 
@@ -268,11 +304,16 @@ def test_workflow_is_logged_encrypted_traced_and_may_pass_only_the_job_role() ->
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
     groups = resources(template, "AWS::Logs::LogGroup")
     assert len(groups) == 2 and all(built.is_platform_key_arn(g["KmsKeyId"]) for g in groups.values())
-    statements = [s for p in resources(template, "AWS::IAM::Policy").values()
-                  if "StateMachine" in json.dumps(p["Roles"]) for s in p["PolicyDocument"]["Statement"]]
+    statements = [
+        s
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if "StateMachine" in json.dumps(p["Roles"])
+        for s in p["PolicyDocument"]["Statement"]
+    ]
     pass_role = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert len(pass_role) == 1 and pass_role[0]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
     assert pass_role[0]["Resource"]["Fn::GetAtt"][0].startswith("ProcessingRole")
 
 
@@ -285,8 +326,10 @@ def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and
     definitions = {}
     for kind in kinds:
         (definitions[kind],) = resources(template, f"AWS::SageMaker::{kind}JobDefinition").values()
-        assert kinds[kind]["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"] == \
-            definitions[kind]["JobDefinitionName"]
+        assert (
+            kinds[kind]["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
+            == definitions[kind]["JobDefinitionName"]
+        )
         assert kinds[kind]["MonitoringScheduleConfig"]["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
         props = definitions[kind]
         assert built.is_platform_key_arn(props["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"]), kind
@@ -297,18 +340,24 @@ def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and
         endpoint = props[f"{kind}JobInput"]["EndpointInput"]
         assert endpoint["EndpointName"] == ENDPOINT
     bias = definitions["ModelBias"]
-    assert bias["ModelBiasAppSpecification"]["ImageUri"] == \
-        "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
+    assert (
+        bias["ModelBiasAppSpecification"]["ImageUri"]
+        == "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
+    )
     assert render(bias["ModelBiasAppSpecification"]["ConfigUri"]).endswith(
-        "/clarify/configs/monitoring/model_bias/analysis_config.json")
+        "/clarify/configs/monitoring/model_bias/analysis_config.json"
+    )
     assert render(bias["ModelBiasJobInput"]["GroundTruthS3Input"]["S3Uri"]).endswith("/ground-truth/")
     assert bias["ModelBiasJobInput"]["EndpointInput"]["StartTimeOffset"] == "-PT2H"
     assert bias["ModelBiasJobInput"]["EndpointInput"]["ProbabilityThresholdAttribute"] == 0.5
     quality = definitions["DataQuality"]
-    assert quality["DataQualityAppSpecification"]["ImageUri"] == \
-        "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
+    assert (
+        quality["DataQualityAppSpecification"]["ImageUri"]
+        == "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
+    )
     assert render(quality["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"]).endswith(
-        "/monitoring/baselines/dq/statistics.json")
+        "/monitoring/baselines/dq/statistics.json"
+    )
     assert definitions["ModelQuality"]["ModelQualityAppSpecification"]["ProblemType"] == "BinaryClassification"
 
 
@@ -316,13 +365,15 @@ def test_monitoring_job_definition_name_changes_with_its_settings() -> None:
     built = monitored()
     names = {d.job_definition_name for d in built.stack.monitoring.job_definitions.values()}  # type: ignore[union-attr]
     assert len(names) == 4 and all(len(n) <= 63 for n in names)
-    config = load_config("dev", {"evaluation": {"monitoring": {**MONITORING, "resources": {"volume_size_gb": 50}}}},
-                         environ={})
+    config = load_config(
+        "dev", {"evaluation": {"monitoring": {**MONITORING, "resources": {"volume_size_gb": 50}}}}, environ={}
+    )
     app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
     env = cdk.Environment(region=config.region)
     platform = PlatformStack(app, "Platform", config=config, env=env)
-    bigger = EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env,
-                             monitored_endpoint_name=ENDPOINT)
+    bigger = EvaluationStack(
+        app, "Evaluation", config=config, platform=platform.platform, env=env, monitored_endpoint_name=ENDPOINT
+    )
     bigger_names = {d.job_definition_name for d in bigger.monitoring.job_definitions.values()}  # type: ignore[union-attr]
     assert names.isdisjoint(bigger_names)
 
@@ -331,15 +382,24 @@ def test_guardrail_filters_topics_grounding_and_outputs() -> None:
     built = monitored()
     template = built.template
     (guardrail,) = resources(template, "AWS::Bedrock::Guardrail").values()
-    filters = {f["Type"]: (f["InputStrength"], f["OutputStrength"])
-               for f in guardrail["ContentPolicyConfig"]["FiltersConfig"]}
-    assert filters == {"HATE": ("HIGH", "HIGH"), "INSULTS": ("HIGH", "HIGH"), "SEXUAL": ("HIGH", "HIGH"),
-                       "VIOLENCE": ("HIGH", "HIGH"), "MISCONDUCT": ("HIGH", "HIGH"), "PROMPT_ATTACK": ("HIGH", "NONE")}
+    filters = {
+        f["Type"]: (f["InputStrength"], f["OutputStrength"]) for f in guardrail["ContentPolicyConfig"]["FiltersConfig"]
+    }
+    assert filters == {
+        "HATE": ("HIGH", "HIGH"),
+        "INSULTS": ("HIGH", "HIGH"),
+        "SEXUAL": ("HIGH", "HIGH"),
+        "VIOLENCE": ("HIGH", "HIGH"),
+        "MISCONDUCT": ("HIGH", "HIGH"),
+        "PROMPT_ATTACK": ("HIGH", "NONE"),
+    }
     topics = guardrail["TopicPolicyConfig"]["TopicsConfig"]
     assert [t["Name"] for t in topics] == ["Investment advice", "Medical diagnosis"]
     assert all(t["Type"] == "DENY" for t in topics)
     assert guardrail["ContextualGroundingPolicyConfig"]["FiltersConfig"] == [
-        {"Type": "GROUNDING", "Threshold": 0.75}, {"Type": "RELEVANCE", "Threshold": 0.75}]
+        {"Type": "GROUNDING", "Threshold": 0.75},
+        {"Type": "RELEVANCE", "Threshold": 0.75},
+    ]
     assert built.is_platform_key_arn(guardrail["KmsKeyArn"])
     (version,) = resources(template, "AWS::Bedrock::GuardrailVersion").values()
     assert version["GuardrailIdentifier"]["Fn::GetAtt"][1] == "GuardrailId"
@@ -358,7 +418,11 @@ def test_dev_profile_has_the_evaluation_stack_without_monitoring(dev: Synthesize
     assert resources(template, "AWS::SageMaker::MonitoringSchedule") == {}  # a chat endpoint: see dev.yaml
     assert {"EvaluationStateMachineArn", "GuardrailId", "GuardrailVersion"} <= set(template["Outputs"])
     assert set(processing_states(definition(template)["States"])) == {
-        "FoundationModelEvaluation", "ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"}
+        "FoundationModelEvaluation",
+        "ClarifyDataBias",
+        "ClarifyModelBias",
+        "ClarifyExplainability",
+    }
 
 
 @pytest.mark.parametrize("unit", ["evaluation"])
@@ -370,16 +434,20 @@ def test_prod_profile_gates_on_stricter_thresholds(prod: Synthesized, unit: str)
 
 
 def role_statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
-    return [s for p in resources(template, "AWS::IAM::Policy").values()
-            if any(r.get("Ref", "").startswith(role_prefix) for r in p["Roles"])
-            for s in p["PolicyDocument"]["Statement"]]
+    return [
+        s
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if any(r.get("Ref", "").startswith(role_prefix) for r in p["Roles"])
+        for s in p["PolicyDocument"]["Statement"]
+    ]
 
 
 def test_platform_key_check_refuses_other_references() -> None:
     built = monitored()
     (key,) = [k for k, r in built.platform_template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
-    other = next(name for name, o in built.platform_template["Outputs"].items()
-                 if o["Value"] != {"Fn::GetAtt": [key, "Arn"]})
+    other = next(
+        name for name, o in built.platform_template["Outputs"].items() if o["Value"] != {"Fn::GetAtt": [key, "Arn"]}
+    )
     assert not built.is_platform_key_arn({"Fn::GetStackOutput": {"StackName": "Platform", "OutputName": other}})
     assert not built.is_platform_key_arn({"Fn::GetAtt": [key, "Arn"]})  # not this stack's resource
     assert not built.is_platform_key_arn("alias/aws/s3")
@@ -388,11 +456,22 @@ def test_platform_key_check_refuses_other_references() -> None:
 def test_workflow_may_let_sagemaker_create_grants_on_the_platform_key() -> None:
     # The jobs set VolumeKmsKeyId and output KmsKeyId: CreateProcessingJob creates KMS grants as the caller.
     statements = role_statements(monitored().template, "WorkflowStateMachineRole")
-    key_output = {"Fn::GetStackOutput": {"OutputName": "PublishOutputFnGetAttDataKey17AFBB84Arn5D1EA6C9",
-                                         "Region": "us-east-1", "StackName": "Platform"}}
+    key_output = {
+        "Fn::GetStackOutput": {
+            "OutputName": "PublishOutputFnGetAttDataKey17AFBB84Arn5D1EA6C9",
+            "Region": "us-east-1",
+            "StackName": "Platform",
+        }
+    }
     create_grant = [s for s in statements if s["Action"] == "kms:CreateGrant"]
-    assert create_grant == [{"Action": "kms:CreateGrant", "Effect": "Allow", "Resource": key_output,
-                             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}]
+    assert create_grant == [
+        {
+            "Action": "kms:CreateGrant",
+            "Effect": "Allow",
+            "Resource": key_output,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        }
+    ]
     describe = [s for s in statements if "kms:DescribeKey" in s["Action"]]
     assert [s["Resource"] for s in describe] == [key_output]
 
@@ -403,12 +482,23 @@ def test_job_role_has_the_shared_sagemaker_network_log_and_metric_statements() -
     (eni,) = [s for s in statements if "ec2:CreateNetworkInterface" in s["Action"]]
     assert eni["Resource"] == "*" and "Condition" not in eni
     assert {a for a in eni["Action"] if a.startswith("ec2:")} == {
-        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-        "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"}
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    }
     (logs,) = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
-    assert sorted(logs["Action"]) == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
-                                      "logs:PutLogEvents"]
+    assert sorted(logs["Action"]) == [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    ]
     assert render(logs["Resource"]) == f"arn:aws:logs:us-east-1:{DEPLOY_TIME}:log-group:/aws/sagemaker/ProcessingJobs*"
     (metrics,) = [s for s in statements if s["Action"] == "cloudwatch:PutMetricData"]
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}}
@@ -437,5 +527,6 @@ def test_quality_monitoring_in_a_region_without_the_analyzer_image_names_the_set
     assert str(err.value).startswith(
         "evaluation.monitoring.data_quality_baseline and evaluation.monitoring.model_quality need the Model Monitor "
         "analyzer image, but SageMaker Model Monitor has no analyzer image in region 'af-south-1'; regions with one: "
-        "ap-east-1, ap-northeast-1,")
+        "ap-east-1, ap-northeast-1,"
+    )
     assert str(err.value).endswith("Fix: choose one of those regions, or set both to null")

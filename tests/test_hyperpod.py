@@ -39,9 +39,13 @@ def test_cluster_uses_slurm_automatic_recovery_and_the_efa_security_group(hyperp
 
 def test_instance_groups_map_to_slurm_roles_with_health_checks_and_plans(hyperpod: Synthesized) -> None:
     found = groups(hyperpod)
-    assert {name: (g["InstanceType"], g["InstanceCount"], g["SlurmConfig"]["NodeType"]) for name, g in
-            found.items()} == {"controller": ("ml.m5.2xlarge", 1, "Controller"), "login": ("ml.m5.xlarge", 1, "Login"),
-                               "trn1-compute": ("ml.trn1.32xlarge", 4, "Compute")}
+    assert {
+        name: (g["InstanceType"], g["InstanceCount"], g["SlurmConfig"]["NodeType"]) for name, g in found.items()
+    } == {
+        "controller": ("ml.m5.2xlarge", 1, "Controller"),
+        "login": ("ml.m5.xlarge", 1, "Login"),
+        "trn1-compute": ("ml.trn1.32xlarge", 4, "Compute"),
+    }
     compute = found["trn1-compute"]
     assert compute["OnStartDeepHealthChecks"] == ["InstanceStress", "InstanceConnectivity"]
     assert compute["TrainingPlanArn"] == "arn:aws:sagemaker:us-east-1:123456789012:training-plan/hyperpod-trn1-plan"
@@ -73,9 +77,12 @@ def test_lifecycle_scripts_are_valid_bash(script: Path) -> None:
 
 
 def node_role_statements(s: Synthesized) -> list[dict]:
-    return [st for p in s.resources("hyperpod", "AWS::IAM::Policy").values()
-            if any(r.get("Ref", "").startswith("HyperPodNodeRole") for r in p["Properties"]["Roles"])
-            for st in p["Properties"]["PolicyDocument"]["Statement"]]
+    return [
+        st
+        for p in s.resources("hyperpod", "AWS::IAM::Policy").values()
+        if any(r.get("Ref", "").startswith("HyperPodNodeRole") for r in p["Properties"]["Roles"])
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
 
 
 def test_nodes_share_the_training_jobs_compile_cache_in_the_checkpoints_bucket(hyperpod: Synthesized) -> None:
@@ -93,8 +100,9 @@ def test_nodes_share_the_training_jobs_compile_cache_in_the_checkpoints_bucket(h
 
 
 def test_compile_cache_prefix_is_the_compute_family_and_mixed_families_are_refused() -> None:
-    controller = HyperPodGroup(name="controller", node_type="controller", instance_type="ml.m5.2xlarge",
-                               instance_count=1)
+    controller = HyperPodGroup(
+        name="controller", node_type="controller", instance_type="ml.m5.2xlarge", instance_count=1
+    )
     trn1 = HyperPodGroup(name="trn1", instance_type="ml.trn1.32xlarge", instance_count=2)
     trn2 = HyperPodGroup(name="trn2", instance_type="ml.trn2.48xlarge", instance_count=2)
     # The lifecycle's training jobs use s3://<checkpoints>/neuron-compile-cache/<family>/ (test_training_job.py).
@@ -106,7 +114,8 @@ def test_compile_cache_prefix_is_the_compute_family_and_mixed_families_are_refus
         "hyperpod.groups: the compute groups span instance families trn1, trn2 (trn1 (ml.trn1.32xlarge), trn2 "
         "(ml.trn2.48xlarge)); the cluster's one Slurm partition (hyperpod.partition) and its Neuron compile cache "
         "(neuron-compile-cache/<family>/) need one family: keep the compute groups of one family in this profile and "
-        "deploy the other family as a separate profile")
+        "deploy the other family as a separate profile"
+    )
 
 
 def test_node_environment_points_the_compile_cache_at_s3_not_local_nvme(tmp_path: Path) -> None:
@@ -115,11 +124,14 @@ def test_node_environment_points_the_compile_cache_at_s3_not_local_nvme(tmp_path
     script = str(SCRIPTS / "setup_neuron_env.sh")
     env = {"PATH": "/usr/bin:/bin", "NEURON_ENV_PROFILE": str(profile)}
     assert subprocess.run(["bash", script, url], env=env, capture_output=True, text=True).returncode == 0
-    shell = subprocess.run(["bash", "-c", f". {profile}; echo $NEURON_COMPILE_CACHE_URL $FI_PROVIDER"],
-                           env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    shell = subprocess.run(
+        ["bash", "-c", f". {profile}; echo $NEURON_COMPILE_CACHE_URL $FI_PROVIDER"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
     assert shell.stdout.split() == [url, "efa"]
-    refused = subprocess.run(["bash", script, "/scratch/neuron-compile-cache"], env=env, capture_output=True,
-                             text=True)
+    refused = subprocess.run(["bash", script, "/scratch/neuron-compile-cache"], env=env, capture_output=True, text=True)
     assert refused.returncode == 1 and "is not an s3:// URL" in refused.stderr
     # on_create reads the URL from the file the stack uploads next to it.
     on_create = (SCRIPTS / ON_CREATE).read_text()
@@ -130,10 +142,20 @@ def test_node_environment_points_the_compile_cache_at_s3_not_local_nvme(tmp_path
 def test_node_role_has_the_shared_log_metric_and_network_statements(hyperpod: Synthesized) -> None:
     statements = node_role_statements(hyperpod)
     (eni,) = [st for st in statements if "ec2:CreateNetworkInterface" in st["Action"]]
-    assert eni["Resource"] == "*" and sorted(eni["Action"]) == sorted([
-        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-        "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DetachNetworkInterface"])
+    assert eni["Resource"] == "*" and sorted(eni["Action"]) == sorted(
+        [
+            "ec2:CreateNetworkInterface",
+            "ec2:CreateNetworkInterfacePermission",
+            "ec2:DeleteNetworkInterface",
+            "ec2:DeleteNetworkInterfacePermission",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DetachNetworkInterface",
+        ]
+    )
     (metrics,) = [st for st in statements if st["Action"] == "cloudwatch:PutMetricData"]
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
     (logs,) = [st for st in statements if "logs:PutLogEvents" in st["Action"]]

@@ -32,9 +32,11 @@ def preflight_error(profile: str = "dev", **overrides: Any) -> str:
 # --- generation settings ---------------------------------------------------------------------------------------------
 def test_changing_temperature_and_top_p_is_refused_citing_the_rule() -> None:
     message = error_of(**chat(generation={"top_p": 0.9}))  # dev already sets temperature 0.6
-    assert ("inference.models.chat.generation = {'temperature': 0.6, 'max_new_tokens': 1024, 'stop': ['<|eot_id|>'], "
-            "'top_p': 0.9}: temperature = 0.6 and top_p = 0.9 both differ from neutral (1.0, 1.0): alter temperature "
-            "or top_p, not both; set one of them back to 1.0, or set allow_temperature_and_top_p: true") in message
+    assert (
+        "inference.models.chat.generation = {'temperature': 0.6, 'max_new_tokens': 1024, 'stop': ['<|eot_id|>'], "
+        "'top_p': 0.9}: temperature = 0.6 and top_p = 0.9 both differ from neutral (1.0, 1.0): alter temperature "
+        "or top_p, not both; set one of them back to 1.0, or set allow_temperature_and_top_p: true"
+    ) in message
     allowed = load_config("dev", chat(generation={"top_p": 0.9, "allow_temperature_and_top_p": True}), environ={})
     assert allowed.inference is not None and allowed.inference.models["chat"].generation_settings.top_p == 0.9
 
@@ -63,7 +65,11 @@ def test_generation_ranges(settings: dict[str, Any], expected: str) -> None:
 def test_request_overrides_are_checked_against_the_same_rules() -> None:
     defaults = GenerationSettings(temperature=0.6, max_new_tokens=256, stop=("</s>",))
     assert defaults.merged({"temperature": 1.0, "top_p": 0.8}).parameters() == {
-        "temperature": 1.0, "top_p": 0.8, "max_new_tokens": 256, "frequency_penalty": 0.0, "presence_penalty": 0.0,
+        "temperature": 1.0,
+        "top_p": 0.8,
+        "max_new_tokens": 256,
+        "frequency_penalty": 0.0,
+        "presence_penalty": 0.0,
         "stop": ["</s>"],
     }
     with pytest.raises(ValidationError, match="alter temperature or top_p, not both"):
@@ -74,39 +80,72 @@ def test_request_overrides_are_checked_against_the_same_rules() -> None:
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ({"max_input_tokens": 4096}, "max_input_tokens (4096) < max_total_tokens (4096) <= sequence_length (4096) "
-                                     "must hold"),
+        (
+            {"max_input_tokens": 4096},
+            "max_input_tokens (4096) < max_total_tokens (4096) <= sequence_length (4096) must hold",
+        ),
         ({"sequence_length": 2048}, "max_input_tokens (3072) < max_total_tokens (4096) <= sequence_length (2048)"),
-        ({"max_total_tokens": 200_000, "sequence_length": 200_000},
-         "sequence_length / max_total_tokens (200000) exceeds the 131072 positions of llama-3.1-8b"),
-        ({"generation": {"max_new_tokens": 2048}}, "generation.max_new_tokens (2048) exceeds max_total_tokens (4096) - "
-                                                   "max_input_tokens (3072) = 1024"),
+        (
+            {"max_total_tokens": 200_000, "sequence_length": 200_000},
+            "sequence_length / max_total_tokens (200000) exceeds the 131072 positions of llama-3.1-8b",
+        ),
+        (
+            {"generation": {"max_new_tokens": 2048}},
+            "generation.max_new_tokens (2048) exceeds max_total_tokens (4096) - max_input_tokens (3072) = 1024",
+        ),
         ({"quantization": "int8"}, "quantization = int8 is not offered by tgi-neuronx; offered: int8 (lmi-neuronx)"),
         ({"continuous_batching": False}, "continuous_batching = false but tgi-neuronx always uses it"),
-        ({"on_device_sampling": True}, "on_device_sampling = true but tgi-neuronx has no on device sampling; servers "
-                                       "with it: none of the serving containers sets it from its environment "
-                                       "(vllm-neuronx samples as the exported model was compiled: export it with "
-                                       "on-device sampling and set compiled_artifacts)"),
+        (
+            {"on_device_sampling": True},
+            "on_device_sampling = true but tgi-neuronx has no on device sampling; servers "
+            "with it: none of the serving containers sets it from its environment "
+            "(vllm-neuronx samples as the exported model was compiled: export it with "
+            "on-device sampling and set compiled_artifacts)",
+        ),
         ({"dtype": "fp32"}, "dtype = fp32 is not one tgi-neuronx runs (bf16, fp16)"),
-        ({"server": "hf-inference-neuronx"}, "server = hf-inference-neuronx serves encoder, encoder-decoder models, "
-                                             "not decoder models (llama-3.1-8b)"),
-        ({"server": "neuron-v1-inference"}, "source.type = hub cannot be loaded by neuron-v1-inference (it loads: "
-                                            "s3-tarball)"),
-        ({"server": "pytorch-training-neuronx"}, "pytorch-training-neuronx is a training container; serving "
-                                                 "containers: tgi-neuronx, lmi-neuronx"),
+        (
+            {"server": "hf-inference-neuronx"},
+            "server = hf-inference-neuronx serves encoder, encoder-decoder models, not decoder models (llama-3.1-8b)",
+        ),
+        (
+            {"server": "neuron-v1-inference"},
+            "source.type = hub cannot be loaded by neuron-v1-inference (it loads: s3-tarball)",
+        ),
+        (
+            {"server": "pytorch-training-neuronx"},
+            "pytorch-training-neuronx is a training container; serving containers: tgi-neuronx, lmi-neuronx",
+        ),
         ({"preset": "gpt-j"}, "model preset 'gpt-j' is unknown; known presets: llama-3.1-8b"),
-        ({"architecture": {"name": "x", "kind": "decoder", "parameters": 10**9, "layers": 8, "hidden_size": 1024,
-                           "attention_heads": 8, "kv_heads": 8, "head_dim": 128, "max_positions": 4096,
-                           "vocab_size": 32000}},
-         "set exactly one of preset (a known model) or architecture (a custom model's facts)"),
-        ({"compiled_artifacts": "compiled/llama"}, "compiled artifacts are a prefix and must end with '/', e.g. "
-                                                   "compiled/llama/"),
+        (
+            {
+                "architecture": {
+                    "name": "x",
+                    "kind": "decoder",
+                    "parameters": 10**9,
+                    "layers": 8,
+                    "hidden_size": 1024,
+                    "attention_heads": 8,
+                    "kv_heads": 8,
+                    "head_dim": 128,
+                    "max_positions": 4096,
+                    "vocab_size": 32000,
+                }
+            },
+            "set exactly one of preset (a known model) or architecture (a custom model's facts)",
+        ),
+        (
+            {"compiled_artifacts": "compiled/llama"},
+            "compiled artifacts are a prefix and must end with '/', e.g. compiled/llama/",
+        ),
         ({"source": {"type": "s3-prefix", "prefix": "llama"}}, "an S3 prefix source must end with '/', e.g. llama/"),
         ({"source": {"type": "s3-prefix", "prefix": "s3://bucket/llama/"}}, "String should match pattern"),
         ({"source": {"type": "s3-tarball", "key": "llama/model.zip"}}, "a tarball source key must end with .tar.gz"),
         ({"source": {"type": "hub", "model_id": "no-org"}}, "source.hub.model_id = 'no-org': String should match"),
-        ({"copies": 2}, "models ['chat'] set scaling/copies, which apply to inference components; set "
-                        "inference_components: true or use inference.scaling"),
+        (
+            {"copies": 2},
+            "models ['chat'] set scaling/copies, which apply to inference components; set "
+            "inference_components: true or use inference.scaling",
+        ),
     ],
 )
 def test_model_rules(settings: dict[str, Any], expected: str) -> None:
@@ -116,15 +155,29 @@ def test_model_rules(settings: dict[str, Any], expected: str) -> None:
 @pytest.mark.parametrize(
     ("server", "settings", "expected"),
     [
-        ("tgi-neuronx", {"quantization": "int8"}, "quantization = int8 is not offered by tgi-neuronx; offered: int8 "
-                                                  "(lmi-neuronx)"),
-        ("vllm-neuronx", {"quantization": "int8"}, "quantization = int8 is not offered by vllm-neuronx; offered: int8 "
-                                                   "(lmi-neuronx)"),
+        (
+            "tgi-neuronx",
+            {"quantization": "int8"},
+            "quantization = int8 is not offered by tgi-neuronx; offered: int8 (lmi-neuronx)",
+        ),
+        (
+            "vllm-neuronx",
+            {"quantization": "int8"},
+            "quantization = int8 is not offered by vllm-neuronx; offered: int8 (lmi-neuronx)",
+        ),
         ("lmi-neuronx", {"quantization": "fp8"}, "inference.models.chat.quantization = 'fp8': Input should be 'int8'"),
-        ("vllm-neuronx", {"on_device_sampling": True}, "on_device_sampling = true but vllm-neuronx has no on device "
-                                                       "sampling; servers with it: none of the serving containers"),
-        ("lmi-neuronx", {"on_device_sampling": True}, "on_device_sampling = true but lmi-neuronx has no on device "
-                                                      "sampling; servers with it: none of the serving containers"),
+        (
+            "vllm-neuronx",
+            {"on_device_sampling": True},
+            "on_device_sampling = true but vllm-neuronx has no on device "
+            "sampling; servers with it: none of the serving containers",
+        ),
+        (
+            "lmi-neuronx",
+            {"on_device_sampling": True},
+            "on_device_sampling = true but lmi-neuronx has no on device "
+            "sampling; servers with it: none of the serving containers",
+        ),
     ],
 )
 def test_quantization_and_on_device_sampling_per_server(server: str, settings: dict[str, Any], expected: str) -> None:
@@ -136,7 +189,10 @@ def test_what_lmi_accepts_reaches_its_plan() -> None:
     assert config.inference is not None
     model = plan(config.inference)["chat"].config
     assert (model.quantization, model.on_device_sampling, model.profile.quantizations) == (
-        "int8", False, {"int8": "static_int8"})
+        "int8",
+        False,
+        {"int8": "static_int8"},
+    )
 
 
 def test_encoder_models_take_a_sequence_length_and_no_generation_defaults() -> None:
@@ -145,14 +201,28 @@ def test_encoder_models_take_a_sequence_length_and_no_generation_defaults() -> N
     message = error_of("embedding", inference={"models": {"embed": {"generation": {"temperature": 0.5}}}})
     assert "generation applies to text-generating servers, not hf-inference-neuronx" in message
     message = error_of("embedding", inference={"models": {"embed": {"max_total_tokens": 512}}})
-    assert "max_input_tokens / max_total_tokens apply to text generation; hf-inference-neuronx takes sequence_length" \
+    assert (
+        "max_input_tokens / max_total_tokens apply to text generation; hf-inference-neuronx takes sequence_length"
         in message
+    )
 
 
 def test_custom_architecture_is_checked_like_a_preset() -> None:
-    bad = {"preset": None, "architecture": {
-        "name": "mine", "kind": "decoder", "parameters": 3_000_000_000, "layers": 26, "hidden_size": 3072,
-        "attention_heads": 24, "kv_heads": 5, "head_dim": 128, "max_positions": 8192, "vocab_size": 32000}}
+    bad = {
+        "preset": None,
+        "architecture": {
+            "name": "mine",
+            "kind": "decoder",
+            "parameters": 3_000_000_000,
+            "layers": 26,
+            "hidden_size": 3072,
+            "attention_heads": 24,
+            "kv_heads": 5,
+            "head_dim": 128,
+            "max_positions": 8192,
+            "vocab_size": 32000,
+        },
+    }
     assert "attention_heads (24) must be a multiple of kv_heads (5)" in error_of(**chat(**bad))
 
 
@@ -160,31 +230,67 @@ def test_custom_architecture_is_checked_like_a_preset() -> None:
 @pytest.mark.parametrize(
     ("inference", "expected"),
     [
-        ({"instance_type": "ml.trn1.2xlarge"}, "inference.instance_type = 'ml.trn1.2xlarge': ml.trn1.2xlarge is a trn1 "
-                                               "instance; the endpoint serves on ml.inf1.xlarge"),
+        (
+            {"instance_type": "ml.trn1.2xlarge"},
+            "inference.instance_type = 'ml.trn1.2xlarge': ml.trn1.2xlarge is a trn1 "
+            "instance; the endpoint serves on ml.inf1.xlarge",
+        ),
         ({"instance_type": "ml.g5.xlarge"}, "instance type 'ml.g5.xlarge' is not in the Neuron catalog"),
-        ({"models": {"Chat": {"preset": "llama-3.1-8b", "source": {"type": "hub", "model_id": "a/b"},
-                              "max_input_tokens": 10, "max_total_tokens": 20}}},
-         "model keys ['Chat'] must be lower-case letters"),
-        ({"instance_scaling": {"min_instances": 0, "max_instances": 2}},
-         "instance_scaling (managed, scale to zero) needs inference_components: true"),
-        ({"inference_components": True}, "scaling applies to a single-model endpoint; with inference_components "
-                                         "scale copies with models.<key>.scaling"),
+        (
+            {
+                "models": {
+                    "Chat": {
+                        "preset": "llama-3.1-8b",
+                        "source": {"type": "hub", "model_id": "a/b"},
+                        "max_input_tokens": 10,
+                        "max_total_tokens": 20,
+                    }
+                }
+            },
+            "model keys ['Chat'] must be lower-case letters",
+        ),
+        (
+            {"instance_scaling": {"min_instances": 0, "max_instances": 2}},
+            "instance_scaling (managed, scale to zero) needs inference_components: true",
+        ),
+        (
+            {"inference_components": True},
+            "scaling applies to a single-model endpoint; with inference_components "
+            "scale copies with models.<key>.scaling",
+        ),
         ({"scaling": {"min_capacity": 3, "max_capacity": 2}}, "min_capacity (3) must not exceed max_capacity (2)"),
-        ({"scaling": {"target_concurrent_requests": None}}, "set target_concurrent_requests or "
-                                                           "target_invocations_per_minute (or both)"),
-        ({"routing": "ROUND_ROBIN"}, "inference.routing = 'ROUND_ROBIN': Input should be "
-                                     "'LEAST_OUTSTANDING_REQUESTS' or 'RANDOM'"),
-        ({"data_capture": {"capture_requests": False, "capture_responses": False}},
-         "enabled = true but capture_requests and capture_responses are both false"),
-        ({"data_capture": {"sampling_percent": 101}},
-         "sampling_percent = 101: Input should be less than or equal to 100"),
-        ({"capacity_reservation": {"ml_reservation_arn": "arn:aws:ec2:us-east-1:123456789012:reservation/x"}},
-         "capacity_reservation.ml_reservation_arn"),
-        ({"deployment": {"strategy": "linear", "linear_step_percent": 10, "wait_interval_seconds": 900,
-                         "maximum_execution_timeout_seconds": 3600}},
-         "maximum_execution_timeout_seconds (3600) is shorter than the linear shift: 10 step(s) x "
-         "wait_interval_seconds (900) + termination_wait_seconds (0) = 9000; raise the timeout or shorten the waits"),
+        (
+            {"scaling": {"target_concurrent_requests": None}},
+            "set target_concurrent_requests or target_invocations_per_minute (or both)",
+        ),
+        (
+            {"routing": "ROUND_ROBIN"},
+            "inference.routing = 'ROUND_ROBIN': Input should be 'LEAST_OUTSTANDING_REQUESTS' or 'RANDOM'",
+        ),
+        (
+            {"data_capture": {"capture_requests": False, "capture_responses": False}},
+            "enabled = true but capture_requests and capture_responses are both false",
+        ),
+        (
+            {"data_capture": {"sampling_percent": 101}},
+            "sampling_percent = 101: Input should be less than or equal to 100",
+        ),
+        (
+            {"capacity_reservation": {"ml_reservation_arn": "arn:aws:ec2:us-east-1:123456789012:reservation/x"}},
+            "capacity_reservation.ml_reservation_arn",
+        ),
+        (
+            {
+                "deployment": {
+                    "strategy": "linear",
+                    "linear_step_percent": 10,
+                    "wait_interval_seconds": 900,
+                    "maximum_execution_timeout_seconds": 3600,
+                }
+            },
+            "maximum_execution_timeout_seconds (3600) is shorter than the linear shift: 10 step(s) x "
+            "wait_interval_seconds (900) + termination_wait_seconds (0) = 9000; raise the timeout or shorten the waits",
+        ),
         ({"alarms": {"evaluation_periods": 1}}, "datapoints_to_alarm (2) must not exceed evaluation_periods (1)"),
     ],
 )
@@ -207,19 +313,23 @@ def test_guardrail_strategies_are_refused_on_inf1(strategy: str) -> None:
 
 def test_several_models_need_inference_components() -> None:
     message = error_of("multimodel", inference={"inference_components": False, "instance_scaling": None})
-    assert ("models has 3 entries (llama, mistral, embed) but inference_components is false: several models share an "
-            "endpoint only as components") in message
+    assert (
+        "models has 3 entries (llama, mistral, embed) but inference_components is false: several models share an "
+        "endpoint only as components"
+    ) in message
 
 
 # --- pre-flight (instance-dependent) ---------------------------------------------------------------------------------
 def test_preflight_refuses_a_neuronx_image_on_inf1() -> None:
     message = preflight_error(inference={"instance_type": "ml.inf1.6xlarge"})
-    assert ("inference.models.chat.server = tgi-neuronx is a neuronx image but inference.instance_type = "
-            "ml.inf1.6xlarge is inf1, which needs a neuron image; use neuron-v1-inference or an ml.inf2 instance") \
-        in message
+    assert (
+        "inference.models.chat.server = tgi-neuronx is a neuronx image but inference.instance_type = "
+        "ml.inf1.6xlarge is inf1, which needs a neuron image; use neuron-v1-inference or an ml.inf2 instance"
+    ) in message
     message = preflight_error("inf1", inference={"instance_type": "ml.inf2.xlarge"})
-    assert "server = neuron-v1-inference is a neuron image but inference.instance_type = ml.inf2.xlarge is inf2" \
-        in message
+    assert (
+        "server = neuron-v1-inference is a neuron image but inference.instance_type = ml.inf2.xlarge is inf2" in message
+    )
 
 
 def test_preflight_names_the_setting_the_numbers_and_the_smallest_fit() -> None:
@@ -234,35 +344,58 @@ def test_preflight_names_the_setting_the_numbers_and_the_smallest_fit() -> None:
     message = preflight_error(**chat(tensor_parallel_degree=4))
     assert "degree 4 exceeds the 2 NeuronCores of ml.inf2.8xlarge" in message
     message = preflight_error(**chat(batch_size=16, max_input_tokens=15_360, max_total_tokens=16_384))
-    assert ("needs 53.7 GiB of accelerator memory (weights 15.0 + KV cache 32.0 + headroom 6.7) but degree 2 x 16 GiB "
-            "per NeuronCore = 32 GiB; smallest fit: ml.inf2.24xlarge at degree 4") in message
+    assert (
+        "needs 53.7 GiB of accelerator memory (weights 15.0 + KV cache 32.0 + headroom 6.7) but degree 2 x 16 GiB "
+        "per NeuronCore = 32 GiB; smallest fit: ml.inf2.24xlarge at degree 4"
+    ) in message
 
 
 def test_preflight_refuses_a_start_up_longer_than_sagemaker_allows() -> None:
     message = preflight_error("llama70b", inference={"models": {"chat": {"compiled_artifacts": None}}})
-    assert ("inference.models.chat: start-up needs about 8849 s (compile 7761 s for 70.6B parameters + download + "
-            "load), over SageMaker's 3600 s limit; set inference.models.chat.compiled_artifacts to a pre-compiled "
-            "export, or set inference.models.chat.startup.container_startup_health_check_timeout_seconds") in message
-    overridden = load_config("llama70b", {"inference": {"models": {"chat": {
-        "compiled_artifacts": None, "startup": {"container_startup_health_check_timeout_seconds": 3600}}}}}, environ={})
+    assert (
+        "inference.models.chat: start-up needs about 8849 s (compile 7761 s for 70.6B parameters + download + "
+        "load), over SageMaker's 3600 s limit; set inference.models.chat.compiled_artifacts to a pre-compiled "
+        "export, or set inference.models.chat.startup.container_startup_health_check_timeout_seconds"
+    ) in message
+    overridden = load_config(
+        "llama70b",
+        {
+            "inference": {
+                "models": {
+                    "chat": {
+                        "compiled_artifacts": None,
+                        "startup": {"container_startup_health_check_timeout_seconds": 3600},
+                    }
+                }
+            }
+        },
+        environ={},
+    )
     assert overridden.inference is not None
     assert plan(overridden.inference)["chat"].container_startup_timeout_seconds == 3600
 
 
 def test_preflight_checks_component_cores_host_memory_and_peak_copies() -> None:
     message = preflight_error("multimodel", inference={"models": {"llama": {"copies": 5}}})
-    assert ("inference.models: component copies need 14 NeuronCores (llama: copies 5 x tensor_parallel_degree 2 + "
-            "mistral: copies 1 x tensor_parallel_degree 2 + embed: copies 2 x tensor_parallel_degree 1) but "
-            "inference.instance_count = 1 x 12 NeuronCores of ml.inf2.24xlarge = 12") in message
+    assert (
+        "inference.models: component copies need 14 NeuronCores (llama: copies 5 x tensor_parallel_degree 2 + "
+        "mistral: copies 1 x tensor_parallel_degree 2 + embed: copies 2 x tensor_parallel_degree 1) but "
+        "inference.instance_count = 1 x 12 NeuronCores of ml.inf2.24xlarge = 12"
+    ) in message
     assert "copies at their maximum" not in message  # 2 instances x 12 cores hold llama 4x2 + mistral 2x2 + embed 4
     message = preflight_error("multimodel", inference={"models": {"embed": {"memory_mib_per_copy": 200_000}}})
-    assert "component copies need 450603 MiB of host memory (copies x memory_mib_per_copy) but 1 x ml.inf2.24xlarge " \
-           "has 393216 MiB" in message
-    message = preflight_error("multimodel", inference={"instance_scaling": {"max_instances": 1},
-                                                       "models": {"llama": {"scaling": {"max_capacity": 5}}}})
-    assert ("inference.models.*.scaling.max_capacity: copies at their maximum need 18 NeuronCores but "
-            "inference.instance_scaling.max_instances = 1 x 12 = 12; raise max_instances or lower max_capacity") \
-        in message
+    assert (
+        "component copies need 450603 MiB of host memory (copies x memory_mib_per_copy) but 1 x ml.inf2.24xlarge "
+        "has 393216 MiB" in message
+    )
+    message = preflight_error(
+        "multimodel",
+        inference={"instance_scaling": {"max_instances": 1}, "models": {"llama": {"scaling": {"max_capacity": 5}}}},
+    )
+    assert (
+        "inference.models.*.scaling.max_capacity: copies at their maximum need 18 NeuronCores but "
+        "inference.instance_scaling.max_instances = 1 x 12 = 12; raise max_instances or lower max_capacity"
+    ) in message
 
 
 def test_plan_derives_start_up_memory_and_replicas_from_the_model() -> None:
@@ -270,8 +403,12 @@ def test_plan_derives_start_up_memory_and_replicas_from_the_model() -> None:
     assert isinstance(dev, InferenceConfig)
     chat_plan = plan(dev)["chat"]
     # Hub source: nothing to download before the container starts; compile + Hub download inside the start-up.
-    assert (chat_plan.model_data_download_timeout_seconds, chat_plan.container_startup_timeout_seconds,
-            chat_plan.volume_size_gb, chat_plan.replicas_per_container) == (None, 1579, 41, 1)
+    assert (
+        chat_plan.model_data_download_timeout_seconds,
+        chat_plan.container_startup_timeout_seconds,
+        chat_plan.volume_size_gb,
+        chat_plan.replicas_per_container,
+    ) == (None, 1579, 41, 1)
     multi = load_config("multimodel", environ={}).inference
     assert multi is not None
     plans = plan(multi)
@@ -282,41 +419,74 @@ def test_plan_derives_start_up_memory_and_replicas_from_the_model() -> None:
 
 
 # --- volume limit and start-up overrides -----------------------------------------------------------------------------
-_BIG = {"name": "big-130b", "kind": "decoder", "parameters": 130_000_000_000, "layers": 96, "hidden_size": 12288,
-        "attention_heads": 96, "kv_heads": 24, "head_dim": 128, "max_positions": 8192, "vocab_size": 128256}
+_BIG = {
+    "name": "big-130b",
+    "kind": "decoder",
+    "parameters": 130_000_000_000,
+    "layers": 96,
+    "hidden_size": 12288,
+    "attention_heads": 96,
+    "kv_heads": 24,
+    "head_dim": 128,
+    "max_positions": 8192,
+    "vocab_size": 128256,
+}
 
 
 def test_a_model_over_the_volume_limit_is_refused_unless_the_volume_is_set() -> None:
     # 130B bf16 compiled at start-up: 2 x 242.1 GiB (checkpoint + compiled copy) + 8 GiB scratch = 529 GB > 512 GB
-    big = {"inference": {"instance_type": "ml.inf2.48xlarge", "models": {"chat": {
-        "preset": None, "architecture": _BIG, "tensor_parallel_degree": 24, "batch_size": 1,
-        "startup": {"container_startup_health_check_timeout_seconds": 3600}}}}}
+    big = {
+        "inference": {
+            "instance_type": "ml.inf2.48xlarge",
+            "models": {
+                "chat": {
+                    "preset": None,
+                    "architecture": _BIG,
+                    "tensor_parallel_degree": 24,
+                    "batch_size": 1,
+                    "startup": {"container_startup_health_check_timeout_seconds": 3600},
+                }
+            },
+        }
+    }
     assert preflight_error(**big) == (
         "inference pre-flight failed:\n  - inference.models.chat: needs a 529 GB volume, over SageMaker's 512 GB "
-        "limit; set inference.models.chat.compiled_artifacts (no second, compiled copy on the volume)")
+        "limit; set inference.models.chat.compiled_artifacts (no second, compiled copy on the volume)"
+    )
     big["inference"]["models"]["chat"]["startup"]["volume_size_gb"] = 512
     config = load_config("dev", big, environ={})
     assert config.inference is not None and plan(config.inference)["chat"].volume_size_gb == 512
     assert "inference.models.chat.startup.volume_size_gb = 513: Input should be less than or equal to 512" in error_of(
-        **chat(startup={"volume_size_gb": 513}))
+        **chat(startup={"volume_size_gb": 513})
+    )
 
 
 def test_components_over_the_volume_limit_together_are_refused() -> None:
     models = {k: {"startup": {"volume_size_gb": 300}} for k in ("llama", "mistral")}
     assert preflight_error("multimodel", inference={"models": models}) == (
         "inference pre-flight failed:\n  - inference.models: the components need a 630 GB volume together, over "
-        "SageMaker's 512 GB limit")
+        "SageMaker's 512 GB limit"
+    )
 
 
 def test_start_up_overrides_replace_the_derived_values() -> None:
-    startup = {"volume_size_gb": 100, "model_data_download_timeout_seconds": 900,
-               "container_startup_health_check_timeout_seconds": 1200}
+    startup = {
+        "volume_size_gb": 100,
+        "model_data_download_timeout_seconds": 900,
+        "container_startup_health_check_timeout_seconds": 1200,
+    }
     config = load_config("embedding", {"inference": {"models": {"embed": {"startup": startup}}}}, environ={})
     assert config.inference is not None
     p = plan(config.inference)["embed"]
     assert (p.volume_size_gb, p.model_data_download_timeout_seconds, p.container_startup_timeout_seconds) == (
-        100, 900, 1200)
-    for name, bad, message in (("model_data_download_timeout_seconds", 59, "greater than or equal to 60"),
-                               ("container_startup_health_check_timeout_seconds", 3601, "less than or equal to 3600")):
+        100,
+        900,
+        1200,
+    )
+    for name, bad, message in (
+        ("model_data_download_timeout_seconds", 59, "greater than or equal to 60"),
+        ("container_startup_health_check_timeout_seconds", 3601, "less than or equal to 3600"),
+    ):
         assert f"inference.models.chat.startup.{name} = {bad}: Input should be {message}" in error_of(
-            **chat(startup={name: bad}))
+            **chat(startup={name: bad})
+        )

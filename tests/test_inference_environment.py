@@ -22,31 +22,58 @@ def rendered(profile: str, key: str, overrides: dict[str, Any] | None = None) ->
 
 def test_the_multimodel_vllm_component_gets_its_optimum_serve_arguments() -> None:
     s = synth("multimodel")
-    (mistral,) = [r["Properties"] for k, r in s.resources("inference", "AWS::SageMaker::Model").items()
-                  if "mistral" in k.lower()]
+    (mistral,) = [
+        r["Properties"] for k, r in s.resources("inference", "AWS::SageMaker::Model").items() if "mistral" in k.lower()
+    ]
     # SM_ON_<NAME> becomes `optimum-cli neuron serve --<name> <value>` in the image's entrypoint.
     assert mistral["PrimaryContainer"]["Environment"] == {
-        "SM_ON_MODEL": "/opt/ml/model", "SM_ON_TENSOR_PARALLEL_SIZE": "2", "SM_ON_BATCH_SIZE": "8",
-        "SM_ON_SEQUENCE_LENGTH": "8192", "SM_ON_DTYPE": "bfloat16",
+        "SM_ON_MODEL": "/opt/ml/model",
+        "SM_ON_TENSOR_PARALLEL_SIZE": "2",
+        "SM_ON_BATCH_SIZE": "8",
+        "SM_ON_SEQUENCE_LENGTH": "8192",
+        "SM_ON_DTYPE": "bfloat16",
     }
 
 
 def test_lmi_without_continuous_batching_compiles_a_static_batch() -> None:
     env = rendered("llama70b", "chat", {"inference": {"models": {"chat": {"continuous_batching": False}}}})
     assert env == {
-        "OPTION_MODEL_ID": "/opt/ml/model", "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
-        "OPTION_TENSOR_PARALLEL_DEGREE": "8", "OPTION_N_POSITIONS": "4096", "OPTION_DTYPE": "bf16",
-        "OPTION_MODEL_LOADING_TIMEOUT": "1088", "OPTION_ROLLING_BATCH": "disable", "OPTION_BATCH_SIZE": "4",
+        "OPTION_MODEL_ID": "/opt/ml/model",
+        "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
+        "OPTION_TENSOR_PARALLEL_DEGREE": "8",
+        "OPTION_N_POSITIONS": "4096",
+        "OPTION_DTYPE": "bf16",
+        "OPTION_MODEL_LOADING_TIMEOUT": "1088",
+        "OPTION_ROLLING_BATCH": "disable",
+        "OPTION_BATCH_SIZE": "4",
         "OPTION_QUANTIZE": "static_int8",
     }
 
 
 def test_an_encoder_decoder_on_the_hf_toolkit_is_served_as_text2text_generation() -> None:
-    env = rendered("embedding", "embed", {"inference": {"models": {"embed": {
-        "preset": "flan-t5-large", "task": None, "source": {"type": "s3-prefix", "prefix": "flan-t5-large/"},
-        "batch_size": 4, "sequence_length": 256}}}})
+    env = rendered(
+        "embedding",
+        "embed",
+        {
+            "inference": {
+                "models": {
+                    "embed": {
+                        "preset": "flan-t5-large",
+                        "task": None,
+                        "source": {"type": "s3-prefix", "prefix": "flan-t5-large/"},
+                        "batch_size": 4,
+                        "sequence_length": 256,
+                    }
+                }
+            }
+        },
+    )
     # degree 1 on the 2 NeuronCores of ml.inf2.xlarge: one worker per core
     assert env == {
-        "HF_MODEL_ID": "/opt/ml/model", "HF_TASK": "text2text-generation", "HF_OPTIMUM_BATCH_SIZE": "4",
-        "HF_OPTIMUM_SEQUENCE_LENGTH": "256", "SAGEMAKER_MODEL_SERVER_WORKERS": "2", "NEURON_RT_NUM_CORES": "1",
+        "HF_MODEL_ID": "/opt/ml/model",
+        "HF_TASK": "text2text-generation",
+        "HF_OPTIMUM_BATCH_SIZE": "4",
+        "HF_OPTIMUM_SEQUENCE_LENGTH": "256",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+        "NEURON_RT_NUM_CORES": "1",
     }

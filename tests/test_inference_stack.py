@@ -42,10 +42,16 @@ def test_dev_serves_llama_8b_with_tgi_shaped_by_its_environment(dev: Synthesized
     (model,) = props(dev, "AWS::SageMaker::Model")
     image = CONTAINERS[ContainerKind.TGI_NEURONX]
     assert model["PrimaryContainer"]["Image"] == (
-        f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{image.repository}:{image.tag}")
+        f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{image.repository}:{image.tag}"
+    )
     assert env_of(dev) == {
-        "HF_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct", "HF_NUM_CORES": "2", "HF_AUTO_CAST_TYPE": "bf16",
-        "MAX_BATCH_SIZE": "4", "MAX_INPUT_TOKENS": "3072", "MAX_TOTAL_TOKENS": "4096", "MESSAGES_API_ENABLED": "true",
+        "HF_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct",
+        "HF_NUM_CORES": "2",
+        "HF_AUTO_CAST_TYPE": "bf16",
+        "MAX_BATCH_SIZE": "4",
+        "MAX_INPUT_TOKENS": "3072",
+        "MAX_TOTAL_TOKENS": "4096",
+        "MESSAGES_API_ENABLED": "true",
         # the token is a deploy-time reference to Secrets Manager, never the value
         "HF_TOKEN": "{{resolve:secretsmanager:huggingface/hub-token:SecretString:::}}",
     }
@@ -66,9 +72,14 @@ def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts()
     assert (source["S3DataType"], source["CompressionType"]) == ("S3Prefix", "None")
     assert source["S3Uri"]["Fn::Join"][1][-1] == "/compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/"
     assert env_of(s) == {
-        "OPTION_MODEL_ID": "/opt/ml/model", "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
-        "OPTION_TENSOR_PARALLEL_DEGREE": "8", "OPTION_N_POSITIONS": "4096", "OPTION_DTYPE": "bf16",
-        "OPTION_MODEL_LOADING_TIMEOUT": "1088", "OPTION_ROLLING_BATCH": "auto", "OPTION_MAX_ROLLING_BATCH_SIZE": "4",
+        "OPTION_MODEL_ID": "/opt/ml/model",
+        "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
+        "OPTION_TENSOR_PARALLEL_DEGREE": "8",
+        "OPTION_N_POSITIONS": "4096",
+        "OPTION_DTYPE": "bf16",
+        "OPTION_MODEL_LOADING_TIMEOUT": "1088",
+        "OPTION_ROLLING_BATCH": "auto",
+        "OPTION_MAX_ROLLING_BATCH_SIZE": "4",
         "OPTION_QUANTIZE": "static_int8",
     }
     assert "HubEgress" not in s.templates["inference"]["Outputs"]
@@ -77,15 +88,23 @@ def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts()
 def test_embedding_and_inf1_profiles_use_their_servers_environment() -> None:
     embedding = synth("embedding")
     assert env_of(embedding) == {
-        "HF_MODEL_ID": "/opt/ml/model", "HF_TASK": "feature-extraction", "HF_OPTIMUM_BATCH_SIZE": "8",
-        "HF_OPTIMUM_SEQUENCE_LENGTH": "512", "SAGEMAKER_MODEL_SERVER_WORKERS": "2", "NEURON_RT_NUM_CORES": "1",
+        "HF_MODEL_ID": "/opt/ml/model",
+        "HF_TASK": "feature-extraction",
+        "HF_OPTIMUM_BATCH_SIZE": "8",
+        "HF_OPTIMUM_SEQUENCE_LENGTH": "512",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+        "NEURON_RT_NUM_CORES": "1",
     }
     inf1 = synth("inf1")
     (model,) = props(inf1, "AWS::SageMaker::Model")
     assert "/pytorch-inference-neuron:" in model["PrimaryContainer"]["Image"]
     assert model["PrimaryContainer"]["ModelDataUrl"]["Fn::Join"][1][-1] == "/distilbert-sst2/neuron-v1/model.tar.gz"
-    assert env_of(inf1) == {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                            "SAGEMAKER_MODEL_SERVER_WORKERS": "4", "NEURON_RT_NUM_CORES": "1"}
+    assert env_of(inf1) == {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "4",
+        "NEURON_RT_NUM_CORES": "1",
+    }
     assert variant(inf1)["InstanceType"] == "ml.inf1.xlarge"
 
 
@@ -101,35 +120,54 @@ def test_endpoint_config_is_encrypted_captured_routed_and_sized_from_the_model(d
     assert "DataCaptureBucket" in json.dumps(capture["DestinationS3Uri"])
     assert capture["DestinationS3Uri"]["Fn::Join"][1][-1] == "/data-capture/dev"
     assert variant(dev) == {
-        "VariantName": "AllTraffic", "InstanceType": "ml.inf2.8xlarge", "InitialInstanceCount": 1,
+        "VariantName": "AllTraffic",
+        "InstanceType": "ml.inf2.8xlarge",
+        "InitialInstanceCount": 1,
         "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
         "ModelName": {"Fn::GetAtt": [logical_id(dev, "AWS::SageMaker::Model"), "ModelName"]},
-        "InitialVariantWeight": 1, "VolumeSizeInGB": 41, "ContainerStartupHealthCheckTimeoutInSeconds": 1579,
+        "InitialVariantWeight": 1,
+        "VolumeSizeInGB": 41,
+        "ContainerStartupHealthCheckTimeoutInSeconds": 1579,
     }
     prod_variant = variant(synth("prod"))
     # compiled artifacts from S3: a download timeout, a start-up without compiling, no second copy on the volume
-    assert (prod_variant["ModelDataDownloadTimeoutInSeconds"],
-            prod_variant["ContainerStartupHealthCheckTimeoutInSeconds"], prod_variant["VolumeSizeInGB"],
-            prod_variant["InitialInstanceCount"]) == (137, 390, 30, 2)
+    assert (
+        prod_variant["ModelDataDownloadTimeoutInSeconds"],
+        prod_variant["ContainerStartupHealthCheckTimeoutInSeconds"],
+        prod_variant["VolumeSizeInGB"],
+        prod_variant["InitialInstanceCount"],
+    ) == (137, 390, 30, 2)
 
 
 def test_start_up_overrides_reach_the_variant() -> None:
-    startup = {"volume_size_gb": 100, "model_data_download_timeout_seconds": 900,
-               "container_startup_health_check_timeout_seconds": 1200}
+    startup = {
+        "volume_size_gb": 100,
+        "model_data_download_timeout_seconds": 900,
+        "container_startup_health_check_timeout_seconds": 1200,
+    }
     s = synth_with("embedding", inference={"models": {"embed": {"startup": startup}}})
-    assert (variant(s)["VolumeSizeInGB"], variant(s)["ModelDataDownloadTimeoutInSeconds"],
-            variant(s)["ContainerStartupHealthCheckTimeoutInSeconds"]) == (100, 900, 1200)
+    assert (
+        variant(s)["VolumeSizeInGB"],
+        variant(s)["ModelDataDownloadTimeoutInSeconds"],
+        variant(s)["ContainerStartupHealthCheckTimeoutInSeconds"],
+    ) == (100, 900, 1200)
     derived = variant(synth("embedding"))  # bge-base from S3: 30 GB floor, 61 s download, 193 s start-up
-    assert (derived["VolumeSizeInGB"], derived["ModelDataDownloadTimeoutInSeconds"],
-            derived["ContainerStartupHealthCheckTimeoutInSeconds"]) == (30, 61, 193)
+    assert (
+        derived["VolumeSizeInGB"],
+        derived["ModelDataDownloadTimeoutInSeconds"],
+        derived["ContainerStartupHealthCheckTimeoutInSeconds"],
+    ) == (30, 61, 193)
 
 
 def test_no_hard_coded_names_for_models_endpoint_configs_endpoints_or_components() -> None:
     for profile in ("dev", "multimodel"):
         s = synth(profile)
-        for kind, name in (("AWS::SageMaker::Model", "ModelName"), ("AWS::SageMaker::EndpointConfig",
-                           "EndpointConfigName"), ("AWS::SageMaker::Endpoint", "EndpointName"),
-                           ("AWS::SageMaker::InferenceComponent", "InferenceComponentName")):
+        for kind, name in (
+            ("AWS::SageMaker::Model", "ModelName"),
+            ("AWS::SageMaker::EndpointConfig", "EndpointConfigName"),
+            ("AWS::SageMaker::Endpoint", "EndpointName"),
+            ("AWS::SageMaker::InferenceComponent", "InferenceComponentName"),
+        ):
             assert all(name not in p for p in props(s, kind)), (profile, kind)
 
 
@@ -137,7 +175,9 @@ def test_capacity_reservation_is_optional() -> None:
     arn = "arn:aws:sagemaker:us-east-1:123456789012:ml-reservation/abc-123"
     s = synth_with("embedding", inference={"capacity_reservation": {"ml_reservation_arn": arn}})
     assert variant(s)["CapacityReservationConfig"] == {
-        "CapacityReservationPreference": "capacity-reservations-only", "MlReservationArn": arn}
+        "CapacityReservationPreference": "capacity-reservations-only",
+        "MlReservationArn": arn,
+    }
     assert "CapacityReservationConfig" not in variant(synth("dev"))
 
 
@@ -146,10 +186,18 @@ def test_capacity_reservation_is_optional() -> None:
     ("profile", "routing"),
     [
         ("dev", {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}),
-        ("prod", {"Type": "CANARY", "WaitIntervalInSeconds": 900, "CanarySize": {"Type": "CAPACITY_PERCENT",
-                                                                                  "Value": 10}}),
-        ("llama70b", {"Type": "LINEAR", "WaitIntervalInSeconds": 900,
-                      "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}}),
+        (
+            "prod",
+            {"Type": "CANARY", "WaitIntervalInSeconds": 900, "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}},
+        ),
+        (
+            "llama70b",
+            {
+                "Type": "LINEAR",
+                "WaitIntervalInSeconds": 900,
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+            },
+        ),
     ],
 )
 def test_blue_green_shifts_traffic_and_rolls_back_on_the_alarms(profile: str, routing: dict[str, Any]) -> None:
@@ -168,8 +216,10 @@ def test_alarms_watch_5xx_and_p99_latency_and_notify_the_topic(dev: Synthesized)
     topic = {"Ref": logical_id(dev, "AWS::SNS::Topic")}
     errors, latency = alarms["Invocation5XXErrors"], alarms["ModelLatency"]
     for alarm in (errors, latency):
-        assert alarm["Dimensions"] == [{"Name": "EndpointName", "Value": endpoint},
-                                       {"Name": "VariantName", "Value": "AllTraffic"}]
+        assert alarm["Dimensions"] == [
+            {"Name": "EndpointName", "Value": endpoint},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+        ]
         assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
         assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["Period"]) == (3, 2, 60)
     assert (errors["Statistic"], errors["Threshold"]) == ("Sum", 5)
@@ -185,10 +235,16 @@ def test_variant_scales_on_high_resolution_concurrency_and_invocations() -> None
     endpoint = {"Fn::GetAtt": [logical_id(s, "AWS::SageMaker::Endpoint"), "EndpointName"]}
     assert target["ResourceId"] == {"Fn::Join": ["", ["endpoint/", endpoint, "/variant/AllTraffic"]]}
     assert (target["ScalableDimension"], target["MinCapacity"], target["MaxCapacity"]) == (
-        "sagemaker:variant:DesiredInstanceCount", 1, 4)
-    policies = {p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]:
-                p["TargetTrackingScalingPolicyConfiguration"] for p in
-                props(s, "AWS::ApplicationAutoScaling::ScalingPolicy")}
+        "sagemaker:variant:DesiredInstanceCount",
+        1,
+        4,
+    )
+    policies = {
+        p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]: p[
+            "TargetTrackingScalingPolicyConfiguration"
+        ]
+        for p in props(s, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    }
     assert {k: (v["TargetValue"], v["ScaleInCooldown"], v["ScaleOutCooldown"]) for k, v in policies.items()} == {
         "SageMakerVariantConcurrentRequestsPerModelHighResolution": (16, 600, 120),
         "SageMakerVariantInvocationsPerInstance": (3000, 600, 120),
@@ -202,32 +258,49 @@ def multimodel() -> Synthesized:
 
 
 def components(s: Synthesized) -> dict[str, dict[str, Any]]:
-    return {k.removeprefix("Component").split("Component")[0]: v["Properties"]
-            for k, v in s.resources("inference", "AWS::SageMaker::InferenceComponent").items()}
+    return {
+        k.removeprefix("Component").split("Component")[0]: v["Properties"]
+        for k, v in s.resources("inference", "AWS::SageMaker::InferenceComponent").items()
+    }
 
 
 def test_components_take_neuron_cores_memory_and_copies_per_model(multimodel: Synthesized) -> None:
-    found = {k: (p["Specification"]["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"],
-                 p["Specification"]["ComputeResourceRequirements"]["MinMemoryRequiredInMb"],
-                 p["RuntimeConfig"]["CopyCount"], p["VariantName"])
-             for k, p in components(multimodel).items()}
-    assert found == {"llama": (2, 17365, 2, "AllTraffic"), "mistral": (2, 15873, 1, "AllTraffic"),
-                     "embed": (1, 2257, 2, "AllTraffic")}
+    found = {
+        k: (
+            p["Specification"]["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"],
+            p["Specification"]["ComputeResourceRequirements"]["MinMemoryRequiredInMb"],
+            p["RuntimeConfig"]["CopyCount"],
+            p["VariantName"],
+        )
+        for k, p in components(multimodel).items()
+    }
+    assert found == {
+        "llama": (2, 17365, 2, "AllTraffic"),
+        "mistral": (2, 15873, 1, "AllTraffic"),
+        "embed": (1, 2257, 2, "AllTraffic"),
+    }
     llama = components(multimodel)["llama"]
     assert llama["Specification"]["StartupParameters"] == {
-        "ContainerStartupHealthCheckTimeoutInSeconds": 390, "ModelDataDownloadTimeoutInSeconds": 137}
+        "ContainerStartupHealthCheckTimeoutInSeconds": 390,
+        "ModelDataDownloadTimeoutInSeconds": 137,
+    }
     rolling = llama["DeploymentConfig"]["RollingUpdatePolicy"]
     assert rolling["MaximumBatchSize"] == {"Type": "COPY_COUNT", "Value": 1}
     assert [a["AlarmName"] for a in llama["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]] == [
-        "NeuronGenAI-multimodel-inference-llama-5xx", "NeuronGenAI-multimodel-inference-llama-latency-p99"]
+        "NeuronGenAI-multimodel-inference-llama-5xx",
+        "NeuronGenAI-multimodel-inference-llama-latency-p99",
+    ]
 
 
 def test_component_endpoint_scales_instances_to_zero_and_runs_isolated(multimodel: Synthesized) -> None:
     config = multimodel.only("inference", "AWS::SageMaker::EndpointConfig")
     (variant_props,) = config["ProductionVariants"]
     assert "ModelName" not in variant_props
-    assert variant_props["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0,
-                                                       "MaxInstanceCount": 2}
+    assert variant_props["ManagedInstanceScaling"] == {
+        "Status": "ENABLED",
+        "MinInstanceCount": 0,
+        "MaxInstanceCount": 2,
+    }
     assert config["EnableNetworkIsolation"] is True and set(config["VpcConfig"]) == {"SecurityGroupIds", "Subnets"}
     (role,) = [k for k in multimodel.resources("inference", "AWS::IAM::Role") if k.startswith("ExecutionRole")]
     assert config["ExecutionRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
@@ -243,21 +316,35 @@ def test_component_copies_scale_and_the_embedding_model_comes_back_from_zero(mul
     assert sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets.values()) == [(0, 4), (1, 2), (1, 4)]
     types = sorted(p.get("PolicyType") for p in props(multimodel, "AWS::ApplicationAutoScaling::ScalingPolicy"))
     assert types == ["StepScaling"] + ["TargetTrackingScaling"] * 5  # llama 1, mistral 2, embed 2
-    (no_capacity,) = [p for p in props(multimodel, "AWS::CloudWatch::Alarm")
-                      if p["MetricName"] == "NoCapacityInvocationFailures"]
+    (no_capacity,) = [
+        p for p in props(multimodel, "AWS::CloudWatch::Alarm") if p["MetricName"] == "NoCapacityInvocationFailures"
+    ]
     assert no_capacity["Threshold"] == 1 and no_capacity["Dimensions"][0]["Name"] == "InferenceComponentName"
 
 
 def test_outputs_and_generation_defaults_parameter(dev: Synthesized, multimodel: Synthesized) -> None:
     outputs = dev.templates["inference"]["Outputs"]
     parameter = logical_id(dev, "AWS::SSM::Parameter")
-    assert outputs["EndpointName"]["Value"] == {"Fn::GetAtt": [logical_id(dev, "AWS::SageMaker::Endpoint"),
-                                                               "EndpointName"]}
+    assert outputs["EndpointName"]["Value"] == {
+        "Fn::GetAtt": [logical_id(dev, "AWS::SageMaker::Endpoint"), "EndpointName"]
+    }
     assert outputs["InferenceComponentNames"]["Value"] == ""
     assert outputs["GenerationDefaultsParameter"]["Value"] == {"Ref": parameter}
-    assert json.loads(dev.only("inference", "AWS::SSM::Parameter")["Value"]) == {"models": {"chat": {
-        "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 1024, "frequency_penalty": 0.0, "presence_penalty": 0.0,
-        "stop": ["<|eot_id|>"], "context_window": 4096, "component": None, "server": "tgi-neuronx"}}}
+    assert json.loads(dev.only("inference", "AWS::SSM::Parameter")["Value"]) == {
+        "models": {
+            "chat": {
+                "temperature": 0.6,
+                "top_p": 1.0,
+                "max_new_tokens": 1024,
+                "frequency_penalty": 0.0,
+                "presence_penalty": 0.0,
+                "stop": ["<|eot_id|>"],
+                "context_window": 4096,
+                "component": None,
+                "server": "tgi-neuronx",
+            }
+        }
+    }
     names = multimodel.templates["inference"]["Outputs"]["InferenceComponentNames"]["Value"]["Fn::Join"]
     assert names[0] == "," and len(names[1]) == 3
     value = json.dumps(multimodel.only("inference", "AWS::SSM::Parameter")["Value"])
@@ -276,10 +363,22 @@ def test_execution_role_reads_only_its_model_prefixes_and_pulls_only_its_images(
     ]
     assert read["Action"] == "s3:GetObject" and "s3:ResourceAccount" in read["Condition"]["StringEquals"]
     assert statements["PullServingImages"]["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/djl-inference"
-    assert statements["ListModelData"]["Condition"] == {"StringLike": {"s3:prefix": [
-        "compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/*", "llama-3.1-70b-instruct/*"]}}
-    assert set(statements) == {"PullServingImages", "EcrLogin", "WriteLogs", "PublishMetrics", "UseDataKey",
-                               "ReadModelData", "ListModelData", "WriteCapturedData", "AttachToVpc"}
+    assert statements["ListModelData"]["Condition"] == {
+        "StringLike": {
+            "s3:prefix": ["compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/*", "llama-3.1-70b-instruct/*"]
+        }
+    }
+    assert set(statements) == {
+        "PullServingImages",
+        "EcrLogin",
+        "WriteLogs",
+        "PublishMetrics",
+        "UseDataKey",
+        "ReadModelData",
+        "ListModelData",
+        "WriteCapturedData",
+        "AttachToVpc",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -294,15 +393,26 @@ def test_serving_target_is_a_valid_sagemaker_request_for_s3_artifacts(dev_stack:
     target = dev_stack.serving_target
     service = botocore.session.get_session().get_service_model("sagemaker")
     validator = ParamValidator()
-    config_request = {"EndpointConfigName": "next", **target.endpoint_config,
-                      "ProductionVariants": [{**target.production_variant, "ModelName": "next-model"}]}
+    config_request = {
+        "EndpointConfigName": "next",
+        **target.endpoint_config,
+        "ProductionVariants": [{**target.production_variant, "ModelName": "next-model"}],
+    }
     report = validator.validate(config_request, service.operation_model("CreateEndpointConfig").input_shape)
     assert not report.has_errors(), report.generate_report()
-    model_request = {"ModelName": "next-model", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/x",
-                     "PrimaryContainer": {"Image": target.image_uri, "Environment": dict(target.environment),
-                                          "ModelDataSource": {"S3DataSource": {"S3Uri": "s3://b/k/", "S3DataType":
-                                                                               "S3Prefix", "CompressionType": "None"}}},
-                     "VpcConfig": dict(target.vpc_config), "EnableNetworkIsolation": target.enable_network_isolation}
+    model_request = {
+        "ModelName": "next-model",
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/x",
+        "PrimaryContainer": {
+            "Image": target.image_uri,
+            "Environment": dict(target.environment),
+            "ModelDataSource": {
+                "S3DataSource": {"S3Uri": "s3://b/k/", "S3DataType": "S3Prefix", "CompressionType": "None"}
+            },
+        },
+        "VpcConfig": dict(target.vpc_config),
+        "EnableNetworkIsolation": target.enable_network_isolation,
+    }
     report = validator.validate(model_request, service.operation_model("CreateModel").input_shape)
     assert not report.has_errors(), report.generate_report()
     # New artifacts come from S3: the model id is the model directory, no Hub token, a download timeout is set.
@@ -328,7 +438,14 @@ def test_execution_policy_wildcards_are_acknowledged_by_the_shared_module(prod: 
     document = prod.templates["inference"]["Resources"][key]["Properties"]["PolicyDocument"]
     expected = {f"AwsSolutions-IAM5[{finding}]" for finding in wildcard_findings(document)}
     assert "AwsSolutions-IAM5[Resource::arn:aws:s3:::*/llama-3.1-8b-instruct/*]" in expected
-    acknowledged = {v["ruleName"] for r in prod.validation_report["pluginReports"] for v in r["suppressedViolations"]
-                    if any(c["constructPath"] == "NeuronGenAI-prod-inference/Execution/Policy/Resource"
-                           for c in v["violatingConstructs"]) and v["ruleName"].startswith("AwsSolutions-IAM5")}
+    acknowledged = {
+        v["ruleName"]
+        for r in prod.validation_report["pluginReports"]
+        for v in r["suppressedViolations"]
+        if any(
+            c["constructPath"] == "NeuronGenAI-prod-inference/Execution/Policy/Resource"
+            for c in v["violatingConstructs"]
+        )
+        and v["ruleName"].startswith("AwsSolutions-IAM5")
+    }
     assert acknowledged == expected

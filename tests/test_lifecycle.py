@@ -36,35 +36,64 @@ def joined() -> dict[str, Any]:
     platform = platform_stack.platform
     role = iam.Role(platform_stack, "ServingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     serving = ServingTarget(
-        endpoint_name="chat-endpoint", execution_role=role,
+        endpoint_name="chat-endpoint",
+        execution_role=role,
         image_uri="763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.2",
         environment={"HF_MODEL_ID": "/opt/ml/model", "HF_NUM_CORES": "2"},
-        production_variant={"VariantName": "AllTraffic", "InstanceType": "ml.inf2.8xlarge", "InitialInstanceCount": 2,
-                            "ContainerStartupHealthCheckTimeoutInSeconds": 1800},
-        endpoint_config={"KmsKeyId": platform.key.key_arn, "DataCaptureConfig": {
-            "EnableCapture": True, "InitialSamplingPercentage": 10,
-            "DestinationS3Uri": f"s3://{platform.buckets.data_capture.bucket_name}/chat/",
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}},
-        vpc_config={"SecurityGroupIds": [platform.workload_security_group.security_group_id],
-                    "Subnets": platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids},
+        production_variant={
+            "VariantName": "AllTraffic",
+            "InstanceType": "ml.inf2.8xlarge",
+            "InitialInstanceCount": 2,
+            "ContainerStartupHealthCheckTimeoutInSeconds": 1800,
+        },
+        endpoint_config={
+            "KmsKeyId": platform.key.key_arn,
+            "DataCaptureConfig": {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": 10,
+                "DestinationS3Uri": f"s3://{platform.buckets.data_capture.bucket_name}/chat/",
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            },
+        },
+        vpc_config={
+            "SecurityGroupIds": [platform.workload_security_group.security_group_id],
+            "Subnets": platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids,
+        },
         enable_network_isolation=True,
     )
     job = {
-        "ProcessingJobName.$": "States.Format('fmeval-{}', $.run.id)", "RoleArn": role.role_arn,
+        "ProcessingJobName.$": "States.Format('fmeval-{}', $.run.id)",
+        "RoleArn": role.role_arn,
         "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fmeval:1"},
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
-                                                  "VolumeSizeInGB": 30}},
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}
+        },
         "Environment": {"ENDPOINT_NAME.$": "$.evaluation.endpoint_name"},
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "report", "S3Output": {
-            "S3Uri.$": f"States.Format('s3://{platform.buckets.evaluation.bucket_name}/reports/{{}}/', $.run.id)",
-            "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "report",
+                    "S3Output": {
+                        "S3Uri.$": f"States.Format('s3://{platform.buckets.evaluation.bucket_name}/reports/{{}}/', "
+                        "$.run.id)",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
     }
     evaluation = EvaluationStage(
-        jobs={"FoundationModelEvaluation": job}, role=role, report_bucket=platform.buckets.evaluation,
-        report_key_path=REPORT_KEY, thresholds=THRESHOLDS, directions=DIRECTIONS,
+        jobs={"FoundationModelEvaluation": job},
+        role=role,
+        report_bucket=platform.buckets.evaluation,
+        report_key_path=REPORT_KEY,
+        thresholds=THRESHOLDS,
+        directions=DIRECTIONS,
     )
-    stack = LifecycleStack(app, "Lifecycle", config=config, platform=platform, env=env, serving=serving,
-                           evaluation=evaluation)
+    stack = LifecycleStack(
+        app, "Lifecycle", config=config, platform=platform, env=env, serving=serving, evaluation=evaluation
+    )
     add_compliance_checks(app)
     return app.synth().get_stack_by_name(stack.stack_name).template
 
@@ -80,20 +109,39 @@ def path(states: dict[str, Any], start: str, stop: str) -> list[str]:
 def test_joined_path_runs_every_stage_in_order() -> None:
     states = definition(joined())["States"]
     assert path(states, "LoadDefaults", "CandidateStatus") == [
-        "LoadDefaults", "PrepareRun", "StartFromBaseModel", "FineTune", "RecordCandidate", "CreateModel",
-        "PrepareEvaluation", "CreateCandidateEndpointConfig", "CreateCandidateEndpoint", "CandidateWait",
-        "CandidateDescribe", "CandidateStatus",
+        "LoadDefaults",
+        "PrepareRun",
+        "StartFromBaseModel",
+        "FineTune",
+        "RecordCandidate",
+        "CreateModel",
+        "PrepareEvaluation",
+        "CreateCandidateEndpointConfig",
+        "CreateCandidateEndpoint",
+        "CandidateWait",
+        "CandidateDescribe",
+        "CandidateStatus",
     ]
     assert states["CandidateStatus"]["Default"] == "CandidateWait"  # poll until the candidate is InService
     # After the candidate is InService: jobs, candidate clean-up, report, gate.
     in_service = states["CandidateStatus"]["Choices"][0]["Next"]
     assert path(states, in_service, "EvaluationGate") == [
-        "RunEvaluationJobs", "FoundationModelEvaluation", "DeleteCandidateEndpoint",
-        "DeleteCandidateEndpointConfig", "ReadEvaluationReport", "RecordReportLocation", "EvaluationGate"]
+        "RunEvaluationJobs",
+        "FoundationModelEvaluation",
+        "DeleteCandidateEndpoint",
+        "DeleteCandidateEndpointConfig",
+        "ReadEvaluationReport",
+        "RecordReportLocation",
+        "EvaluationGate",
+    ]
     assert states["GatePassed"]["Next"] == states["GateFailed"]["Next"] == "RegisterModelPackage"
     deploy = states["ApprovedForDeployment"]["Choices"][1]["Next"]
-    assert path(states, deploy, "LiveDescribe") == ["CreateLiveEndpointConfig", "UpdateLiveEndpoint", "LiveWait",
-                                                    "LiveDescribe"]
+    assert path(states, deploy, "LiveDescribe") == [
+        "CreateLiveEndpointConfig",
+        "UpdateLiveEndpoint",
+        "LiveWait",
+        "LiveDescribe",
+    ]
     assert states["LiveStatus"]["Choices"][0]["Next"] == "NotifyDeployed"
     assert states["NotifyDeployed"]["Next"] == "LifecycleSucceeded"
 
@@ -101,12 +149,18 @@ def test_joined_path_runs_every_stage_in_order() -> None:
 def test_joined_path_requests_pass_botocore_validation() -> None:
     requests = sagemaker_requests(definition(joined())["States"])
     assert {name: op for name, (op, _) in requests.items()} == {
-        "FineTune": "CreateTrainingJob", "CreateModel": "CreateModel",
-        "CreateCandidateEndpointConfig": "CreateEndpointConfig", "CreateCandidateEndpoint": "CreateEndpoint",
-        "CandidateDescribe": "DescribeEndpoint", "FoundationModelEvaluation": "CreateProcessingJob",
-        "DeleteCandidateEndpoint": "DeleteEndpoint", "DeleteCandidateEndpointConfig": "DeleteEndpointConfig",
-        "RegisterModelPackage": "CreateModelPackage", "CreateLiveEndpointConfig": "CreateEndpointConfig",
-        "UpdateLiveEndpoint": "UpdateEndpoint", "LiveDescribe": "DescribeEndpoint",
+        "FineTune": "CreateTrainingJob",
+        "CreateModel": "CreateModel",
+        "CreateCandidateEndpointConfig": "CreateEndpointConfig",
+        "CreateCandidateEndpoint": "CreateEndpoint",
+        "CandidateDescribe": "DescribeEndpoint",
+        "FoundationModelEvaluation": "CreateProcessingJob",
+        "DeleteCandidateEndpoint": "DeleteEndpoint",
+        "DeleteCandidateEndpointConfig": "DeleteEndpointConfig",
+        "RegisterModelPackage": "CreateModelPackage",
+        "CreateLiveEndpointConfig": "CreateEndpointConfig",
+        "UpdateLiveEndpoint": "UpdateEndpoint",
+        "LiveDescribe": "DescribeEndpoint",
         "DeleteCandidateAfterFailure": "DeleteEndpoint",
     }
     for operation, params in requests.values():
@@ -118,7 +172,10 @@ def test_deploy_creates_the_model_from_the_new_artifacts_and_updates_the_live_en
     requests = sagemaker_requests(states)
     model = requests["CreateModel"][1]
     assert model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"] == {
-        "S3Uri.$": "$.candidate.model_s3_uri", "S3DataType": "S3Prefix", "CompressionType": "None"}
+        "S3Uri.$": "$.candidate.model_s3_uri",
+        "S3DataType": "S3Prefix",
+        "CompressionType": "None",
+    }
     assert model["PrimaryContainer"]["Environment"] == {"HF_MODEL_ID": "/opt/ml/model", "HF_NUM_CORES": "2"}
     assert model["EnableNetworkIsolation"] is True
     live = requests["CreateLiveEndpointConfig"][1]
@@ -129,8 +186,10 @@ def test_deploy_creates_the_model_from_the_new_artifacts_and_updates_the_live_en
     assert candidate["ProductionVariants"][0]["InitialInstanceCount"] == 1
     assert "DataCaptureConfig" not in candidate  # evaluation prompts are not production traffic
     assert requests["UpdateLiveEndpoint"][1] == {
-        "EndpointName": "chat-endpoint", "EndpointConfigName.$": "$.candidate.live_config_name",
-        "RetainDeploymentConfig": True}
+        "EndpointName": "chat-endpoint",
+        "EndpointConfigName.$": "$.candidate.live_config_name",
+        "RetainDeploymentConfig": True,
+    }
     # InService counts only on the new config: a rolled-back blue/green deployment is a failure.
     in_service = states["LiveStatus"]["Choices"][0]["And"]
     assert {"Variable": "$.Live.config", "StringEqualsPath": "$.candidate.live_config_name"} in in_service
@@ -162,7 +221,10 @@ def test_evaluation_reads_the_report_and_gates_every_metric_against_config() -> 
     assert states["GatePassed"]["Result"] == {"approval_status": "Approved", "gated": True, "passed": True}
     assert states["GateFailed"]["Result"] == {"approval_status": "Rejected", "gated": True, "passed": False}
     assert states["ApprovedForDeployment"]["Choices"][0] == {
-        "Variable": "$.gate.approval_status", "StringEquals": "Rejected", "Next": "NotifyRejected"}
+        "Variable": "$.gate.approval_status",
+        "StringEquals": "Rejected",
+        "Next": "NotifyRejected",
+    }
 
 
 def test_registration_carries_the_gate_status_and_the_report() -> None:
@@ -188,7 +250,10 @@ def test_every_task_retries_and_catches_failures_into_a_notification() -> None:
     for name in ("CandidateDescribe", "FoundationModelEvaluation", "DeleteCandidateEndpoint"):
         assert tasks[name]["Catch"][0]["Next"] == "DeleteCandidateAfterFailure", name
     assert tasks["FineTune"]["Retry"][0]["ErrorEquals"] == [
-        "SageMaker.AmazonSageMakerException", "SageMaker.SageMakerException", "SageMaker.ThrottlingException"]
+        "SageMaker.AmazonSageMakerException",
+        "SageMaker.SageMakerException",
+        "SageMaker.ThrottlingException",
+    ]
     assert states["NotifyFailure"]["Next"] == "LifecycleFailed" and states["LifecycleFailed"]["Type"] == "Fail"
 
 
@@ -199,10 +264,16 @@ def test_a_failed_cleanup_keeps_the_original_error_and_the_notification_carries_
     assert states["FoundationModelEvaluation"]["Catch"][0]["ResultPath"] == "$.error"  # the error being cleaned up
     # Every failure passes the check; without a clean-up error the field is "none", so the message path resolves.
     assert states["CheckCleanupError"] == {
-        "Type": "Choice", "Choices": [{"Variable": "$.cleanup_error", "IsPresent": True, "Next": "NotifyFailure"}],
-        "Default": "NoCleanupError"}
-    assert states["NoCleanupError"] == {"Type": "Pass", "Result": "none", "ResultPath": "$.cleanup_error",
-                                        "Next": "NotifyFailure"}
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.cleanup_error", "IsPresent": True, "Next": "NotifyFailure"}],
+        "Default": "NoCleanupError",
+    }
+    assert states["NoCleanupError"] == {
+        "Type": "Pass",
+        "Result": "none",
+        "ResultPath": "$.cleanup_error",
+        "Next": "NotifyFailure",
+    }
     message = states["NotifyFailure"]["Parameters"]["Message"]
     assert (message["error.$"], message["cleanup_error.$"]) == ("$.error", "$.cleanup_error")
 
@@ -217,33 +288,53 @@ def test_state_machine_logs_every_state_encrypted_traces_and_outputs_its_arn(dev
     (workflow_logs,) = [k for k in log_groups if k.startswith("WorkflowLogs")]
     value = deployed(dev)  # the platform key, followed through the cross-stack output to its GetAtt Arn
     assert value(log_groups[workflow_logs]["Properties"]["KmsKeyId"], "lifecycle") == value(
-        dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
+        dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform"
+    )
     topic = dev.only("lifecycle", "AWS::SNS::Topic")
     assert topic["KmsMasterKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
-    dev.template("lifecycle").has_output("LifecycleStateMachineArn", {"Value": {"Ref": next(iter(
-        dev.resources("lifecycle", "AWS::StepFunctions::StateMachine")))}})
+    dev.template("lifecycle").has_output(
+        "LifecycleStateMachineArn",
+        {"Value": {"Ref": next(iter(dev.resources("lifecycle", "AWS::StepFunctions::StateMachine")))}},
+    )
     assert dev.only("lifecycle", "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"] == (
-        "NeuronGenAI-dev-foundation-models")
+        "NeuronGenAI-dev-foundation-models"
+    )
 
 
 def test_workflow_role_passes_only_the_job_and_model_roles_and_watches_jobs_through_sync_rules() -> None:
     template = joined()
-    (policy,) = [r["Properties"]["PolicyDocument"]["Statement"] for k, r in template["Resources"].items()
-                 if r["Type"] == "AWS::IAM::Policy" and k.startswith("WorkflowRole")]
+    (policy,) = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Policy" and k.startswith("WorkflowRole")
+    ]
     (passes,) = [s for s in policy if s["Action"] == "iam:PassRole"]
     # The training role, and the serving/evaluation role (one role in this test); nothing else.
-    assert passes["Resource"][0] == {"Fn::GetAtt": [next(k for k in template["Resources"]
-                                                         if k.startswith("TrainingRole")), "Arn"]}
+    assert passes["Resource"][0] == {
+        "Fn::GetAtt": [next(k for k in template["Resources"] if k.startswith("TrainingRole")), "Arn"]
+    }
     assert len(passes["Resource"]) == 2
     assert "ServingRole" in passes["Resource"][1]["Fn::GetStackOutput"]["OutputName"]
     rules = next(s for s in policy if "events:PutRule" in s["Action"])
-    assert sorted(json.dumps(r) for r in rules["Resource"]) == sorted(json.dumps(r) for r in [
-        {"Fn::Join": ["", ["arn:aws:events:us-east-1:", {"Ref": "AWS::AccountId"},
-                           f":rule/StepFunctionsGetEventsFor{name}"]]}
-        for name in ("SageMakerTrainingJobsRule", "SageMakerProcessingJobsRule")])
+    assert sorted(json.dumps(r) for r in rules["Resource"]) == sorted(
+        json.dumps(r)
+        for r in [
+            {
+                "Fn::Join": [
+                    "",
+                    ["arn:aws:events:us-east-1:", {"Ref": "AWS::AccountId"}, f":rule/StepFunctionsGetEventsFor{name}"],
+                ]
+            }
+            for name in ("SageMakerTrainingJobsRule", "SageMakerProcessingJobsRule")
+        ]
+    )
     sagemaker = next(s for s in policy if "sagemaker:CreateTrainingJob" in s["Action"])
-    assert {"sagemaker:UpdateEndpoint", "sagemaker:CreateModelPackage", "sagemaker:StopProcessingJob",
-            "sagemaker:DeleteEndpoint"} <= set(sagemaker["Action"])
+    assert {
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:CreateModelPackage",
+        "sagemaker:StopProcessingJob",
+        "sagemaker:DeleteEndpoint",
+    } <= set(sagemaker["Action"])
 
 
 def test_without_serving_or_evaluation_the_model_is_registered_for_manual_approval() -> None:
@@ -267,7 +358,9 @@ def test_pretraining_is_optional_per_run_and_feeds_the_fine_tune() -> None:
     assert states["StartFromPreTrainedModel"]["Next"] == states["StartFromBaseModel"]["Next"] == "FineTune"
     assert states["LoadDefaults"]["Result"]["pretrain"] is True
     assert states["PrepareRun"]["Parameters"] == {
-        "id.$": "States.UUID()", "options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"}
+        "id.$": "States.UUID()",
+        "options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)",
+    }
 
 
 def test_dev_wiring_picks_up_whichever_of_the_other_stacks_exist(dev: Synthesized) -> None:
@@ -300,8 +393,11 @@ def deployed(s: Synthesized) -> Any:
         if "Fn::GetAtt" in node:
             logical, attribute = node["Fn::GetAtt"]
             kind = s.templates[unit]["Resources"][logical]["Type"]
-            arns = {"AWS::S3::Bucket": "arn:aws:s3:::{}", "AWS::IAM::Role": "arn:aws:iam::123456789012:role/{}",
-                    "AWS::KMS::Key": "arn:aws:kms:us-east-1:123456789012:key/{}"}
+            arns = {
+                "AWS::S3::Bucket": "arn:aws:s3:::{}",
+                "AWS::IAM::Role": "arn:aws:iam::123456789012:role/{}",
+                "AWS::KMS::Key": "arn:aws:kms:us-east-1:123456789012:key/{}",
+            }
             if attribute == "Arn" and kind in arns:
                 return arns[kind].format(f"{unit}.{logical}")
             return f"{unit}.{logical}.{attribute}"
@@ -313,17 +409,25 @@ def deployed(s: Synthesized) -> Any:
 def allows(statements: list[dict[str, Any]], action: str, resource: str) -> list[dict[str, Any]]:
     def listed(x: Any) -> list[Any]:
         return x if isinstance(x, list) else [x]
-    return [st for st in statements if st["Effect"] == "Allow"
-            and any(fnmatch.fnmatchcase(action, a) for a in listed(st["Action"]))
-            and any(fnmatch.fnmatchcase(resource, r) for r in listed(st["Resource"]))]
+
+    return [
+        st
+        for st in statements
+        if st["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, a) for a in listed(st["Action"]))
+        and any(fnmatch.fnmatchcase(resource, r) for r in listed(st["Resource"]))
+    ]
 
 
 def test_workflow_lets_sagemaker_create_grants_on_the_platform_key_only_for_aws_resources(dev: Synthesized) -> None:
     # The training jobs name the key (VolumeKmsKeyId, output KmsKeyId): SageMaker creates grants as the caller.
     value = deployed(dev)
-    statements = [st for k, r in dev.templates["lifecycle"]["Resources"].items()
-                  if r["Type"] == "AWS::IAM::Policy" and k.startswith("WorkflowRole")
-                  for st in value(r["Properties"]["PolicyDocument"]["Statement"], "lifecycle")]
+    statements = [
+        st
+        for k, r in dev.templates["lifecycle"]["Resources"].items()
+        if r["Type"] == "AWS::IAM::Policy" and k.startswith("WorkflowRole")
+        for st in value(r["Properties"]["PolicyDocument"]["Statement"], "lifecycle")
+    ]
     key = value(dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
     (create_grant,) = allows(statements, "kms:CreateGrant", key)
     assert create_grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
@@ -333,8 +437,9 @@ def test_workflow_lets_sagemaker_create_grants_on_the_platform_key_only_for_aws_
 
 def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) -> None:
     value = deployed(dev)
-    states = json.loads(value(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"],
-                              "lifecycle"))["States"]
+    states = json.loads(
+        value(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"], "lifecycle")
+    )["States"]
     (_, create_model) = sagemaker_requests(states)["CreateModel"]
     assert create_model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri.$"] == "$.candidate.model_s3_uri"
     uri_format = states["RecordCandidate"]["Parameters"]["model_s3_uri.$"]
@@ -350,8 +455,9 @@ def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) 
     for unit, template in dev.templates.items():
         for resource in template["Resources"].values():
             props = resource.get("Properties", {})
-            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
-                    role_name in value(props.get("Roles", []), unit):
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and role_name in value(
+                props.get("Roles", []), unit
+            ):
                 statements += value(props["PolicyDocument"]["Statement"], unit)
     objects = allows(statements, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key_prefix}model.safetensors")
     assert [st["Resource"] for st in objects] == [f"arn:aws:s3:::{bucket}/training-output/*"]

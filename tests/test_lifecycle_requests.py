@@ -18,8 +18,12 @@ from config import available_profiles, load_config
 from tests.harness import Synthesized, synth
 
 # What a CloudFormation intrinsic becomes once deployed: a string in every position these requests use.
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-          "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 SAGEMAKER_TASK = "arn:aws:states:::sagemaker:"
 SAGEMAKER_SDK_TASK = "arn:aws:states:::aws-sdk:sagemaker:"
 
@@ -82,14 +86,22 @@ def with_samples(params: Any, shape: Shape) -> Any:
     if shape.type_name == "list" and isinstance(params, list):
         return [with_samples(item, shape.member) for item in params]
     if shape.type_name == "map" and isinstance(params, dict):
-        return {k.removesuffix(".$"): typed_sample(shape.value, k) if k.endswith(".$") else
-                with_samples(v, shape.value) for k, v in params.items()}
+        return {
+            k.removesuffix(".$"): typed_sample(shape.value, k) if k.endswith(".$") else with_samples(v, shape.value)
+            for k, v in params.items()
+        }
     return params
 
 
 def typed_sample(shape: Shape, name: str) -> Any:
-    samples = {"string": f"sample-{name.lower()}", "integer": 1, "long": 1, "boolean": True, "float": 1.0,
-               "double": 1.0}
+    samples = {
+        "string": f"sample-{name.lower()}",
+        "integer": 1,
+        "long": 1,
+        "boolean": True,
+        "float": 1.0,
+        "double": 1.0,
+    }
     if shape.type_name not in samples:
         raise AssertionError(f"{name}: a JSONPath yields a {shape.type_name}; the test has no typed sample for it")
     return samples[shape.type_name]
@@ -140,9 +152,9 @@ def test_a_deliberately_broken_request_fails_validation(dev: Synthesized) -> Non
     with pytest.raises(ParamValidationError) as error:
         validate("CreateTrainingJob", broken)
     message = str(error.value)
-    assert "Missing required parameter in input: \"OutputDataConfig\"" in message
+    assert 'Missing required parameter in input: "OutputDataConfig"' in message
     assert "Invalid type for parameter ResourceConfig.InstanceCount, value: 1, type: <class 'str'>" in message
-    assert "Unknown parameter in StoppingCondition: \"MaxWaitTime\"" in message
+    assert 'Unknown parameter in StoppingCondition: "MaxWaitTime"' in message
 
 
 def test_a_jsonpath_that_yields_a_structure_has_no_sample_and_fails() -> None:

@@ -17,8 +17,17 @@ from neuron.models import PRESETS, ModelArchitecture, UnknownModelError, preset
 )
 def test_presets_carry_the_published_config_facts(name: str, facts: tuple) -> None:
     arch = preset(name)
-    assert (arch.kind, arch.parameters, arch.layers, arch.hidden_size, arch.attention_heads, arch.kv_heads,
-            arch.head_dim, arch.max_positions, arch.vocab_size) == facts
+    assert (
+        arch.kind,
+        arch.parameters,
+        arch.layers,
+        arch.hidden_size,
+        arch.attention_heads,
+        arch.kv_heads,
+        arch.head_dim,
+        arch.max_positions,
+        arch.vocab_size,
+    ) == facts
     assert arch.source.startswith("https://huggingface.co/")
 
 
@@ -43,8 +52,18 @@ def test_unknown_preset_lists_the_known_ones() -> None:
 
 def test_impossible_architecture_names_every_problem() -> None:
     with pytest.raises(ValueError) as err:
-        ModelArchitecture(name="bad", kind="encoder-decoder", parameters=1_000_000_000, layers=0, hidden_size=1024,
-                          attention_heads=12, kv_heads=8, head_dim=64, max_positions=512, vocab_size=32_000)
+        ModelArchitecture(
+            name="bad",
+            kind="encoder-decoder",
+            parameters=1_000_000_000,
+            layers=0,
+            hidden_size=1024,
+            attention_heads=12,
+            kv_heads=8,
+            head_dim=64,
+            max_positions=512,
+            vocab_size=32_000,
+        )
     assert str(err.value) == (
         "model architecture 'bad': layers must be at least 1, got 0; attention_heads (12) must be a multiple of "
         "kv_heads (8); an encoder-decoder model needs encoder_layers >= 1"

@@ -11,8 +11,16 @@ import pytest
 from neuronctl import cli
 from neuronctl.errors import EXIT_CODES_HELP, CliError, ExitCode
 
-SUBCOMMANDS = [["plan"], ["cost"], ["invoke"], ["run"], ["run", "start"], ["run", "status"], ["run", "watch"],
-               ["capacity"]]
+SUBCOMMANDS = [
+    ["plan"],
+    ["cost"],
+    ["invoke"],
+    ["run"],
+    ["run", "start"],
+    ["run", "status"],
+    ["run", "watch"],
+    ["capacity"],
+]
 
 
 @pytest.mark.parametrize("words", [[], *SUBCOMMANDS], ids=lambda w: " ".join(w) or "neuronctl")
@@ -26,8 +34,10 @@ def test_every_command_has_help_with_the_exit_codes(words: list[str], capsys: py
 
 
 def test_exit_codes_are_documented_and_distinct() -> None:
-    assert EXIT_CODES_HELP == ("exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 not-found, 5 environment, "
-                               "6 unavailable, 7 blocked, 130 interrupted")
+    assert EXIT_CODES_HELP == (
+        "exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 not-found, 5 environment, "
+        "6 unavailable, 7 blocked, 130 interrupted"
+    )
     assert len({c.value for c in ExitCode}) == len(ExitCode)
 
 
@@ -46,8 +56,9 @@ def test_unknown_profile_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert err.startswith("neuronctl: error: profile 'nope' not found: no nope.yaml in ") and err.count("\n") == 1
 
 
-def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unexpected_error_is_one_line_unless_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def broken(ctx: cli.Context) -> int:
         raise CliError("it broke", ExitCode.FAILED)
 

@@ -41,8 +41,10 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
     use_offline_environment(monkeypatch, tmp_path)
 
     class MeasurableBackoff(standard.ExponentialBackoff):
-        _DEFAULT_BACKOFF_CONFIG: ClassVar[dict[str, float]] = {"throttling_base_scale": THROTTLE_BASE,
-                                                                "non_throttling_base_scale": OTHER_BASE}
+        _DEFAULT_BACKOFF_CONFIG: ClassVar[dict[str, float]] = {
+            "throttling_base_scale": THROTTLE_BASE,
+            "non_throttling_base_scale": OTHER_BASE,
+        }
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(random=lambda: 1.0, **kwargs)
@@ -62,13 +64,21 @@ def attempt_numbers(server: FaultServer) -> list[int]:
 
 
 def aws_for(server: FaultServer, **options: Any) -> Aws:
-    return Aws(AwsOptions(region="us-east-1", endpoint_urls={"sagemaker-runtime": server.url}, **options),
-               session=offline_session())
+    return Aws(
+        AwsOptions(region="us-east-1", endpoint_urls={"sagemaker-runtime": server.url}, **options),
+        session=offline_session(),
+    )
 
 
 def request(**kwargs: Any) -> InvokeRequest:
-    return InvokeRequest(prompt=build_prompt("Say hi"), endpoint="ep-1", server="tgi-neuronx", context_window=4096,
-                         stream=False, **kwargs)
+    return InvokeRequest(
+        prompt=build_prompt("Say hi"),
+        endpoint="ep-1",
+        server="tgi-neuronx",
+        context_window=4096,
+        stream=False,
+        **kwargs,
+    )
 
 
 GENERATED = json_reply([{"generated_text": "hi there"}])
@@ -95,8 +105,10 @@ def test_5xx_is_retried_until_max_attempts_then_one_line_and_exit_6(capsys: pyte
         invoke(aws_for(server), None, request())
     failure = explain(caught.value)
     assert failure.code == ExitCode.UNAVAILABLE
-    assert failure.message == ("InvokeEndpoint failed with HTTP 503 after 3 attempts (ServiceUnavailable: try later); "
-                               "the service is having trouble, retry later")
+    assert failure.message == (
+        "InvokeEndpoint failed with HTTP 503 after 3 attempts (ServiceUnavailable: try later); "
+        "the service is having trouble, retry later"
+    )
     assert len(server.received) == 3 and server.overflow == 0
     first, second = server.gaps()
     assert first >= OTHER_BASE and second >= 2 * OTHER_BASE
@@ -109,7 +121,8 @@ def test_max_attempts_is_honoured() -> None:
 
 
 def test_model_not_ready_is_not_retried_by_botocore_but_waited_for_with_a_message(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     not_ready = error_reply(429, "ModelNotReadyException", "Model is not ready yet")
     waits: list[float] = []
     with FaultServer([not_ready, not_ready, GENERATED]) as server:
@@ -118,8 +131,10 @@ def test_model_not_ready_is_not_retried_by_botocore_but_waited_for_with_a_messag
     # one HTTP request per application-level try: botocore did not retry the modelled 429 itself
     assert attempt_numbers(server) == [1, 1, 1]
     assert waits == [2.0, 4.0]
-    assert ("endpoint ep-1 is not ready (ModelNotReady: Model is not ready yet); retrying in 2 s (retry 1, giving up "
-            "after 600 s)") in capsys.readouterr().err
+    assert (
+        "endpoint ep-1 is not ready (ModelNotReady: Model is not ready yet); retrying in 2 s (retry 1, giving up "
+        "after 600 s)"
+    ) in capsys.readouterr().err
 
 
 def test_read_timeout_is_retried_then_reported(capsys: pytest.CaptureFixture[str]) -> None:
@@ -146,27 +161,38 @@ def test_runtime_client_waits_longer_than_the_container_limit() -> None:
 
 
 def test_model_error_shows_the_container_message_and_log_stream() -> None:
-    log = ("arn:aws:logs:us-east-1:111122223333:log-group:/aws/sagemaker/Endpoints/ep-1:log-stream:"
-           "AllTraffic/i-0abc")
-    reply = error_reply(424, "ModelError", "Received server error (500) from primary",
-                        OriginalStatusCode=500, OriginalMessage='{"error":"Input validation error: inputs tokens + '
-                        'max_new_tokens must be <= 4096"}', LogStreamArn=log)
+    log = "arn:aws:logs:us-east-1:111122223333:log-group:/aws/sagemaker/Endpoints/ep-1:log-stream:AllTraffic/i-0abc"
+    reply = error_reply(
+        424,
+        "ModelError",
+        "Received server error (500) from primary",
+        OriginalStatusCode=500,
+        OriginalMessage='{"error":"Input validation error: inputs tokens + max_new_tokens must be <= 4096"}',
+        LogStreamArn=log,
+    )
     with FaultServer([reply]) as server, pytest.raises(CliError) as caught:
         invoke(aws_for(server), None, request())
     assert len(server.received) == 1  # ModelError is never retried
     assert str(caught.value) == (
         'the model container on endpoint ep-1 answered HTTP 500: {"error":"Input validation error: inputs tokens + '
         f'max_new_tokens must be <= 4096"}}; container log: {log} (aws logs tail /aws/sagemaker/Endpoints/ep-1 '
-        "--log-stream-names AllTraffic/i-0abc --since 15m)")
+        "--log-stream-names AllTraffic/i-0abc --since 15m)"
+    )
 
 
 def test_streamed_tokens_split_across_events_are_reassembled() -> None:
-    events = [b'data:{"token": {"text": "Hel', b'lo"}}\n\ndata:{"token": {"text": ","}}\n',
-              b'\ndata:{"token": {"text": " world", "special": false}}\n\n',
-              b'data:{"token": {"text": "</s>", "special": true}, "generated_text": "Hello, world"}\n\n']
+    events = [
+        b'data:{"token": {"text": "Hel',
+        b'lo"}}\n\ndata:{"token": {"text": ","}}\n',
+        b'\ndata:{"token": {"text": " world", "special": false}}\n\n',
+        b'data:{"token": {"text": "</s>", "special": true}, "generated_text": "Hello, world"}\n\n',
+    ]
     with FaultServer([stream_reply(events)]) as server:
-        result = invoke(aws_for(server), None, InvokeRequest(prompt=build_prompt("Say hi"), endpoint="ep-1",
-                                                             server="tgi-neuronx", context_window=4096))
+        result = invoke(
+            aws_for(server),
+            None,
+            InvokeRequest(prompt=build_prompt("Say hi"), endpoint="ep-1", server="tgi-neuronx", context_window=4096),
+        )
     assert result.completion == "Hello, world" and result.streamed
     assert server.received[0].path == "/endpoints/ep-1/invocations-response-stream"
     assert json.loads(server.received[0].body)["stream"] is True
@@ -175,24 +201,30 @@ def test_streamed_tokens_split_across_events_are_reassembled() -> None:
 def test_model_stream_error_mid_stream_is_reported() -> None:
     reply = stream_reply([b'{"token": {"text": "Hel"}}\n'], error=("NeuronCoreTimeout", "core 3 stopped responding"))
     with FaultServer([reply]) as server, pytest.raises(CliError) as caught:
-        invoke(aws_for(server), None, InvokeRequest(prompt=build_prompt("hi"), endpoint="ep-1",
-                                                    server="lmi-neuronx", context_window=4096))
+        invoke(
+            aws_for(server),
+            None,
+            InvokeRequest(prompt=build_prompt("hi"), endpoint="ep-1", server="lmi-neuronx", context_window=4096),
+        )
     assert str(caught.value) == "the model container on endpoint ep-1 answered: core 3 stopped responding"
 
 
-def test_missing_credentials_are_one_line_and_exit_5(monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_credentials_are_one_line_and_exit_5(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
     with FaultServer([GENERATED]) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)  # were credentials found, it would still stay local
-        code = cli.main(["invoke", "hi", "--endpoint", "ep-1", "--server", "tgi-neuronx", "--context-window", "4096",
-                         "--no-stream"])
+        code = cli.main(
+            ["invoke", "hi", "--endpoint", "ep-1", "--server", "tgi-neuronx", "--context-window", "4096", "--no-stream"]
+        )
     err = capsys.readouterr().err
     assert code == ExitCode.ENVIRONMENT
     assert err.strip().splitlines() == [
         "neuronctl: error: no AWS credentials found: run `aws configure sso` / `aws sso login`, pass --aws-profile, or "
-        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"]
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    ]
     assert server.received == []
 
 

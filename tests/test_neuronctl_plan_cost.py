@@ -25,19 +25,37 @@ from tests.harness import Synthesized
 SHAPES = [
     ("dev", {}, "llama-3.1-8b", 4, 4096, "bf16", None, "hub", ContainerKind.TGI_NEURONX),
     ("llama70b", {}, "llama-3.1-70b", 4, 4096, "bf16", "int8", "compiled", ContainerKind.LMI_NEURONX),
-    ("llama70b", {"compiled_artifacts": None}, "llama-3.1-70b", 4, 4096, "bf16", "int8", "s3",
-     ContainerKind.LMI_NEURONX),
+    (
+        "llama70b",
+        {"compiled_artifacts": None},
+        "llama-3.1-70b",
+        4,
+        4096,
+        "bf16",
+        "int8",
+        "s3",
+        ContainerKind.LMI_NEURONX,
+    ),
 ]
 SHAPE_ARGS = ("profile", "model_overrides", "model", "batch", "seq", "dtype", "quant", "source", "server")
 
 
 @pytest.mark.parametrize(SHAPE_ARGS, SHAPES)
 def test_plan_rows_are_exactly_the_configurations_the_preflight_accepts(
-        profile: str, model_overrides: dict[str, Any], model: str, batch: int, seq: int, dtype: str,
-        quant: str | None, source: str, server: ContainerKind) -> None:
+    profile: str,
+    model_overrides: dict[str, Any],
+    model: str,
+    batch: int,
+    seq: int,
+    dtype: str,
+    quant: str | None,
+    source: str,
+    server: ContainerKind,
+) -> None:
     arch = preset(model)
-    rows = plan(arch, batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant, source=source,
-                server=server)
+    rows = plan(
+        arch, batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant, source=source, server=server
+    )
     shown = {(r.fit.instance_type, r.fit.degree): r for r in rows}
     assert shown, f"plan shows nothing for {model}"
     refused = accepted_count = 0
@@ -45,8 +63,12 @@ def test_plan_rows_are_exactly_the_configurations_the_preflight_accepts(
         if spec.family != "inf2":
             continue
         for degree in TENSOR_PARALLEL_DEGREES["inf2"]:
-            overrides = {"inference": {"instance_type": name, "models": {"chat": {
-                "tensor_parallel_degree": degree, **model_overrides}}}}
+            overrides = {
+                "inference": {
+                    "instance_type": name,
+                    "models": {"chat": {"tensor_parallel_degree": degree, **model_overrides}},
+                }
+            }
             config = load_config(profile, overrides, environ={})
             try:
                 accepted = preflight(config.inference)["chat"].fit
@@ -55,35 +77,51 @@ def test_plan_rows_are_exactly_the_configurations_the_preflight_accepts(
                 row = shown.get((name, degree))
                 # Not shown (does not hold the model), or shown with the pre-flight's own reason.
                 assert row is None or (row.refusals and all(r in str(err) for r in row.refusals)), (
-                    f"plan shows {name} degree {degree} as deployable, the pre-flight refuses it: {err}")
+                    f"plan shows {name} degree {degree} as deployable, the pre-flight refuses it: {err}"
+                )
                 continue
             accepted_count += 1
             row = shown.get((name, degree))
             assert row is not None and row.fit == accepted and row.accepted, f"pre-flight accepts {name} {degree}"
-            assert check_fit(arch, name, degree, batch_size=batch, sequence_length=seq, dtype=dtype,
-                             quantization=quant) == accepted
+            assert (
+                check_fit(arch, name, degree, batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant)
+                == accepted
+            )
     assert refused + accepted_count == 4 * len(TENSOR_PARALLEL_DEGREES["inf2"]) and refused > 0
     assert accepted_count == sum(r.accepted for r in rows)
 
 
 def test_70b_int8_without_compiled_artifacts_is_refused_for_start_up_by_both(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config = load_config("llama70b", {"inference": {"models": {"chat": {"compiled_artifacts": None}}}}, environ={})
     with pytest.raises(PreflightError) as err:
         preflight(config.inference)
-    reason = ("start-up needs about 8849 s (compile 7761 s for 70.6B parameters + download + load), over SageMaker's "
-              "3600 s limit")
+    reason = (
+        "start-up needs about 8849 s (compile 7761 s for 70.6B parameters + download + load), over SageMaker's "
+        "3600 s limit"
+    )
     assert reason in str(err.value)
-    rows = plan(preset("llama-3.1-70b"), batch_size=4, sequence_length=4096, dtype="bf16", quantization="int8",
-                source="s3", server=ContainerKind.LMI_NEURONX)
+    rows = plan(
+        preset("llama-3.1-70b"),
+        batch_size=4,
+        sequence_length=4096,
+        dtype="bf16",
+        quantization="int8",
+        source="s3",
+        server=ContainerKind.LMI_NEURONX,
+    )
     assert [(r.fit.instance_type, r.refusals, r.smallest) for r in rows] == [
-        ("ml.inf2.24xlarge", (reason,), False), ("ml.inf2.48xlarge", (reason,), False)]
+        ("ml.inf2.24xlarge", (reason,), False),
+        ("ml.inf2.48xlarge", (reason,), False),
+    ]
     assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--server", "lmi-neuronx"]) == ExitCode.REFUSED
     captured = capsys.readouterr()
     assert [line.split()[-2:] for line in captured.out.splitlines()[3:]] == [["refused:", "start-up"]] * 2
     assert captured.err.endswith(
         f"neuronctl: error: the pre-flight refuses every configuration above for lmi-neuronx from s3: {reason}. "
-        "Fix: --source compiled (set the model's compiled_artifacts to a pre-compiled export)\n")
+        "Fix: --source compiled (set the model's compiled_artifacts to a pre-compiled export)\n"
+    )
     assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json"]) == ExitCode.REFUSED
     data = json.loads(capsys.readouterr().out)
     assert data["source"] == "s3" and data["server"] == "tgi-neuronx"
@@ -94,19 +132,37 @@ def test_a_model_over_the_volume_limit_is_refused_for_its_volume_alone() -> None
     # 270B parameters in bf16, compiled: 503 GiB of weights load within 3600 s, but with scratch they need 549 GB.
     arch = dataclasses.replace(preset("llama-3.1-70b"), name="synthetic-270b", parameters=270_000_000_000)
     assert startup_refusals(arch, dtype="bf16", source="compiled", server=ContainerKind.TGI_NEURONX) == [
-        "needs a 549 GB volume, over SageMaker's 512 GB limit"]
-    assert startup_refusals(preset("llama-3.1-70b"), dtype="bf16", source="compiled",
-                            server=ContainerKind.TGI_NEURONX) == []
+        "needs a 549 GB volume, over SageMaker's 512 GB limit"
+    ]
+    assert (
+        startup_refusals(preset("llama-3.1-70b"), dtype="bf16", source="compiled", server=ContainerKind.TGI_NEURONX)
+        == []
+    )
 
 
 @pytest.mark.parametrize(SHAPE_ARGS, SHAPES[:2])
 def test_the_profile_deploys_a_configuration_plan_shows(
-        profile: str, model_overrides: dict[str, Any], model: str, batch: int, seq: int, dtype: str,
-        quant: str | None, source: str, server: ContainerKind) -> None:
+    profile: str,
+    model_overrides: dict[str, Any],
+    model: str,
+    batch: int,
+    seq: int,
+    dtype: str,
+    quant: str | None,
+    source: str,
+    server: ContainerKind,
+) -> None:
     config = load_config(profile, environ={})
     deployed = preflight(config.inference)["chat"].fit
-    rows = plan(preset(model), batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant, source=source,
-                server=server)
+    rows = plan(
+        preset(model),
+        batch_size=batch,
+        sequence_length=seq,
+        dtype=dtype,
+        quantization=quant,
+        source=source,
+        server=server,
+    )
     assert deployed in [r.fit for r in rows if r.accepted]
 
 
@@ -116,22 +172,35 @@ def test_70b_in_bf16_fits_nothing_on_inf2_and_says_what_to_do(capsys: pytest.Cap
     assert cli.main(["plan", "llama-3.1-70b"]) == 3
     assert capsys.readouterr().err == (
         "neuronctl: error: nothing in the catalog holds llama-3.1-70b: 70.6B parameters, bf16, batch 4, sequence 4096 "
-        "on inf2: lower --batch or --seq, or try --quant int8\n")
+        "on inf2: lower --batch or --seq, or try --quant int8\n"
+    )
 
 
 def test_plan_table_is_cheapest_first_and_marks_the_preflight_choice(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["plan", "llama-3.1-8b"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "llama-3.1-8b: 8.0B parameters, bf16, batch 4, sequence 4096, tgi-neuronx from s3"
-    assert lines[3].split() == ["ml.inf2.8xlarge", "2", "1", "20.7/32", "180", "$2.36", "$3.64", "smallest", "fit",
-                                "(pre-flight)"]
+    assert lines[3].split() == [
+        "ml.inf2.8xlarge",
+        "2",
+        "1",
+        "20.7/32",
+        "180",
+        "$2.36",
+        "$3.64",
+        "smallest",
+        "fit",
+        "(pre-flight)",
+    ]
     hourly = [float(line.split()[5].strip("$").replace(",", "")) for line in lines[3:]]
     assert hourly == sorted(hourly)
 
 
 def test_plan_json_carries_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json", "--pricing", "ec2",
-                     "--source", "compiled"]) == 0
+    assert (
+        cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json", "--pricing", "ec2", "--source", "compiled"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     first = data["configurations"][0]
     assert (data["source"], first["preflight_refusals"], first["preflight_smallest_fit"]) == ("compiled", [], True)
@@ -153,8 +222,12 @@ def test_price_table_is_dated_sourced_and_says_whose_prices_they_are() -> None:
     table = prices.load()
     assert table.checked == "2026-11" and table.region == "us-east-1"
     services = {name: t.service for name, t in table.tables.items()}
-    assert services == {"sagemaker-hosting": "SageMaker", "sagemaker-training": "SageMaker",
-                        "sagemaker-processing": "SageMaker", "ec2-on-demand": "EC2"}
+    assert services == {
+        "sagemaker-hosting": "SageMaker",
+        "sagemaker-training": "SageMaker",
+        "sagemaker-processing": "SageMaker",
+        "ec2-on-demand": "EC2",
+    }
     for name, t in table.tables.items():
         assert t.source.startswith("https://aws.amazon.com/")
         assert all(k.startswith("ml.") == (t.service == "SageMaker") for k in t.prices), name
@@ -170,40 +243,77 @@ def test_price_table_is_dated_sourced_and_says_whose_prices_they_are() -> None:
 # --------------------------------------------------------------------------------------------------------------------
 DEFINITION_PARTS: list[Any] = [
     '{"StartAt":"Train","States":{"Train":{"Type":"Task","Resource":"arn:aws:states:::sagemaker:createTrainingJob.sync",'
-    '"Parameters":{"RoleArn":"', {"Fn::GetAtt": ["Role", "Arn"]}, '","ResourceConfig":{"InstanceType":'
+    '"Parameters":{"RoleArn":"',
+    {"Fn::GetAtt": ["Role", "Arn"]},
+    '","ResourceConfig":{"InstanceType":'
     '"ml.trn1.32xlarge","InstanceCount":4,"VolumeSizeInGB":512},"StoppingCondition":{"MaxRuntimeInSeconds":',
-    {"Ref": "Runtime"}, '}},"Next":"Eval"},"Eval":{"Type":"Task","Parameters":{"ProcessingResources":{"ClusterConfig":'
+    {"Ref": "Runtime"},
+    '}},"Next":"Eval"},"Eval":{"Type":"Task","Parameters":{"ProcessingResources":{"ClusterConfig":'
     '{"InstanceType.$":"$.evaluation.instance_type","InstanceCount":1,"VolumeSizeInGB":30}}},"End":true}}}',
 ]
-TEMPLATE = {"Resources": {
-    "Live": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [{
-        "VariantName": "AllTraffic", "InstanceType": "ml.inf2.48xlarge", "InitialInstanceCount": 2,
-        "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 4}}]}},
-    "Stale": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [{
-        "VariantName": "AllTraffic", "InstanceType": "ml.inf2.xlarge", "InitialInstanceCount": 9}]}},
-    "Endpoint": {"Type": "AWS::SageMaker::Endpoint", "Properties": {
-        "EndpointConfigName": {"Fn::GetAtt": ["Live", "EndpointConfigName"]}}},
-    "Cluster": {"Type": "AWS::SageMaker::Cluster", "Properties": {"InstanceGroups": [
-        {"InstanceGroupName": "controller", "InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
-        {"InstanceGroupName": "workers", "InstanceType": "ml.trn1.32xlarge", "InstanceCount": 2}]}},
-    "Workflow": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-        "DefinitionString": {"Fn::Join": ["", DEFINITION_PARTS]}}},
-}}
+TEMPLATE = {
+    "Resources": {
+        "Live": {
+            "Type": "AWS::SageMaker::EndpointConfig",
+            "Properties": {
+                "ProductionVariants": [
+                    {
+                        "VariantName": "AllTraffic",
+                        "InstanceType": "ml.inf2.48xlarge",
+                        "InitialInstanceCount": 2,
+                        "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 4},
+                    }
+                ]
+            },
+        },
+        "Stale": {
+            "Type": "AWS::SageMaker::EndpointConfig",
+            "Properties": {
+                "ProductionVariants": [
+                    {"VariantName": "AllTraffic", "InstanceType": "ml.inf2.xlarge", "InitialInstanceCount": 9}
+                ]
+            },
+        },
+        "Endpoint": {
+            "Type": "AWS::SageMaker::Endpoint",
+            "Properties": {"EndpointConfigName": {"Fn::GetAtt": ["Live", "EndpointConfigName"]}},
+        },
+        "Cluster": {
+            "Type": "AWS::SageMaker::Cluster",
+            "Properties": {
+                "InstanceGroups": [
+                    {"InstanceGroupName": "controller", "InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+                    {"InstanceGroupName": "workers", "InstanceType": "ml.trn1.32xlarge", "InstanceCount": 2},
+                ]
+            },
+        },
+        "Workflow": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {"DefinitionString": {"Fn::Join": ["", DEFINITION_PARTS]}},
+        },
+    }
+}
 
 
 def test_cost_prices_endpoint_instances_hyperpod_groups_and_lists_jobs_per_run() -> None:
     result = cost.report(load_config("dev", environ={}), {"Stack": TEMPLATE})
-    always = {(line.resource, line.instance_type, line.count, line.min_count, line.max_count, line.hourly)
-              for line in result.always_on}
-    assert always == {("Live/AllTraffic", "ml.inf2.48xlarge", 2, 0, 4, 2 * 15.58),
-                      ("Cluster/controller", "ml.m5.xlarge", 1, None, None, 0.23),
-                      ("Cluster/workers", "ml.trn1.32xlarge", 2, None, None, 2 * 24.725)}
+    always = {
+        (line.resource, line.instance_type, line.count, line.min_count, line.max_count, line.hourly)
+        for line in result.always_on
+    }
+    assert always == {
+        ("Live/AllTraffic", "ml.inf2.48xlarge", 2, 0, 4, 2 * 15.58),
+        ("Cluster/controller", "ml.m5.xlarge", 1, None, None, 0.23),
+        ("Cluster/workers", "ml.trn1.32xlarge", 2, None, None, 2 * 24.725),
+    }
     assert result.total_hourly() == pytest.approx(31.16 + 0.23 + 49.45)
     assert result.total_hourly("floor") == pytest.approx(0.23 + 49.45)  # the endpoint scales to zero
     assert result.total_hourly("ceiling") == pytest.approx(4 * 15.58 + 0.23 + 49.45)
     per_run = [(line.resource, line.kind, line.instance_type, line.count, line.hourly) for line in result.per_run]
-    assert per_run == [("Workflow/Train", "training job", "ml.trn1.32xlarge", 4, 4 * 24.725),
-                       ("Workflow/Eval", "processing job", "(chosen at run time)", 1, None)]
+    assert per_run == [
+        ("Workflow/Train", "training job", "ml.trn1.32xlarge", 4, 4 * 24.725),
+        ("Workflow/Eval", "processing job", "(chosen at run time)", 1, None),
+    ]
     assert result.as_json()["monthly"] == pytest.approx((31.16 + 0.23 + 49.45) * 730)
 
 
@@ -211,7 +321,12 @@ def test_cost_of_the_default_profile_from_its_synthesized_templates(dev: Synthes
     result = cost.report(dev.config, dev.templates)
     [endpoint] = result.always_on
     assert (endpoint.kind, endpoint.instance_type, endpoint.count, endpoint.min_count, endpoint.max_count) == (
-        "endpoint", "ml.inf2.8xlarge", 1, 1, 2)
+        "endpoint",
+        "ml.inf2.8xlarge",
+        1,
+        1,
+        2,
+    )
     assert result.total_hourly() == pytest.approx(2.36)
     assert ("ml.trn1.2xlarge", "training job") in {(line.instance_type, line.kind) for line in result.per_run}
     assert result.unpriced == []
@@ -220,10 +335,20 @@ def test_cost_of_the_default_profile_from_its_synthesized_templates(dev: Synthes
 def test_cost_reads_a_cloud_assembly_and_prints_totals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "NeuronGenAI-dev-inference.template.json").write_text(json.dumps(TEMPLATE))
     (tmp_path / "Other-prod-inference.template.json").write_text(json.dumps(TEMPLATE))
-    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {
-        name: {"type": "aws:cloudformation:stack", "displayName": name,
-               "properties": {"templateFile": f"{name}.template.json"}}
-        for name in ("NeuronGenAI-dev-inference", "Other-prod-inference")}}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    name: {
+                        "type": "aws:cloudformation:stack",
+                        "displayName": name,
+                        "properties": {"templateFile": f"{name}.template.json"},
+                    }
+                    for name in ("NeuronGenAI-dev-inference", "Other-prod-inference")
+                }
+            }
+        )
+    )
     assert cli.main(["cost", "-c", "dev", "--assembly", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "total: $80.84/hour, $59,013.20/month (730 h) as deployed; scaling range $49.68..$112.00/hour" in out
@@ -232,5 +357,7 @@ def test_cost_reads_a_cloud_assembly_and_prints_totals(tmp_path: Path, capsys: p
 
 def test_cost_without_an_assembly_says_how_to_make_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["cost", "--assembly", str(tmp_path)]) == 4
-    assert capsys.readouterr().err == (f"neuronctl: error: {tmp_path}/manifest.json not found: run `cdk synth -c "
-                                       "profile=dev` first, or leave out --assembly to synthesize in-process\n")
+    assert capsys.readouterr().err == (
+        f"neuronctl: error: {tmp_path}/manifest.json not found: run `cdk synth -c "
+        "profile=dev` first, or leave out --assembly to synthesize in-process\n"
+    )

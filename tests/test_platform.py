@@ -1,6 +1,5 @@
 """The stateful platform stack: key, buckets, network, and what dev and prod keep."""
 
-
 from cdk_constructs.private_network import INTERFACE_ENDPOINTS
 from tests.harness import Synthesized
 
@@ -27,7 +26,10 @@ def test_data_buckets_use_the_key_block_public_access_are_versioned_and_logged(d
         assert sse["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [key_id(dev), "Arn"]}
         assert sse["BucketKeyEnabled"] is True
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
         }
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
         assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": log_bucket}
@@ -59,14 +61,21 @@ def test_s3_gateway_and_every_interface_endpoint_sagemaker_needs(dev: Synthesize
     region_ref = {"Ref": "AWS::Region"}
     services = {
         "".join("us-east-1" if part == region_ref else part for part in p["ServiceName"]["Fn::Join"][1])
-        if isinstance(p["ServiceName"], dict) else p["ServiceName"]
+        if isinstance(p["ServiceName"], dict)
+        else p["ServiceName"]
         for p in endpoints
     }
     expected = {
-        "com.amazonaws.us-east-1.s3", "com.amazonaws.us-east-1.sagemaker.api",
-        "com.amazonaws.us-east-1.sagemaker.runtime", "com.amazonaws.us-east-1.sts", "com.amazonaws.us-east-1.logs",
-        "com.amazonaws.us-east-1.monitoring", "com.amazonaws.us-east-1.ecr.api", "com.amazonaws.us-east-1.ecr.dkr",
-        "com.amazonaws.us-east-1.states", "com.amazonaws.us-east-1.secretsmanager",
+        "com.amazonaws.us-east-1.s3",
+        "com.amazonaws.us-east-1.sagemaker.api",
+        "com.amazonaws.us-east-1.sagemaker.runtime",
+        "com.amazonaws.us-east-1.sts",
+        "com.amazonaws.us-east-1.logs",
+        "com.amazonaws.us-east-1.monitoring",
+        "com.amazonaws.us-east-1.ecr.api",
+        "com.amazonaws.us-east-1.ecr.dkr",
+        "com.amazonaws.us-east-1.states",
+        "com.amazonaws.us-east-1.secretsmanager",
     }
     assert services == expected
     assert len(endpoints) == len(INTERFACE_ENDPOINTS) + 1

@@ -15,7 +15,8 @@ def test_weights_are_parameters_times_bytes_and_quantization_keeps_embeddings_in
     assert weights_gib(LLAMA_8B, "fp32") == pytest.approx(8_030_261_248 * 4 / GIB)
     embedding = 128_256 * 8192
     assert weights_gib(LLAMA_70B, "bf16", "int8") == pytest.approx(
-        ((70_553_706_496 - embedding) * 1 + embedding * 2) / GIB)
+        ((70_553_706_496 - embedding) * 1 + embedding * 2) / GIB
+    )
     with pytest.raises(SizingError, match=r"quantization 'fp8' is unknown; known: int8$"):
         weights_gib(LLAMA_8B, "bf16", "fp8")  # no serving container offers fp8 weights
     with pytest.raises(SizingError, match="dtype 'fp64' is unknown; known: bf16, fp16, fp32"):
@@ -56,8 +57,11 @@ def test_degree_must_be_supported_within_the_cores_and_divide_the_heads() -> Non
     assert "degree 3 is not a tensor-parallel degree inf2 supports (1, 2, 4, 8, 12, 24)" in message
     assert "degree 3 exceeds the 2 NeuronCores of ml.inf2.xlarge" in message
     assert "degree 3 does not divide the 32 attention heads and 8 KV heads of llama-3.1-8b" in message
-    with pytest.raises(SizingError, match="degree 12 does not divide the 32 attention heads and 8 KV heads of "
-                       r"mistral-7b; smallest fit: ml.inf2.xlarge at degree 2"):
+    with pytest.raises(
+        SizingError,
+        match="degree 12 does not divide the 32 attention heads and 8 KV heads of "
+        r"mistral-7b; smallest fit: ml.inf2.xlarge at degree 2",
+    ):
         check_fit(MISTRAL, "ml.inf2.24xlarge", 12, **SHAPE)
     with pytest.raises(SizingError, match="degree must be at least 1, got 0"):
         check_fit(MISTRAL, "ml.inf2.24xlarge", 0, **SHAPE)
@@ -66,19 +70,30 @@ def test_degree_must_be_supported_within_the_cores_and_divide_the_heads() -> Non
 def test_70b_in_bf16_overflows_hbm_and_the_fix_is_int8() -> None:
     with pytest.raises(SizingError) as err:
         check_fit(LLAMA_70B, "ml.inf2.24xlarge", 8, **SHAPE)
-    assert ("needs 158.1 GiB of accelerator memory (weights 131.4 + KV cache 5.0 + headroom 21.6) but degree 8 x "
-            "16 GiB per NeuronCore = 128 GiB; nothing in inf2 fits this shape; with int8 weights the smallest fit is "
-            "ml.inf2.24xlarge at degree 8 (1 replica(s) per instance): 86.9 of 128 GiB") in str(err.value)
+    assert (
+        "needs 158.1 GiB of accelerator memory (weights 131.4 + KV cache 5.0 + headroom 21.6) but degree 8 x "
+        "16 GiB per NeuronCore = 128 GiB; nothing in inf2 fits this shape; with int8 weights the smallest fit is "
+        "ml.inf2.24xlarge at degree 8 (1 replica(s) per instance): 86.9 of 128 GiB"
+    ) in str(err.value)
     assert smallest_fit(LLAMA_70B, **SHAPE) is None
 
 
 def test_feasible_configurations_list_every_instance_and_degree_smallest_first() -> None:
     found = [(f.instance_type, f.degree) for f in feasible_configurations(LLAMA_8B, **SHAPE)]
-    assert found == [("ml.inf2.8xlarge", 2), ("ml.inf2.24xlarge", 2), ("ml.inf2.24xlarge", 4), ("ml.inf2.24xlarge", 8),
-                     ("ml.inf2.48xlarge", 2), ("ml.inf2.48xlarge", 4), ("ml.inf2.48xlarge", 8)]
+    assert found == [
+        ("ml.inf2.8xlarge", 2),
+        ("ml.inf2.24xlarge", 2),
+        ("ml.inf2.24xlarge", 4),
+        ("ml.inf2.24xlarge", 8),
+        ("ml.inf2.48xlarge", 2),
+        ("ml.inf2.48xlarge", 4),
+        ("ml.inf2.48xlarge", 8),
+    ]
     int8 = feasible_configurations(LLAMA_70B, quantization="int8", **SHAPE)
     assert [(f.instance_type, f.degree, f.replicas_per_instance) for f in int8] == [
-        ("ml.inf2.24xlarge", 8, 1), ("ml.inf2.48xlarge", 8, 3)]
+        ("ml.inf2.24xlarge", 8, 1),
+        ("ml.inf2.48xlarge", 8, 3),
+    ]
     inf1 = smallest_fit(preset("distilbert-sst2"), batch_size=1, sequence_length=128, dtype="fp32", families=("inf1",))
     assert inf1 is not None and (inf1.instance_type, inf1.degree, inf1.available_gib) == ("ml.inf1.xlarge", 1, 2.0)
 

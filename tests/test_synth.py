@@ -37,8 +37,9 @@ REGISTRY = {"us-east-1": "763104351884", "eu-west-1": "763104351884", "il-centra
 def test_synth_matrix(region: str) -> None:
     synthesized = synth_with("dev", **MATRIX[region])
     platform = synthesized.templates["platform"]
-    services = [r["Properties"]["ServiceName"] for r in platform["Resources"].values()
-                if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    services = [
+        r["Properties"]["ServiceName"] for r in platform["Resources"].values() if r["Type"] == "AWS::EC2::VPCEndpoint"
+    ]
     assert f"com.amazonaws.{region}.sagemaker.runtime" in services
     (model,) = synthesized.resources("inference", "AWS::SageMaker::Model").values()
     image = model["Properties"]["PrimaryContainer"]["Image"]

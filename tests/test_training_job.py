@@ -34,7 +34,8 @@ def channels(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_default_fine_tune_is_one_trn1_2xlarge_from_the_catalog_image(dev: Synthesized) -> None:
     params = request(dev)
     assert params["AlgorithmSpecification"]["TrainingImage"] == image_uri(
-        "pytorch-training-neuronx", "us-east-1", "ml.trn1.2xlarge")
+        "pytorch-training-neuronx", "us-east-1", "ml.trn1.2xlarge"
+    )
     assert params["ResourceConfig"] == {"InstanceType": "ml.trn1.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 256}
     assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 14400}
     assert params["EnableManagedSpotTraining"] is False
@@ -99,7 +100,10 @@ def test_multi_node_spot_job_gets_efa_and_max_wait(prod: Synthesized) -> None:
     assert params["EnableManagedSpotTraining"] is True
     assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 172800}
     assert {k: params["Environment"][k] for k in ("FI_PROVIDER", "FI_EFA_USE_DEVICE_RDMA", "FI_EFA_FORK_SAFE")} == {
-        "FI_PROVIDER": "efa", "FI_EFA_USE_DEVICE_RDMA": "1", "FI_EFA_FORK_SAFE": "1"}
+        "FI_PROVIDER": "efa",
+        "FI_EFA_USE_DEVICE_RDMA": "1",
+        "FI_EFA_FORK_SAFE": "1",
+    }
     groups = params["VpcConfig"]["SecurityGroupIds"]
     assert len(groups) == 2 and any("EfaSecurityGroup" in g for g in groups)
     assert "CheckpointConfig" in params and params["RetryStrategy"] == {"MaximumRetryAttempts": 3}
@@ -124,25 +128,34 @@ def test_trn2_fine_tune_uses_a_training_plan_and_a_teacher_channel() -> None:
     params = request(synth("trn2"))
     assert params["ResourceConfig"]["InstanceType"] == "ml.trn2.48xlarge"
     assert params["ResourceConfig"]["TrainingPlanArn"] == (
-        "arn:aws:sagemaker:us-east-1:123456789012:training-plan/trn2-finetune-plan")
+        "arn:aws:sagemaker:us-east-1:123456789012:training-plan/trn2-finetune-plan"
+    )
     assert params["AlgorithmSpecification"]["TrainingImage"] == image_uri(
-        "hf-training-neuronx", "us-east-1", "ml.trn2.48xlarge")
+        "hf-training-neuronx", "us-east-1", "ml.trn2.48xlarge"
+    )
     teacher = channels(params)["teacher"]["DataSource"]["S3DataSource"]
     assert teacher["S3Uri.$"] == "$.run.options.teacher_model_s3_uri"
     assert params["Environment"]["NEURON_COMPILE_CACHE_URL"].endswith("/neuron-compile-cache/trn2/")
 
 
 def test_training_role_reads_its_image_writes_only_training_output(dev: Synthesized) -> None:
-    (policy,) = [p["Properties"]["PolicyDocument"]["Statement"] for k, p in
-                 dev.resources("lifecycle", "AWS::IAM::Policy").items() if k.startswith("TrainingRole")]
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for k, p in dev.resources("lifecycle", "AWS::IAM::Policy").items()
+        if k.startswith("TrainingRole")
+    ]
     ecr = next(s for s in policy if "ecr:BatchGetImage" in s["Action"])
     assert ecr["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/pytorch-training-neuronx"
     writes = [s for s in policy if "s3:PutObject" in s["Action"]]
     models_writes = [s for s in writes if "ModelsBucket" in json.dumps(s["Resource"])]
     assert models_writes and all(json.dumps(s["Resource"]).endswith('/training-output/*"]]}') for s in models_writes)
     (logs,) = [s for s in policy if "logs:PutLogEvents" in s["Action"]]
-    assert logs["Resource"] == {"Fn::Join": ["", ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"},
-                                                  ":log-group:/aws/sagemaker/TrainingJobs:*"]]}
+    assert logs["Resource"] == {
+        "Fn::Join": [
+            "",
+            ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"}, ":log-group:/aws/sagemaker/TrainingJobs:*"],
+        ]
+    }
 
 
 @pytest.mark.parametrize("profile", available_profiles())
@@ -150,9 +163,12 @@ def test_no_stack_creates_a_log_group_sagemaker_owns(profile: str) -> None:
     """SageMaker creates /aws/sagemaker/* groups itself (TrainingJobs on an account's first job): a stack that
     creates one fails with AlreadyExists, blocks redeploys once retained, and collides across profiles."""
     templates = synth(profile).templates
-    owned = [(unit, key, resource["Properties"]["LogGroupName"])
-             for unit, template in templates.items() for key, resource in template["Resources"].items()
-             if str(resource.get("Properties", {}).get("LogGroupName", "")).startswith("/aws/sagemaker/")]
+    owned = [
+        (unit, key, resource["Properties"]["LogGroupName"])
+        for unit, template in templates.items()
+        for key, resource in template["Resources"].items()
+        if str(resource.get("Properties", {}).get("LogGroupName", "")).startswith("/aws/sagemaker/")
+    ]
     assert owned == []
 
 

@@ -59,8 +59,9 @@ def batches(path: Path, tokenizer: AutoTokenizer, args: argparse.Namespace, rank
             continue
         texts.append(json.loads(line)["text"])
         if len(texts) == args.batch_size:
-            yield tokenizer(texts, max_length=args.sequence_length, padding="max_length", truncation=True,
-                            return_tensors="pt")
+            yield tokenizer(
+                texts, max_length=args.sequence_length, padding="max_length", truncation=True, return_tensors="pt"
+            )
             texts = []
 
 
@@ -87,8 +88,11 @@ def main() -> None:
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(start, torch_dtype=torch.bfloat16).to(device)
     teacher_path = channel("teacher")
-    teacher = (AutoModelForCausalLM.from_pretrained(teacher_path, torch_dtype=torch.bfloat16).to(device).eval()
-               if teacher_path else None)
+    teacher = (
+        AutoModelForCausalLM.from_pretrained(teacher_path, torch_dtype=torch.bfloat16).to(device).eval()
+        if teacher_path
+        else None
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate)
 
     step = 0
@@ -117,8 +121,15 @@ def main() -> None:
                 with torch.no_grad():
                     teacher_logits = teacher(**inputs).logits
                 t = args.distillation_temperature
-                kl = F.kl_div(F.log_softmax(output.logits / t, dim=-1), F.softmax(teacher_logits / t, dim=-1),
-                              reduction="batchmean") * t * t
+                kl = (
+                    F.kl_div(
+                        F.log_softmax(output.logits / t, dim=-1),
+                        F.softmax(teacher_logits / t, dim=-1),
+                        reduction="batchmean",
+                    )
+                    * t
+                    * t
+                )
                 loss = (1 - args.distillation_alpha) * loss + args.distillation_alpha * kl
             loss.backward()
             xm.optimizer_step(optimizer)  # all-reduces gradients across the data-parallel group, then steps
@@ -129,8 +140,10 @@ def main() -> None:
             if step % args.checkpoint_every == 0:
                 target = CHECKPOINT_DIR / f"step-{step}"
                 target.mkdir(parents=True, exist_ok=True)
-                xm.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
-                        str(target / "state.pt"))
+                xm.save(
+                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
+                    str(target / "state.pt"),
+                )
             if args.max_steps and step >= args.max_steps:
                 done = True
                 break
