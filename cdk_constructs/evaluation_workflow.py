@@ -20,9 +20,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_constructs.compliance import acknowledge
-from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
-from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
+from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
+from compliance.packs import acknowledge
+from compliance.wildcards import acknowledge_wildcards
 
 SAGEMAKER_RETRY = {
     # CreateProcessingJob refused (limits, throttling): retried with a new name. A job that ran and failed is not.

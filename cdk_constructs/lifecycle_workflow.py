@@ -23,9 +23,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_constructs import release_requests as release
-from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
-from stacks.contracts import EvaluationStage, ServingTarget
+from cdk_constructs.handoffs import EvaluationStage, ServingTarget
+from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
+from sagemaker_requests import release
 
 # Transient failures of a SageMaker call (throttling, capacity, internal errors) that a later attempt can survive.
 # A .sync job that ran and failed raises States.TaskFailed and is not retried here: RetryStrategy retries inside the

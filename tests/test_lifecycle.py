@@ -13,9 +13,9 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-from cdk_constructs.compliance import add_compliance_checks
+from cdk_constructs.handoffs import EvaluationStage, ServingTarget
+from compliance.packs import add_compliance_checks
 from config import load_config
-from stacks.contracts import EvaluationStage, ServingTarget
 from stacks.lifecycle import DEPLOY_DRIFT_NOTE, LifecycleStack
 from stacks.platform import PlatformStack
 from tests.harness import CDK_CONTEXT, Synthesized, synth
