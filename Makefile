@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test lint bench clean
+.PHONY: setup synth test lint bench clean diagram
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -38,3 +38,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .bench .pytest_cache .mypy_cache .ruff_cache
+
+diagram: synth
+	python -m tools.diagram cdk.out docs/stacks.md
