@@ -7,13 +7,11 @@ form a cycle); each name is unique per stack and model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-NAMESPACE = "AWS/SageMaker"
+from cdk_constructs.sagemaker_metrics import InvocationMetrics
 
 
 def alarm_names(name_prefix: str) -> list[str]:
@@ -22,13 +20,30 @@ def alarm_names(name_prefix: str) -> list[str]:
 
 
 class DeploymentAlarms(Construct):
+    """Two alarms on a variant or an inference component, each notifying `action` when it fires and when it clears.
+
+    Args:
+        name_prefix: the alarms are named `<prefix>-5xx` and `<prefix>-latency-p99` (see `alarm_names`).
+        target: what they watch: a `NeuronEndpoint` (its variant) or a `NeuronInferenceComponent`; its
+            `metric_invocation_5xx_errors()` and `metric_model_latency()` give namespace and dimensions.
+        errors_5xx_per_minute: fire at this many server errors in a minute (Sum over 1 minute, >= threshold).
+        latency_p99_ms: fire when the p99 model latency of a minute exceeds this (ModelLatency is in
+            microseconds; the threshold is converted).
+        evaluation_periods, datapoints_to_alarm: M of N one-minute periods; missing data is not breaching (an idle
+            endpoint is healthy).
+        action: notified on ALARM and OK.
+
+    Attributes:
+        errors, latency: the two alarms; alarm_names: their names, in that order.
+    """
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         name_prefix: str,
-        dimensions: Mapping[str, str],
+        target: InvocationMetrics,
         errors_5xx_per_minute: int,
         latency_p99_ms: int,
         evaluation_periods: int,
@@ -43,13 +58,7 @@ class DeploymentAlarms(Construct):
             "Errors5xx",
             alarm_name=errors_name,
             alarm_description=f"{name_prefix}: at least {errors_5xx_per_minute} server errors a minute",
-            metric=cloudwatch.Metric(
-                namespace=NAMESPACE,
-                metric_name="Invocation5XXErrors",
-                dimensions_map=dict(dimensions),
-                statistic="Sum",
-                period=period,
-            ),
+            metric=target.metric_invocation_5xx_errors(statistic="Sum", period=period),
             threshold=errors_5xx_per_minute,
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
@@ -62,13 +71,7 @@ class DeploymentAlarms(Construct):
             alarm_name=latency_name,
             alarm_description=f"{name_prefix}: p99 model latency above {latency_p99_ms} ms",
             # ModelLatency is reported in microseconds.
-            metric=cloudwatch.Metric(
-                namespace=NAMESPACE,
-                metric_name="ModelLatency",
-                dimensions_map=dict(dimensions),
-                statistic="p99",
-                period=period,
-            ),
+            metric=target.metric_model_latency(statistic="p99", period=period),
             threshold=latency_p99_ms * 1000,
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,

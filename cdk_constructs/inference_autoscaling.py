@@ -13,31 +13,46 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from constructs import Construct
 
+from cdk_constructs.inference_components import NeuronInferenceComponent
+from cdk_constructs.inference_endpoint import NeuronEndpoint
 from config.inference import ScalingConfig
 
 
 class NeuronAutoscaling(Construct):
+    """Scale an endpoint variant's instance count or an inference component's copy count.
+
+    Args:
+        scaling: capacity bounds, cooldowns and the targets: `target_concurrent_requests` (high-resolution
+            concurrency per model / per copy) and `target_invocations_per_minute` (per instance / per copy); a
+            target left unset gets no policy.
+        target: a `NeuronEndpoint` (its `AllTraffic` variant, `sagemaker:variant:DesiredInstanceCount`) or a
+            `NeuronInferenceComponent` (`sagemaker:inference-component:DesiredCopyCount`).
+
+    Attributes:
+        target: the Application Auto Scaling scalable target.
+        scale_from_zero: for a component with `min_capacity` 0, the alarm on its
+            `metric_no_capacity_invocation_failures()` (Sum over 1 minute >= 1) that adds the first copy; else None.
+    """
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         scaling: ScalingConfig,
-        endpoint_name: str,
-        variant_name: str | None = None,
-        component_name: str | None = None,
+        target: NeuronEndpoint | NeuronInferenceComponent,
     ) -> None:
         super().__init__(scope, construct_id)
-        if (variant_name is None) == (component_name is None):
-            raise ValueError("scale either a variant (variant_name) or an inference component (component_name)")
         predefined = appscaling.PredefinedMetric
-        if component_name is not None:
-            resource_id = f"inference-component/{component_name}"
+        component = target if isinstance(target, NeuronInferenceComponent) else None
+        if component is not None:
+            resource_id = f"inference-component/{component.name}"
             dimension = "sagemaker:inference-component:DesiredCopyCount"
             concurrency = predefined.SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION
             invocations = predefined.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY
         else:
-            resource_id = f"endpoint/{endpoint_name}/variant/{variant_name}"
+            assert isinstance(target, NeuronEndpoint)
+            resource_id = f"endpoint/{target.endpoint_name}/variant/{target.variant_name}"
             dimension = "sagemaker:variant:DesiredInstanceCount"
             concurrency = predefined.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION
             invocations = predefined.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE
@@ -52,20 +67,20 @@ class NeuronAutoscaling(Construct):
         )
         scale_in = cdk.Duration.seconds(scaling.scale_in_cooldown_seconds)
         scale_out = cdk.Duration.seconds(scaling.scale_out_cooldown_seconds)
-        for name, target, metric in (
+        for name, value, metric in (
             ("Concurrency", scaling.target_concurrent_requests, concurrency),
             ("Invocations", scaling.target_invocations_per_minute, invocations),
         ):
-            if target is not None:
+            if value is not None:
                 self.target.scale_to_track_metric(
                     name,
-                    target_value=target,
+                    target_value=value,
                     predefined_metric=metric,
                     scale_in_cooldown=scale_in,
                     scale_out_cooldown=scale_out,
                 )
         self.scale_from_zero: cloudwatch.Alarm | None = None
-        if component_name is not None and scaling.min_capacity == 0:
+        if component is not None and scaling.min_capacity == 0:
             action = appscaling.StepScalingAction(
                 self,
                 "FirstCopy",
@@ -78,13 +93,7 @@ class NeuronAutoscaling(Construct):
                 self,
                 "NoCapacity",
                 alarm_description="Requests found no copy of the component: start one",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/SageMaker",
-                    metric_name="NoCapacityInvocationFailures",
-                    dimensions_map={"InferenceComponentName": component_name},
-                    statistic="Maximum",
-                    period=cdk.Duration.minutes(1),
-                ),
+                metric=component.metric_no_capacity_invocation_failures(period=cdk.Duration.minutes(1)),
                 threshold=1,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

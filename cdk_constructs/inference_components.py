@@ -5,17 +5,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from cdk_constructs.inference_endpoint import NeuronEndpoint
+from cdk_constructs.sagemaker_metrics import ComponentMetrics
 from config.inference import DeploymentConfig, ModelConfig
 from neuron.planning import ModelPlan
 
 
-class NeuronInferenceComponent(Construct):
+class NeuronInferenceComponent(Construct, ComponentMetrics):
     """Copies of one model on an endpoint's instances, each on `tensor_parallel_degree` NeuronCores.
 
     Updates roll one copy at a time and roll back when one of `rollback_alarm_names` fires.
+
+    Args:
+        plan: the pre-flight's plan of the model: its NeuronCores (`tensor_parallel_degree`, one accelerator device
+            per core on Inferentia), memory per copy, copies and start-up timeouts.
+        endpoint: the endpoint whose instances host the copies.
+        model_name: the SageMaker model the copies run.
+        deployment: the rolling update's wait interval and time limit.
+        rollback_alarm_names: alarms that roll an update back (names: the alarms watch this component, so a Ref
+            would form a cycle).
+
+    Attributes:
+        component: the `AWS::SageMaker::InferenceComponent`.
+        arn, name: the component's ARN and its CloudFormation-generated name.
+        endpoint: the hosting endpoint.
+        metric_dimensions: `InferenceComponentName`, under which SageMaker publishes the component's metrics
+            (`metric_*()` methods from `ComponentMetrics`).
     """
 
     def __init__(
@@ -24,8 +43,7 @@ class NeuronInferenceComponent(Construct):
         construct_id: str,
         *,
         plan: ModelPlan[ModelConfig],
-        endpoint_name: str,
-        variant_name: str,
+        endpoint: NeuronEndpoint,
         model_name: str,
         deployment: DeploymentConfig,
         rollback_alarm_names: Sequence[str],
@@ -39,8 +57,8 @@ class NeuronInferenceComponent(Construct):
         self.component = sagemaker.CfnInferenceComponent(
             self,
             "Component",
-            endpoint_name=endpoint_name,
-            variant_name=variant_name,
+            endpoint_name=endpoint.endpoint_name,
+            variant_name=endpoint.variant_name,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
                 model_name=model_name,
                 # On Inferentia an accelerator device is a NeuronCore: a copy takes `degree` of them.
@@ -72,3 +90,15 @@ class NeuronInferenceComponent(Construct):
         self.arn = self.component.attr_inference_component_arn
         # CloudFormation generates the name and exposes only the ARN (…:inference-component/<name>).
         self.name = cdk.Fn.select(1, cdk.Fn.split("/", self.arn))
+        self.endpoint = endpoint
+        self.metric_dimensions = {"InferenceComponentName": self.name}
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` call this component, streaming or not.
+
+        A component is invoked through its endpoint (InvokeEndpoint with `InferenceComponentName`), and IAM
+        authorizes InvokeEndpoint on the endpoint resource (Service Authorization Reference, Amazon SageMaker AI:
+        InvokeEndpoint's resource type is `endpoint`): the grant is the endpoint's, so it also reaches the endpoint's
+        other components.
+        """
+        return self.endpoint.grant_invoke(grantee)

@@ -125,23 +125,22 @@ class InferenceStack(cdk.Stack):
                     self,
                     f"Component-{key}",
                     plan=model_plan,
-                    endpoint_name=self.endpoint.endpoint_name,
-                    variant_name=VARIANT_NAME,
+                    endpoint=self.endpoint,
                     model_name=self.models[key].model.attr_model_name,
                     deployment=inference.deployment,
                     rollback_alarm_names=alarm_names(prefix),
                 )
                 self.components[key] = component
-                dimensions = {"InferenceComponentName": component.name}
+                target: NeuronEndpoint | NeuronInferenceComponent = component
             elif key != first:
                 continue
             else:
-                dimensions = {"EndpointName": self.endpoint.endpoint_name, "VariantName": VARIANT_NAME}
+                target = self.endpoint
             self.alarms[key] = DeploymentAlarms(
                 self,
                 f"Alarms-{key}",
                 name_prefix=prefix,
-                dimensions=dimensions,
+                target=target,
                 errors_5xx_per_minute=inference.alarms.errors_5xx_per_minute,
                 latency_p99_ms=model_plan.config.latency_alarm_p99_ms
                 or DEFAULT_LATENCY_P99_MS[model_plan.config.profile.generates_text],
@@ -159,16 +158,14 @@ class InferenceStack(cdk.Stack):
                         self,
                         f"Scaling-{key}",
                         scaling=scaling,
-                        endpoint_name=self.endpoint.endpoint_name,
-                        component_name=component.name,
+                        target=component,
                     )
         elif inference.scaling is not None:
             self.autoscaling[first] = NeuronAutoscaling(
                 self,
                 "Scaling",
                 scaling=inference.scaling,
-                endpoint_name=self.endpoint.endpoint_name,
-                variant_name=VARIANT_NAME,
+                target=self.endpoint,
             )
             self.autoscaling[first].node.add_dependency(self.endpoint.endpoint)
 

@@ -320,6 +320,8 @@ def test_component_copies_scale_and_the_embedding_model_comes_back_from_zero(mul
         p for p in props(multimodel, "AWS::CloudWatch::Alarm") if p["MetricName"] == "NoCapacityInvocationFailures"
     ]
     assert no_capacity["Threshold"] == 1 and no_capacity["Dimensions"][0]["Name"] == "InferenceComponentName"
+    # The scale-from-zero alarm of the SageMaker guide: any request that found no copy, summed over a minute.
+    assert (no_capacity["Namespace"], no_capacity["Statistic"], no_capacity["Period"]) == ("AWS/SageMaker", "Sum", 60)
 
 
 def test_outputs_and_generation_defaults_parameter(dev: Synthesized, multimodel: Synthesized) -> None:
