@@ -20,8 +20,11 @@ class HyperPodStack(cdk.Stack):
         self, scope: Construct, construct_id: str, *, config: AppConfig, platform: Platform, **kwargs: object
     ) -> None:
         super().__init__(
-            scope, construct_id, description="Neuron GenAI: SageMaker HyperPod cluster (Slurm, Trainium)", **kwargs
-        )  # type: ignore[arg-type]
+            scope,
+            construct_id,
+            description="Neuron GenAI: SageMaker HyperPod cluster (Slurm, Trainium)",
+            **kwargs,  # type: ignore[arg-type]
+        )
         settings = config.hyperpod
         self.hyperpod = HyperPodCluster(
             self,

@@ -56,8 +56,8 @@ class LifecycleStack(cdk.Stack):
             scope,
             construct_id,
             description="Neuron GenAI: Trainium training and the foundation-model lifecycle workflow",
-            **kwargs,
-        )  # type: ignore[arg-type]
+            **kwargs,  # type: ignore[arg-type]
+        )
         settings = config.lifecycle
         buckets = platform.buckets
         jobs = {"pretrain": settings.pretrain, "fine-tune": settings.fine_tune}
