@@ -14,7 +14,7 @@ LOCK_PYTHON := 3.11
 LOCK_PLATFORM := x86_64-unknown-linux-gnu
 UV_VENV := .venv-uv
 
-.PHONY: setup synth test lint lock bench clean
+.PHONY: setup synth test lint lock bench clean diagram
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -57,3 +57,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) $(UV_VENV) node_modules cdk.out .bench .pytest_cache .mypy_cache .ruff_cache
+
+diagram: synth
+	python -m tools.diagram cdk.out docs/stacks.md

@@ -5,7 +5,8 @@ import sys
 
 import aws_cdk as cdk
 
-from config import ConfigError, load_config
+from config import load_config
+from neuron.errors import UserError
 from stacks.deployment import build_stacks
 
 
@@ -16,7 +17,7 @@ def main() -> None:
     try:
         config = load_config(profile, overrides)
         build_stacks(app, config)
-    except (ConfigError, ValueError) as err:
+    except UserError as err:  # a setting to fix; anything else is a bug and keeps its traceback
         sys.exit(f"error: {err}")
     app.synth()
 

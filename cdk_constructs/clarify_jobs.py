@@ -12,10 +12,10 @@ from typing import Any
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs import clarify_analysis_config as analysis
 from cdk_constructs.config_objects import ConfigObjects
-from cdk_constructs.processing_request import ProcessingPlacement, processing_request, s3_input, s3_output
 from config.evaluation import ClarifyConfig
+from sagemaker_requests import clarify_analysis_config as analysis
+from sagemaker_requests.processing import ProcessingPlacement, processing_request, s3_input, s3_output
 
 ENDPOINT_FROM_INPUT = {"endpoint_name.$": "$.evaluation.endpoint_name"}
 RUNS_PREFIX = "clarify/runs"

@@ -16,8 +16,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from cdk_constructs.compliance import acknowledge, acknowledge_in_hipaa_and_nist
-from cdk_constructs.granular_acknowledgment import acknowledge_managed_policies, acknowledge_wildcards
+from compliance.packs import acknowledge, acknowledge_in_hipaa_and_nist
+from compliance.wildcards import acknowledge_managed_policies, acknowledge_wildcards
 
 HANDLER_REASON = (
     "CDK's BucketDeployment handler: runs only during deployments to copy generated JSON into this stack's "

@@ -20,26 +20,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_constructs.compliance import acknowledge
-from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
-from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
+from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
+from cdk_constructs.sagemaker_tasks import S3_TRANSIENT, SageMakerTasks
+from compliance.packs import acknowledge
+from compliance.wildcards import acknowledge_wildcards
 
-SAGEMAKER_RETRY = {
-    # CreateProcessingJob refused (limits, throttling): retried with a new name. A job that ran and failed is not.
-    "ErrorEquals": [
-        "SageMaker.AmazonSageMakerException",
-        "SageMaker.ResourceLimitExceededException",
-        "SageMaker.ThrottlingException",
-    ],
-    "IntervalSeconds": 30,
-    "MaxAttempts": 3,
-    "BackoffRate": 2.0,
-    "JitterStrategy": "FULL",
-}
-# S3 calls (config writes, the report read): a throttle (503 SlowDown arrives as S3.S3Exception) or a dropped
-# connection is retried with backoff; both calls are idempotent.
-S3_TRANSIENT = ["S3.S3Exception", "S3.SdkClientException"]
-S3_RETRY_INTERVAL = cdk.Duration.seconds(5)
 JOB_RESULT = {
     "ProcessingJobName.$": "$.ProcessingJobName",
     "ProcessingJobStatus.$": "$.ProcessingJobStatus",
@@ -47,38 +32,25 @@ JOB_RESULT = {
 }
 
 
-def processing_job_state(scope: Construct, state_name: str, request: Mapping[str, Any]) -> sfn.CustomState:
-    """A createProcessingJob.sync task (no L2 exists for processing jobs) with retries on throttling and faults.
-
-    A state in a Parallel branch can only catch into its own branch: any other error ends the branch in a Fail state
-    named after the job (`<state>Failed`, the job's error as the cause), which fails the Parallel and reaches the
-    workflow's own catch.
-    """
-    task = sfn.CustomState(
-        scope,
-        state_name,
-        state_json={
-            "Type": "Task",
-            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
-            "Parameters": dict(request),
-            "ResultSelector": JOB_RESULT,
-            "Retry": [SAGEMAKER_RETRY],
-        },
-    )
-    task.add_catch(
-        sfn.Fail(
-            scope,
-            f"{state_name}Failed",
-            error=f"{state_name}Failed",
-            cause_path=sfn.JsonPath.string_at("$.error.Cause"),
-        ),
-        errors=["States.ALL"],
-        result_path="$.error",
-    )
-    return task
-
-
 class EvaluationWorkflow(Construct):
+    """The on-demand evaluation workflow (see the module docstring for its input and ends).
+
+    Args:
+        jobs: state name -> CreateProcessingJob request (`sagemaker_requests.processing`); all run in parallel.
+        runtime_configs: analysis kind -> (JSONPath of the S3 key, document) of each Clarify analysis config the run
+            writes before the jobs start (they name the run's endpoint); empty when no Clarify job runs.
+        bucket: the evaluation bucket (configs under `clarify/runs/`, the report under `evaluation-reports/`).
+        report_key_path: JSONPath of this run's report key.
+        job_role: the role the processing jobs run as; the only role the workflow may pass.
+        key: the platform key (log group, job outputs and volumes).
+        log_retention: of the workflow's log group.
+
+    Attributes:
+        state_machine: the workflow (timeout 12 hours).
+        log_group: every state's input and output, KMS-encrypted.
+        requests: each processing job's (operation, parameters) as written into the definition.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -130,8 +102,10 @@ class EvaluationWorkflow(Construct):
                     )
                 )
         parallel = sfn.Parallel(self, "EvaluationJobs", result_path="$.jobs")
+        self._tasks = SageMakerTasks(self)
+        self.requests = self._tasks.requests
         for state_name, request in jobs.items():
-            parallel.branch(processing_job_state(self, state_name, request))
+            parallel.branch(self._processing_job(state_name, request))
         parallel.add_catch(failed, result_path="$.error")
         steps.append(parallel)
 
@@ -235,16 +209,24 @@ class EvaluationWorkflow(Construct):
             "NIST.800.53.R5-IAMNoInlinePolicy",
         )
 
+    def _processing_job(self, state_name: str, request: Mapping[str, Any]) -> sfn.CustomState:
+        """A createProcessingJob.sync task with the shared SageMaker retry policy.
+
+        A state in a Parallel branch can only catch into its own branch: any other error ends the branch in a Fail
+        state named after the job (`<state>Failed`, the job's error as the cause), which fails the Parallel and
+        reaches the workflow's own catch.
+        """
+        failed = sfn.Fail(
+            self, f"{state_name}Failed", error=f"{state_name}Failed", cause_path=sfn.JsonPath.string_at("$.error.Cause")
+        )
+        return self._tasks.task(
+            state_name, "createProcessingJob", request, sync=True, result_selector=JOB_RESULT, catch=failed
+        )
+
 
 def _s3_task(task: tasks.CallAwsService, failed: sfn.Fail) -> tasks.CallAwsService:
     """Retry S3's transient errors with backoff; catch anything else (or the last retry) into the failure state."""
-    task.add_retry(
-        errors=S3_TRANSIENT,
-        interval=S3_RETRY_INTERVAL,
-        backoff_rate=2,
-        max_attempts=3,
-        jitter_strategy=sfn.JitterType.FULL,
-    )
+    S3_TRANSIENT.apply(task)
     task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
     return task
 

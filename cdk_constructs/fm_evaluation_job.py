@@ -15,14 +15,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.processing_request import (
+from config.evaluation import FoundationModelEvaluationConfig
+from sagemaker_requests.processing import (
     PROCESSING_ROOT,
     ProcessingPlacement,
     processing_request,
     s3_input,
     s3_output,
 )
-from config.evaluation import FoundationModelEvaluationConfig
 
 EVALUATION_SOURCE = Path(__file__).resolve().parent.parent / "evaluation"
 REPORTS_PREFIX = "evaluation-reports"

@@ -21,12 +21,13 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from cdk_constructs import sagemaker_role_statements as statements
-from cdk_constructs import storage_layout
-from cdk_constructs.compliance import acknowledge, acknowledge_in_hipaa_and_nist
-from cdk_constructs.granular_acknowledgment import acknowledge_managed_policies, acknowledge_wildcards
+from cdk_constructs import sagemaker_role as statements
+from compliance.packs import acknowledge, acknowledge_in_hipaa_and_nist
+from compliance.wildcards import acknowledge_managed_policies, acknowledge_wildcards
 from config.lifecycle import HyperPodGroup
 from neuron.catalog import instance
+from neuron.errors import UserError
+from sagemaker_requests import storage_layout
 
 ON_CREATE = "on_create.sh"
 SCRIPTS_PREFIX = "hyperpod/lifecycle/"
@@ -43,7 +44,7 @@ def compile_cache_prefix(groups: Sequence[HyperPodGroup]) -> str:
     families = sorted({instance(g.instance_type).family for g in compute})
     if len(families) != 1:
         found = ", ".join(f"{g.name} ({g.instance_type})" for g in compute) or "none"
-        raise ValueError(
+        raise UserError(
             f"hyperpod.groups: the compute groups span instance families {', '.join(families) or 'none'} ({found}); "
             f"the cluster's one Slurm partition (hyperpod.partition) and its Neuron compile cache "
             f"({storage_layout.COMPILE_CACHE_PREFIX}<family>/) need one family: keep the compute groups of one "

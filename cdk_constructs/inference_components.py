@@ -8,7 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.inference import DeploymentConfig, ModelPlan
+from config.inference import DeploymentConfig, ModelConfig
+from neuron.planning import ModelPlan
 
 
 class NeuronInferenceComponent(Construct):
@@ -22,7 +23,7 @@ class NeuronInferenceComponent(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        plan: ModelPlan,
+        plan: ModelPlan[ModelConfig],
         endpoint_name: str,
         variant_name: str,
         model_name: str,

@@ -10,8 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs import sagemaker_role_statements as role_statements
-from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
+from cdk_constructs import sagemaker_role as role_statements
+from compliance.wildcards import acknowledge_wildcards
 
 # CloudWatch namespaces a SageMaker inference container publishes to.
 METRIC_NAMESPACES = ("/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents", "AWS/SageMaker")

@@ -3,9 +3,9 @@
 prepare -> [pre-train] -> fine-tune -> [candidate model + endpoint] -> [evaluation jobs -> report -> gate]
 -> register model package -> [deploy to the live endpoint, wait for InService] -> notify.
 
-Every SageMaker call is a Task whose parameters are a full API request (built in `training_job_request` and
-`release_requests`), every Task retries transient errors and catches the rest into a failure notification, and every
-state is logged to an encrypted log group with X-Ray tracing.
+Every SageMaker call is a Task whose parameters are a full API request (built in `sagemaker_requests.training_job`
+and `sagemaker_requests.release`); `cdk_constructs.sagemaker_tasks` gives each the shared retry policy and a catch
+into the failure notification. Every state is logged to an encrypted log group with X-Ray tracing.
 """
 
 from __future__ import annotations
@@ -23,38 +23,54 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_constructs import release_requests as release
-from cdk_constructs.sagemaker_role_statements import key_grants_for_sagemaker
-from stacks.contracts import EvaluationStage, ServingTarget
+from cdk_constructs.handoffs import EvaluationStage, ServingTarget
+from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
+from cdk_constructs.sagemaker_tasks import IDEMPOTENT, S3_TRANSIENT, SageMakerTasks, notify, state_key
+from sagemaker_requests import release
 
-# Transient failures of a SageMaker call (throttling, capacity, internal errors) that a later attempt can survive.
-# A .sync job that ran and failed raises States.TaskFailed and is not retried here: RetryStrategy retries inside the
-# job, and a second CreateTrainingJob with the same name would fail anyway.
-SAGEMAKER_TRANSIENT = (
-    "SageMaker.AmazonSageMakerException",
-    "SageMaker.SageMakerException",
-    "SageMaker.ThrottlingException",
-)
-# Reads, deletes and notifications are idempotent: retry any task failure.
-IDEMPOTENT = ("States.TaskFailed",)
 ENDPOINT_FAILED = ("Failed", "OutOfService", "RollingBack")
-SYNC_RULES = {"createTrainingJob": "SageMakerTrainingJobsRule", "createProcessingJob": "SageMakerProcessingJobsRule"}
-
-
-def sagemaker_resource(action: str, *, sync: bool = False, sdk: bool = False) -> str:
-    """The Task resource of an optimized SageMaker integration, or of the AWS SDK integration."""
-    service = "aws-sdk:sagemaker" if sdk else "sagemaker"
-    return f"arn:{cdk.Aws.PARTITION}:states:::{service}:{action}{'.sync' if sync else ''}"
-
-
-def state_key(name: str) -> str:
-    """A workflow-state field name for a state name (JSONPath dot notation needs word characters)."""
-    return re.sub(r"\W", "_", name)
+# Resource types the workflow's SageMaker calls act on; names are generated per run, so each is `<type>/*`.
+SAGEMAKER_RESOURCE_TYPES = (
+    "training-job",
+    "processing-job",
+    "model",
+    "endpoint",
+    "endpoint-config",
+    "model-package",
+    "model-package-group",
+)
 
 
 class LifecycleWorkflow(Construct):
-    """`self.state_machine`, `self.role`, `self.log_group`; `self.requests` maps each SageMaker Task to its
-    (operation, parameters) as written into the definition."""
+    """The lifecycle as one Step Functions standard workflow, started per run with options merged over defaults.
+
+    Args:
+        fine_tune_request: the CreateTrainingJob request of the fine-tuning job (`sagemaker_requests.training_job`).
+        pretrain_request: the CreateTrainingJob request of continued pre-training; `None` leaves the stage out,
+            otherwise it runs when the run's `pretrain` option is true.
+        training_role: the role the training jobs run as (passed to SageMaker).
+        training_output_s3_uri: the S3 prefix training jobs write under; the model is `<prefix><job>/output/model/`.
+        run_defaults: the run options a run's input is merged over (`States.JsonMerge`).
+        model_package_group_name, package_image_uri, package_environment, package_instance_type: where and how the
+            trained model is registered (CreateModelPackage).
+        auto_approve: register a model that passes the gate as Approved (else PendingManualApproval).
+        evaluation: the evaluation jobs and the gate's thresholds; `None` registers every model ungated as
+            PendingManualApproval.
+        serving: the inference stack's target; with it the candidate is hosted on its own endpoint for evaluation
+            and, when `deploy` is true, an approved model is rolled onto the live endpoint.
+        deploy: whether an approved model is deployed (needs `serving`; the run's `deploy` option must be true too).
+        topic: where every end of a run is announced.
+        key: the platform key (log group encryption; SageMaker creates grants on it for job outputs and volumes).
+        log_retention: of the workflow's log group.
+        timeout: of a whole execution.
+        poll_interval: between DescribeEndpoint calls while an endpoint is being created or updated.
+
+    Attributes:
+        state_machine: the workflow.
+        role: the role the workflow runs as.
+        log_group: every state's input and output, KMS-encrypted.
+        requests: each SageMaker Task's (operation, parameters) as written into the definition.
+    """
 
     def __init__(
         self,
@@ -81,24 +97,54 @@ class LifecycleWorkflow(Construct):
         poll_interval: cdk.Duration,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.requests: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._sagemaker_actions: set[str] = set()
-        self._sync_actions: set[str] = set()
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             description="Runs the foundation-model lifecycle workflow",
         )
-        self._principal = self.role
         self._passed_roles: list[iam.IRole] = [training_role]
         self._topic = topic
         self._poll = poll_interval
-        stack = cdk.Stack.of(self)
+        self._training_output = training_output_s3_uri
 
-        # ---- failure path: every task's catch lands here --------------------------------------------------------
-        # `$.error` is the failure; `$.cleanup_error` a failure of the clean-up after it (deleting the candidate
-        # endpoint), else "none". The notification carries both: a failed clean-up never hides the original error.
+        self._notify_failure = self._failure_path()
+        self._tasks = SageMakerTasks(self, catch=self._notify_failure)
+        self.requests = self._tasks.requests
+
+        start = self._prepare(run_defaults)
+        trained = self._training(start, fine_tune_request, pretrain_request)
+        candidate = self._candidate(trained, serving)
+        gate_outcomes, report_uri_path = self._evaluation_gate(candidate, evaluation, serving, auto_approve)
+        register = self._register(
+            gate_outcomes,
+            group_name=model_package_group_name,
+            image_uri=package_image_uri,
+            environment=package_environment,
+            instance_type=package_instance_type,
+            report_uri_path=report_uri_path,
+        )
+        self._release(register, serving if deploy else None)
+
+        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(start),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            role=self.role,
+            timeout=timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            comment="Foundation-model lifecycle: pre-train, fine-tune, evaluate, gate, register, deploy, notify",
+        )
+        self._grant(key)
+
+    # ---- stages, in the order a run passes them ---------------------------------------------------------------------
+    def _failure_path(self) -> sfn.IChainable:
+        """Every task's catch lands here. `$.error` is the failure; `$.cleanup_error` a failure of the clean-up after
+        it (deleting the candidate endpoint), else "none". The notification carries both: a failed clean-up never
+        hides the original error."""
         failed = sfn.Fail(
             self,
             "LifecycleFailed",
@@ -111,13 +157,14 @@ class LifecycleWorkflow(Construct):
             self, "NoCleanupError", result=sfn.Result.from_string("none"), result_path="$.cleanup_error"
         )
         no_cleanup_error.next(notify_failure)
-        self._notify_failure: sfn.IChainable = (
+        return (
             sfn.Choice(self, "CheckCleanupError")
             .when(sfn.Condition.is_present("$.cleanup_error"), notify_failure)
             .otherwise(no_cleanup_error)
         )
 
-        # ---- prepare the run: a run id and the options (input merged over the defaults) ------------------------
+    def _prepare(self, run_defaults: Mapping[str, Any]) -> sfn.Chain:
+        """A run id and the options (the execution input merged over the defaults)."""
         defaults = sfn.Pass(
             self, "LoadDefaults", result=sfn.Result.from_object(dict(run_defaults)), result_path="$.defaults"
         )
@@ -130,16 +177,14 @@ class LifecycleWorkflow(Construct):
             },
             result_path="$.run",
         )
-        chain = sfn.Chain.start(defaults).next(prepare)
+        return sfn.Chain.start(defaults).next(prepare)
 
-        # ---- training -------------------------------------------------------------------------------------------
-        fine_tune = self._task(
-            "FineTune",
-            "createTrainingJob",
-            fine_tune_request,
-            sync=True,
-            result_path="$.fine_tune",
-            retry=SAGEMAKER_TRANSIENT,
+    def _training(
+        self, start: sfn.Chain, fine_tune_request: Mapping[str, Any], pretrain_request: Mapping[str, Any] | None
+    ) -> sfn.INextable:
+        """[pre-train ->] fine-tune; the fine-tuning job starts from the base model or the pre-trained one."""
+        fine_tune = self._tasks.task(
+            "FineTune", "createTrainingJob", fine_tune_request, sync=True, result_path="$.fine_tune"
         )
         base_model = sfn.Pass(
             self,
@@ -147,97 +192,69 @@ class LifecycleWorkflow(Construct):
             parameters={"s3_uri.$": "$.run.options.base_model_s3_uri"},
             result_path="$.model_source",
         )
-        if pretrain_request is not None:
-            pretrain = self._task(
-                "PreTrain",
-                "createTrainingJob",
-                pretrain_request,
-                sync=True,
-                result_path="$.pretrain",
-                retry=SAGEMAKER_TRANSIENT,
-            )
-            pretrained = sfn.Pass(
-                self,
-                "StartFromPreTrainedModel",
-                parameters={
-                    "s3_uri.$": f"States.Format('{training_output_s3_uri}{{}}/output/model/', "
-                    "$.pretrain.TrainingJobName)"
-                },
-                result_path="$.model_source",
-            )
-            pretrain.next(pretrained)
-            pretrained.next(fine_tune)
-            base_model.next(fine_tune)
-            choose = (
-                sfn.Choice(self, "PreTrainingRequested")
-                .when(sfn.Condition.boolean_equals("$.run.options.pretrain", True), pretrain)
-                .otherwise(base_model)
-            )
-            chain = chain.next(choose)
-            after_training: sfn.INextable = fine_tune
-        else:
-            chain = chain.next(base_model).next(fine_tune)
-            after_training = fine_tune
+        if pretrain_request is None:
+            start.next(base_model).next(fine_tune)
+            return fine_tune
+        pretrain = self._tasks.task(
+            "PreTrain", "createTrainingJob", pretrain_request, sync=True, result_path="$.pretrain"
+        )
+        pretrained = sfn.Pass(
+            self,
+            "StartFromPreTrainedModel",
+            parameters={"s3_uri.$": self._model_uri("$.pretrain.TrainingJobName")},
+            result_path="$.model_source",
+        )
+        pretrain.next(pretrained)
+        pretrained.next(fine_tune)
+        base_model.next(fine_tune)
+        start.next(
+            sfn.Choice(self, "PreTrainingRequested")
+            .when(sfn.Condition.boolean_equals("$.run.options.pretrain", True), pretrain)
+            .otherwise(base_model)
+        )
+        return fine_tune
 
+    def _candidate(self, trained: sfn.INextable, serving: ServingTarget | None) -> sfn.INextable:
+        """Name the run's candidate (model, evaluation endpoint, live config) and, with a serving target, create the
+        SageMaker model from the fine-tuned weights."""
         candidate = sfn.Pass(
             self,
             "RecordCandidate",
             parameters={
-                "model_s3_uri.$": f"States.Format('{training_output_s3_uri}{{}}/output/model/', "
-                "$.fine_tune.TrainingJobName)",
+                "model_s3_uri.$": self._model_uri("$.fine_tune.TrainingJobName"),
                 "model_name.$": "States.Format('lifecycle-{}', $.run.id)",
                 "eval_endpoint_name.$": "States.Format('eval-{}', $.run.id)",
                 "live_config_name.$": "States.Format('live-{}', $.run.id)",
             },
             result_path="$.candidate",
         )
-        tail: sfn.INextable = after_training.next(candidate)
-        if serving is not None:
-            self._passed_roles.append(serving.execution_role)
-            tail = tail.next(
-                self._task(
-                    "CreateModel",
-                    "createModel",
-                    release.create_model_request(
-                        serving=serving,
-                        model_name_path="$.candidate.model_name",
-                        model_s3_uri_path="$.candidate.model_s3_uri",
-                    ),
-                    result_path=sfn.JsonPath.DISCARD,
-                    retry=SAGEMAKER_TRANSIENT,
-                )
-            )
-
-        # ---- evaluation and gate --------------------------------------------------------------------------------
-        report_uri_path: str | None = None
-        if evaluation is not None:
-            self._passed_roles.append(evaluation.role)
-            tail = self._evaluation(tail, evaluation, serving)
-            report_uri_path = "$.evaluation.report.uri"
-            approved = sfn.Pass(
-                self,
-                "GatePassed",
-                result=sfn.Result.from_object(
-                    {
-                        "approval_status": "Approved" if auto_approve else "PendingManualApproval",
-                        "gated": True,
-                        "passed": True,
-                    }
+        tail: sfn.INextable = trained.next(candidate)
+        if serving is None:
+            return tail
+        self._passed_roles.append(serving.execution_role)
+        return tail.next(
+            self._tasks.task(
+                "CreateModel",
+                "createModel",
+                release.create_model_request(
+                    serving=serving,
+                    model_name_path="$.candidate.model_name",
+                    model_s3_uri_path="$.candidate.model_s3_uri",
                 ),
-                result_path="$.gate",
+                result_path=sfn.JsonPath.DISCARD,
             )
-            rejected = sfn.Pass(
-                self,
-                "GateFailed",
-                result=sfn.Result.from_object({"approval_status": "Rejected", "gated": True, "passed": False}),
-                result_path="$.gate",
-            )
-            gate = (
-                sfn.Choice(self, "EvaluationGate").when(self._gate_condition(evaluation), approved).otherwise(rejected)
-            )
-            tail.next(gate)
-            register_inputs: list[sfn.INextable] = [approved, rejected]
-        else:
+        )
+
+    def _evaluation_gate(
+        self,
+        tail: sfn.INextable,
+        evaluation: EvaluationStage | None,
+        serving: ServingTarget | None,
+        auto_approve: bool,
+    ) -> tuple[list[sfn.INextable], str | None]:
+        """Evaluate the candidate and decide its approval status; returns the states that lead to registration and
+        the JSONPath of the report's S3 URI (None without evaluation)."""
+        if evaluation is None:
             ungated = sfn.Pass(
                 self,
                 "NoEvaluationGate",
@@ -245,17 +262,51 @@ class LifecycleWorkflow(Construct):
                 result_path="$.gate",
             )
             tail.next(ungated)
-            register_inputs = [ungated]
+            return [ungated], None
+        self._passed_roles.append(evaluation.role)
+        tail = self._evaluation(tail, evaluation, serving)
+        approved = sfn.Pass(
+            self,
+            "GatePassed",
+            result=sfn.Result.from_object(
+                {
+                    "approval_status": "Approved" if auto_approve else "PendingManualApproval",
+                    "gated": True,
+                    "passed": True,
+                }
+            ),
+            result_path="$.gate",
+        )
+        rejected = sfn.Pass(
+            self,
+            "GateFailed",
+            result=sfn.Result.from_object({"approval_status": "Rejected", "gated": True, "passed": False}),
+            result_path="$.gate",
+        )
+        tail.next(
+            sfn.Choice(self, "EvaluationGate").when(self._gate_condition(evaluation), approved).otherwise(rejected)
+        )
+        return [approved, rejected], "$.evaluation.report.uri"
 
-        # ---- register -------------------------------------------------------------------------------------------
-        register = self._task(
+    def _register(
+        self,
+        gate_outcomes: Sequence[sfn.INextable],
+        *,
+        group_name: str,
+        image_uri: str,
+        environment: Mapping[str, str],
+        instance_type: str,
+        report_uri_path: str | None,
+    ) -> sfn.CustomState:
+        """Register the model package with the gate's approval status (and the report as its quality metrics)."""
+        register = self._tasks.task(
             "RegisterModelPackage",
             "createModelPackage",
             release.model_package_request(
-                group_name=model_package_group_name,
-                image_uri=package_image_uri,
-                environment=package_environment,
-                instance_type=package_instance_type,
+                group_name=group_name,
+                image_uri=image_uri,
+                environment=environment,
+                instance_type=instance_type,
                 model_s3_uri_path="$.candidate.model_s3_uri",
                 approval_status_path="$.gate.approval_status",
                 report_s3_uri_path=report_uri_path,
@@ -264,11 +315,14 @@ class LifecycleWorkflow(Construct):
             ),
             sdk=True,
             result_path="$.registration",
-            retry=SAGEMAKER_TRANSIENT,
         )
-        for state in register_inputs:
+        for state in gate_outcomes:
             state.next(register)
+        return register
 
+    def _release(self, register: sfn.CustomState, deploy_to: ServingTarget | None) -> None:
+        """Rejected -> notify and fail; Approved (and the run's `deploy` option) with a target -> deploy; else notify
+        the registration."""
         succeeded = sfn.Succeed(self, "LifecycleSucceeded")
         registered = self._notify("NotifyRegistered", "REGISTERED").next(succeeded)
         rejected_end = self._notify("NotifyRejected", "REJECTED").next(
@@ -282,66 +336,20 @@ class LifecycleWorkflow(Construct):
         after_register = sfn.Choice(self, "ApprovedForDeployment").when(
             sfn.Condition.string_equals("$.gate.approval_status", "Rejected"), rejected_end
         )
-        if serving is not None and deploy:
+        if deploy_to is not None:
             after_register.when(
                 sfn.Condition.and_(
                     sfn.Condition.string_equals("$.gate.approval_status", "Approved"),
                     sfn.Condition.boolean_equals("$.run.options.deploy", True),
                 ),
-                self._deploy(serving, succeeded),
+                self._deploy(deploy_to, succeeded),
             )
         register.next(after_register.otherwise(registered))
 
-        # ---- the state machine ----------------------------------------------------------------------------------
-        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(chain),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            role=self.role,
-            timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            comment="Foundation-model lifecycle: pre-train, fine-tune, evaluate, gate, register, deploy, notify",
-        )
-        self._grant(stack, key)
-
     # ---- building blocks ----------------------------------------------------------------------------------------
-    def _task(
-        self,
-        name: str,
-        action: str,
-        parameters: Mapping[str, Any],
-        *,
-        result_path: str,
-        retry: Sequence[str],
-        sync: bool = False,
-        sdk: bool = False,
-        result_selector: Mapping[str, Any] | None = None,
-        on_error: sfn.IChainable | None = None,
-        error_path: str = "$.error",
-    ) -> sfn.CustomState:
-        """One SageMaker call with its full request; retried on `retry`, every other error caught into `error_path`
-        and on to `on_error`."""
-        state: dict[str, Any] = {
-            "Type": "Task",
-            "Resource": sagemaker_resource(action, sync=sync, sdk=sdk),
-            "Parameters": dict(parameters),
-            "ResultPath": result_path,
-        }
-        if result_selector:
-            state["ResultSelector"] = dict(result_selector)
-        task = sfn.CustomState(self, name, state_json=state)
-        task.add_retry(errors=list(retry), interval=cdk.Duration.seconds(15), backoff_rate=2, max_attempts=3)
-        task.add_catch(on_error or self._notify_failure, errors=["States.ALL"], result_path=error_path)
-        operation = action[0].upper() + action[1:]
-        self.requests[name] = (operation, dict(parameters))
-        self._sagemaker_actions.add(operation)
-        if sync:
-            self._sync_actions.add(action)
-            self._sagemaker_actions |= {operation.replace("Create", verb, 1) for verb in ("Describe", "Stop")}
-        return task
+    def _model_uri(self, job_name_path: str) -> str:
+        """The intrinsic that formats the model a training job wrote (`<output prefix><job>/output/model/`)."""
+        return f"States.Format('{self._training_output}{{}}/output/model/', {job_name_path})"
 
     def _notify(self, name: str, status: str, *, error: bool = False) -> tasks.SnsPublish:
         message: dict[str, Any] = {
@@ -355,18 +363,14 @@ class LifecycleWorkflow(Construct):
         else:
             message["gate"] = sfn.JsonPath.object_at("$.gate")
             message["model_package"] = sfn.JsonPath.string_at("$.registration.ModelPackageArn")
-        publish = tasks.SnsPublish(
+        return notify(
             self,
             name,
             topic=self._topic,
-            message=sfn.TaskInput.from_object(message),
+            message=message,
             subject=f"Foundation-model lifecycle: {status}",
-            result_path=sfn.JsonPath.DISCARD,
+            catch=None if error else self._notify_failure,
         )
-        publish.add_retry(errors=list(IDEMPOTENT), interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=3)
-        if not error:
-            publish.add_catch(self._notify_failure, errors=["States.ALL"], result_path="$.error")
-        return publish
 
     def _wait_in_service(
         self,
@@ -381,14 +385,14 @@ class LifecycleWorkflow(Construct):
         rolled-back deployment), goes to `on_error`."""
         key = f"$.{state_key(prefix)}"
         wait = sfn.Wait(self, f"{prefix}Wait", time=sfn.WaitTime.duration(self._poll))
-        check = self._task(
+        check = self._tasks.task(
             f"{prefix}Describe",
             "describeEndpoint",
             describe,
             sdk=True,
             retry=IDEMPOTENT,
             result_path=key,
-            on_error=on_error,
+            catch=on_error,
             result_selector={"status.$": "$.EndpointStatus", "config.$": "$.EndpointConfigName"},
         )
         not_serving = sfn.Pass(
@@ -434,7 +438,7 @@ class LifecycleWorkflow(Construct):
                 result_path="$.evaluation",
             )
             # The candidate endpoint costs money until it is deleted: any failure from here on deletes it first.
-            on_error = self._task(
+            on_error = self._tasks.task(
                 "DeleteCandidateAfterFailure",
                 "deleteEndpoint",
                 release.delete_endpoint_request(endpoint_name_path="$.candidate.eval_endpoint_name"),
@@ -444,7 +448,7 @@ class LifecycleWorkflow(Construct):
                 error_path="$.cleanup_error",
             )
             on_error.next(self._notify_failure)
-            config = self._task(
+            config = self._tasks.task(
                 "CreateCandidateEndpointConfig",
                 "createEndpointConfig",
                 release.endpoint_config_request(
@@ -454,9 +458,8 @@ class LifecycleWorkflow(Construct):
                     model_name_path="$.candidate.model_name",
                 ),
                 result_path=sfn.JsonPath.DISCARD,
-                retry=SAGEMAKER_TRANSIENT,
             )
-            endpoint = self._task(
+            endpoint = self._tasks.task(
                 "CreateCandidateEndpoint",
                 "createEndpoint",
                 release.create_endpoint_request(
@@ -464,7 +467,6 @@ class LifecycleWorkflow(Construct):
                     config_name_path="$.candidate.eval_endpoint_name",
                 ),
                 result_path=sfn.JsonPath.DISCARD,
-                retry=SAGEMAKER_TRANSIENT,
             )
             waiting = self._wait_in_service(
                 "Candidate",
@@ -497,29 +499,28 @@ class LifecycleWorkflow(Construct):
         tail = jobs_start
         for name, request in evaluation.jobs.items():
             tail = tail.next(
-                self._task(
+                self._tasks.task(
                     name,
                     "createProcessingJob",
                     request,
                     sync=True,
-                    retry=SAGEMAKER_TRANSIENT,
                     result_path=f"$.evaluation.jobs.{state_key(name)}",
-                    on_error=on_error,
+                    catch=on_error,
                 )
             )
         if serving is not None:
             tail = tail.next(
-                self._task(
+                self._tasks.task(
                     "DeleteCandidateEndpoint",
                     "deleteEndpoint",
                     release.delete_endpoint_request(endpoint_name_path="$.candidate.eval_endpoint_name"),
                     sdk=True,
                     retry=IDEMPOTENT,
                     result_path=sfn.JsonPath.DISCARD,
-                    on_error=on_error,
+                    catch=on_error,
                 )
             ).next(
-                self._task(
+                self._tasks.task(
                     "DeleteCandidateEndpointConfig",
                     "deleteEndpointConfig",
                     release.delete_endpoint_config_request(config_name_path="$.candidate.eval_endpoint_name"),
@@ -542,14 +543,9 @@ class LifecycleWorkflow(Construct):
             result_selector={"report": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body"))},
             result_path="$.evaluation.result",
         )
-        read_report.add_retry(
-            errors=["S3.S3Exception", "S3.SdkClientException"],
-            interval=cdk.Duration.seconds(5),
-            backoff_rate=2,
-            max_attempts=3,
-        )
+        S3_TRANSIENT.apply(read_report)
         read_report.add_catch(self._notify_failure, errors=["States.ALL"], result_path="$.error")
-        evaluation.report_bucket.grant_read(self._principal)
+        evaluation.report_bucket.grant_read(self.role)
         record = sfn.Pass(
             self,
             "RecordReportLocation",
@@ -586,7 +582,7 @@ class LifecycleWorkflow(Construct):
         return sfn.Condition.and_(*conditions)
 
     def _deploy(self, serving: ServingTarget, done: sfn.IChainable) -> sfn.IChainable:
-        config = self._task(
+        config = self._tasks.task(
             "CreateLiveEndpointConfig",
             "createEndpointConfig",
             release.endpoint_config_request(
@@ -596,14 +592,12 @@ class LifecycleWorkflow(Construct):
                 model_name_path="$.candidate.model_name",
             ),
             result_path=sfn.JsonPath.DISCARD,
-            retry=SAGEMAKER_TRANSIENT,
         )
-        update = self._task(
+        update = self._tasks.task(
             "UpdateLiveEndpoint",
             "updateEndpoint",
             release.update_endpoint_request(serving=serving, config_name_path="$.candidate.live_config_name"),
             result_path=sfn.JsonPath.DISCARD,
-            retry=SAGEMAKER_TRANSIENT,
         )
         deployed = self._notify("NotifyDeployed", "DEPLOYED").next(done)
         waiting = self._wait_in_service(
@@ -617,39 +611,12 @@ class LifecycleWorkflow(Construct):
         return config
 
     # ---- permissions ----------------------------------------------------------------------------------------------
-    def _grant(self, stack: cdk.Stack, key: kms.IKey) -> None:
-        def arn(resource: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name="*")
-
-        resources = [
-            arn(r)
-            for r in (
-                "training-job",
-                "processing-job",
-                "model",
-                "endpoint",
-                "endpoint-config",
-                "model-package",
-                "model-package-group",
-            )
-        ]
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=sorted({f"sagemaker:{a}" for a in self._sagemaker_actions} | {"sagemaker:AddTags"}),
-                resources=resources,
-            )
-        )
-        # .sync integrations watch the jobs through these managed EventBridge rules.
-        rules = [
-            stack.format_arn(service="events", resource="rule", resource_name=f"StepFunctionsGetEventsFor{rule}")
-            for action, rule in SYNC_RULES.items()
-            if action in self._sync_actions
-        ]
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"], resources=rules)
-        )
+    def _grant(self, key: kms.IKey) -> None:
+        """Exactly the SageMaker actions the definition calls, PassRole for the roles its requests name, and the
+        key grants SageMaker creates with the caller's credentials for encrypted job outputs and endpoint volumes."""
+        for statement in self._tasks.policy_statements(cdk.Stack.of(self), SAGEMAKER_RESOURCE_TYPES):
+            self.role.add_to_policy(statement)
         for role in self._passed_roles:
             role.grant_pass_role(self.role)
-        # SageMaker creates grants on the platform key for encrypted job outputs and endpoint volumes.
         for statement in key_grants_for_sagemaker(key.key_arn):
             self.role.add_to_policy(statement)

@@ -16,11 +16,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from cdk_constructs import clarify_analysis_config as analysis
 from cdk_constructs.config_objects import ConfigObjects
-from cdk_constructs.processing_request import ProcessingPlacement
 from config.evaluation import ClarifyConfig, MonitoringConfig
+from neuron.errors import UserError
 from neuron.images import UnknownRegionError, model_monitor_image_uri
+from sagemaker_requests import clarify_analysis_config as analysis
+from sagemaker_requests.processing import ProcessingPlacement
 
 SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
 ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
@@ -32,7 +33,7 @@ def analyzer_image_uri(region: str) -> str:
     try:
         return model_monitor_image_uri(region)
     except UnknownRegionError as err:
-        raise ValueError(
+        raise UserError(
             f"evaluation.monitoring.data_quality_baseline and evaluation.monitoring.model_quality need the Model "
             f"Monitor analyzer image, but {err}. Fix: choose one of those regions, or set both to null"
         ) from None

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.compliance import acknowledge_in_hipaa_and_nist
+from compliance.packs import acknowledge_in_hipaa_and_nist
 
 # The interface endpoints a SageMaker workload needs with no internet route: control and data plane, credentials,
 # logs and metrics, image pulls, the lifecycle workflow, and the Hugging Face token in Secrets Manager.

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.compliance import acknowledge_in_hipaa_and_nist
+from compliance.packs import acknowledge_in_hipaa_and_nist
 
 NO_REPLICATION_REASON = (
     "Cross-region replication is a per-deployment disaster-recovery decision; objects are versioned and "

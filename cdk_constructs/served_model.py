@@ -11,11 +11,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.inference import HubSource, ModelPlan, S3PrefixSource, TarballSource
+from config.inference import HubSource, ModelConfig, S3PrefixSource, TarballSource
+from neuron.planning import ModelPlan
 from neuron.serving import MODEL_DIR, ServingShape, environment
 
 
-def serving_shape(plan: ModelPlan, *, model_location: str) -> ServingShape:
+def serving_shape(plan: ModelPlan[ModelConfig], *, model_location: str) -> ServingShape:
     model = plan.config
     return ServingShape(
         model_location=model_location,
@@ -36,7 +37,7 @@ def serving_shape(plan: ModelPlan, *, model_location: str) -> ServingShape:
     )
 
 
-def model_data(plan: ModelPlan, bucket: s3.IBucket) -> dict[str, Any]:
+def model_data(plan: ModelPlan[ModelConfig], bucket: s3.IBucket) -> dict[str, Any]:
     """The container's ModelDataSource / ModelDataUrl (CloudFormation shape), empty for a Hub download."""
     model = plan.config
     if model.compiled_artifacts is not None:
@@ -58,7 +59,7 @@ def model_data(plan: ModelPlan, bucket: s3.IBucket) -> dict[str, Any]:
     return {}
 
 
-def model_prefixes(plan: ModelPlan) -> list[str]:
+def model_prefixes(plan: ModelPlan[ModelConfig]) -> list[str]:
     """The models-bucket prefixes this model reads (for the execution role)."""
     model = plan.config
     found = [model.compiled_artifacts] if model.compiled_artifacts else []
@@ -77,7 +78,7 @@ class ServedModel(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        plan: ModelPlan,
+        plan: ModelPlan[ModelConfig],
         image_uri: str,
         role: iam.IRole,
         models_bucket: s3.IBucket,

@@ -1,5 +1,5 @@
 """Settings of model evaluation: Clarify bias/explainability, foundation-model evaluation thresholds, monitoring,
-and the Bedrock guardrail. Metric names, directions and risks come from `evaluation.metrics` (shared with the job)."""
+and the Bedrock guardrail. Metric names, directions and risks come from `evaluation.catalog` (shared with the job)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from config.base import StrictModel
-from evaluation.metrics import METRICS
-from evaluation.model_runner import PAYLOAD_FORMATS
+from evaluation.catalog import METRICS, PAYLOAD_FORMATS
 
 # Clarify's bias metrics (SageMaker Clarify docs, "Pre-training bias metrics" / "Post-training data and model bias
 # metrics", checked 2026-11).

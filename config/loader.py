@@ -11,12 +11,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from config.app import AppConfig
+from neuron.errors import UserError
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROFILE_SUFFIX = ".yaml"
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A configuration mistake, already phrased for the person who made it."""
 
 
@@ -60,16 +61,18 @@ def load_config(
     try:
         return AppConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_errors(err, f"{path.name} (profile {profile!r})")) from None
+        raise ConfigError(format_errors(err, f"{path.name} (profile {profile!r})", AppConfig)) from None
 
 
-def format_errors(err: ValidationError, where: str) -> str:
+def format_errors(err: ValidationError, where: str, model: type[BaseModel]) -> str:
+    """One line per problem: the setting's path, its value and the rule; an unknown key lists the keys `model`
+    accepts at that place (the model the input was validated against, so another file's keys are never offered)."""
     lines = [f"invalid configuration in {where}:"]
     for e in err.errors(include_url=False):
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            allowed = allowed_keys(AppConfig, e["loc"][:-1])
+            allowed = allowed_keys(model, e["loc"][:-1])
             message = f"unknown key; allowed here: {', '.join(allowed)}"
             lines.append(f"  - {path}: {message}")
             continue

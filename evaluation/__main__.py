@@ -15,10 +15,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from evaluation.catalog import METRICS, PAYLOAD_FORMATS
 from evaluation.datasets import DatasetError
 from evaluation.evaluate import EvaluationPlan, evaluate, write_records
-from evaluation.metrics import METRICS
-from evaluation.model_runner import PAYLOAD_FORMATS, EndpointModelRunner, ModelRunner
+from evaluation.model_runner import EndpointModelRunner, ModelRunner
 from evaluation.report import build_report, write_report
 from evaluation.scoring import Scorer, default_scorer
 

@@ -11,8 +11,8 @@ from statistics import fmean
 from string import Template
 from typing import Any
 
+from evaluation.catalog import METRICS
 from evaluation.datasets import load_dataset, resolve
-from evaluation.metrics import METRICS
 from evaluation.model_runner import ModelRunner
 from evaluation.report import metric_entry
 from evaluation.scoring import Scorer

@@ -7,10 +7,11 @@ The serving containers differ in request and response shape; a `PayloadFormat` n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jmespath
+
+from evaluation.catalog import PAYLOAD_FORMATS, PayloadFormat
 
 
 class ModelRunner(Protocol):
@@ -20,31 +21,6 @@ class ModelRunner(Protocol):
 
 class ModelResponseError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class PayloadFormat:
-    name: str
-    output_path: str  # JMESPath of the generated text in the response
-    log_probability_path: str | None  # JMESPath of the per-token log probabilities of the prompt, if the server has it
-
-    def generation_request(self, prompt: str, max_new_tokens: int) -> dict[str, Any]:
-        return {
-            "inputs": prompt,
-            "parameters": {"max_new_tokens": max_new_tokens, "do_sample": False, "return_full_text": False},
-        }
-
-    def log_probability_request(self, text: str) -> dict[str, Any]:
-        # TGI scores the prompt itself ("prefill") when asked for decoder input details.
-        return {"inputs": text, "parameters": {"max_new_tokens": 1, "details": True, "decoder_input_details": True}}
-
-
-PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
-    # Hugging Face TGI (tgi-neuronx): a list with one generation; prefill log probabilities with details.
-    "tgi": PayloadFormat("tgi", "[0].generated_text", "[0].details.prefill[].logprob"),
-    # DJL LMI (lmi-neuronx) rolling batch: one object; no prompt log probabilities.
-    "lmi": PayloadFormat("lmi", "generated_text", None),
-}
 
 
 def extract_text(payload: Any, fmt: PayloadFormat) -> str:

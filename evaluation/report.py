@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evaluation.metrics import METRICS, Risk, passes
+from evaluation.catalog import METRICS, Risk, passes
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "report.schema.json"

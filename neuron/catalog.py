@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from neuron.errors import UserError
+
 CHECKED = "2026-11"
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -102,7 +104,7 @@ HBM_GBPS_PER_CHIP: dict[str, float] = {"inf2": 820.0, "trn1": 820.0, "trn1n": 82
 HBM_BANDWIDTH_SOURCE = "https://aws.amazon.com/ec2/instance-types/inf2/, /trn1/, /trn2/ (checked 2026-11)"
 
 
-class UnknownInstanceTypeError(ValueError):
+class UnknownInstanceTypeError(UserError):
     pass
 
 

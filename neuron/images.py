@@ -18,13 +18,14 @@ from neuron.catalog import (
     ContainerKind,
     instance,
 )
+from neuron.errors import UserError
 
 
-class UnknownRegionError(ValueError):
+class UnknownRegionError(UserError):
     pass
 
 
-class ImageMismatchError(ValueError):
+class ImageMismatchError(UserError):
     pass
 
 

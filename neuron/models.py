@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from neuron.errors import UserError
+
 ModelKind = Literal["decoder", "encoder", "encoder-decoder"]
 MODEL_KINDS: tuple[ModelKind, ...] = ("decoder", "encoder", "encoder-decoder")
 CHECKED = "2026-11"
@@ -175,7 +177,7 @@ PRESETS: dict[str, ModelArchitecture] = {
 }
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(UserError):
     pass
 
 

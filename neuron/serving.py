@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from neuron.catalog import ContainerKind
+from neuron.errors import UserError
 
 Support = Literal["always", "optional", "none"]
 MODEL_DIR = "/opt/ml/model"  # where SageMaker places ModelDataSource / ModelDataUrl content
@@ -128,7 +129,7 @@ SERVERS: dict[ContainerKind, ServerProfile] = {
 }
 
 
-class UnknownServerError(ValueError):
+class UnknownServerError(UserError):
     pass
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from neuron.catalog import INSTANCES, TENSOR_PARALLEL_DEGREES, InstanceSpec, instance
+from neuron.errors import UserError
 from neuron.models import ModelArchitecture
 
 GIB = 1024**3
@@ -36,7 +37,7 @@ RUNTIME_RESERVED_GIB_PER_CORE = 1.0
 HOST_RESERVED_GIB = 2.0
 
 
-class SizingError(ValueError):
+class SizingError(UserError):
     """A model that does not fit, phrased with the numbers and the smallest configuration that would."""
 
 

@@ -62,7 +62,7 @@ def load_examples(path: Path) -> ExamplesFile:
     try:
         return ExamplesFile.model_validate(raw or {})
     except ValidationError as err:
-        raise CliError(format_errors(err, f"examples file {path}"), ExitCode.USAGE) from None
+        raise CliError(format_errors(err, f"examples file {path}", ExamplesFile), ExitCode.USAGE) from None
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from cdk_constructs.compliance import add_compliance_checks
+from cdk_constructs.handoffs import EvaluationStage, ServingTarget
+from compliance.packs import add_compliance_checks
 from config import AppConfig
-from stacks.contracts import EvaluationStage, ServingTarget
 from stacks.evaluation import EvaluationStack
 from stacks.hyperpod import HyperPodStack
 from stacks.inference import InferenceStack

@@ -12,21 +12,21 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk_constructs import sagemaker_role_statements as statements
+from cdk_constructs import sagemaker_role as statements
 from cdk_constructs.clarify_jobs import ClarifyJobs, run_key
-from cdk_constructs.compliance import acknowledge
 from cdk_constructs.config_objects import ConfigObjects
 from cdk_constructs.evaluation_workflow import EvaluationWorkflow
 from cdk_constructs.fm_evaluation_job import FoundationModelEvaluationJob
-from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
 from cdk_constructs.guardrail import ContentGuardrail
+from cdk_constructs.handoffs import EvaluationStage, Platform
 from cdk_constructs.model_monitoring import ModelMonitoring
-from cdk_constructs.processing_request import ProcessingPlacement
+from compliance.packs import acknowledge
+from compliance.wildcards import acknowledge_wildcards
 from config import AppConfig
-from evaluation.metrics import METRICS
+from evaluation.catalog import METRICS
+from neuron.errors import UserError
 from neuron.images import UnknownRegionError, clarify_image_uri
-from stacks.contracts import EvaluationStage
-from stacks.platform import Platform
+from sagemaker_requests.processing import ProcessingPlacement
 
 # State names of the evaluation jobs (the lifecycle uses them as its state names too).
 FM_EVALUATION_STATE = "FoundationModelEvaluation"
@@ -52,7 +52,7 @@ def clarify_image_for(config: AppConfig) -> str | None:
     try:
         return clarify_image_uri(config.region)
     except UnknownRegionError as err:
-        raise ValueError(
+        raise UserError(
             f"profile {config.profile!r}: {', '.join(uses)} {'needs' if len(uses) == 1 else 'need'} SageMaker Clarify, "
             f"but {err}. Fix: choose one of "
             "those regions, or set evaluation.clarify to null and evaluation.monitoring.model_bias and "

@@ -4,26 +4,24 @@ persistent, self-healing cluster serves better than one training job."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from constructs import Construct
 
+from cdk_constructs.handoffs import Platform
 from cdk_constructs.hyperpod_cluster import HyperPodCluster
 from config import AppConfig
-from stacks.platform import Platform
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "hyperpod"
 
 
 class HyperPodStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: AppConfig, platform: Platform, **kwargs: object
+        self, scope: Construct, construct_id: str, *, config: AppConfig, platform: Platform, **kwargs: Any
     ) -> None:
         super().__init__(
-            scope,
-            construct_id,
-            description="Neuron GenAI: SageMaker HyperPod cluster (Slurm, Trainium)",
-            **kwargs,  # type: ignore[arg-type]
+            scope, construct_id, description="Neuron GenAI: SageMaker HyperPod cluster (Slurm, Trainium)", **kwargs
         )
         settings = config.hyperpod
         self.hyperpod = HyperPodCluster(

@@ -16,6 +16,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_constructs.handoffs import Platform, ServingTarget
 from cdk_constructs.inference_alarms import DeploymentAlarms, alarm_names
 from cdk_constructs.inference_autoscaling import NeuronAutoscaling
 from cdk_constructs.inference_components import NeuronInferenceComponent
@@ -23,11 +24,10 @@ from cdk_constructs.inference_endpoint import VARIANT_NAME, NeuronEndpoint
 from cdk_constructs.inference_role import InferenceExecutionRole
 from cdk_constructs.served_model import ServedModel, model_prefixes, serving_shape
 from config import AppConfig
-from config.inference import InferenceConfig, ModelPlan, plan
+from config.inference import InferenceConfig, ModelConfig
 from neuron.images import container, dlc_account, image_uri
+from neuron.planning import ModelPlan, plan
 from neuron.serving import MODEL_DIR, environment
-from stacks.contracts import ServingTarget
-from stacks.platform import Platform
 
 HUB_EGRESS_OUTPUT = (
     "models {keys} download from the Hugging Face Hub: outside the VPC, with internet egress, without network isolation"
@@ -195,7 +195,7 @@ class InferenceStack(cdk.Stack):
 
     # ----------------------------------------------------------------------------------------------------------------
     def _production_variant(
-        self, inference: InferenceConfig, plans: dict[str, ModelPlan], first: str
+        self, inference: InferenceConfig, plans: dict[str, ModelPlan[ModelConfig]], first: str
     ) -> dict[str, Any]:
         variant: dict[str, Any] = {
             "VariantName": VARIANT_NAME,
@@ -255,7 +255,7 @@ class InferenceStack(cdk.Stack):
                 settings["VpcConfig"] = vpc_config
         return settings
 
-    def _generation_document(self, plans: dict[str, ModelPlan]) -> dict[str, Any]:
+    def _generation_document(self, plans: dict[str, ModelPlan[ModelConfig]]) -> dict[str, Any]:
         models: dict[str, Any] = {}
         for key, model_plan in plans.items():
             model = model_plan.config
@@ -271,7 +271,7 @@ class InferenceStack(cdk.Stack):
         return {"models": models}
 
     def _serving_target(
-        self, plans: dict[str, ModelPlan], images: dict[str, str], vpc_config: dict[str, Any]
+        self, plans: dict[str, ModelPlan[ModelConfig]], images: dict[str, str], vpc_config: dict[str, Any]
     ) -> ServingTarget:
         """The first LLM (else the first model) as a single-model variant loading new artifacts from S3."""
         key = next((k for k, p in plans.items() if p.config.profile.generates_text), next(iter(plans)))
@@ -298,7 +298,7 @@ class InferenceStack(cdk.Stack):
         )
 
 
-def _startup_settings(model_plan: ModelPlan, *, from_s3: bool = False) -> dict[str, int]:
+def _startup_settings(model_plan: ModelPlan[ModelConfig], *, from_s3: bool = False) -> dict[str, int]:
     settings = {
         "VolumeSizeInGB": model_plan.volume_size_gb,
         "ContainerStartupHealthCheckTimeoutInSeconds": model_plan.container_startup_timeout_seconds,

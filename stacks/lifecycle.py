@@ -7,6 +7,8 @@ stack's evaluation stage (gate); without them the workflow skips those stages.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -14,18 +16,17 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from cdk_constructs import sagemaker_role_statements as role_statements
-from cdk_constructs.compliance import acknowledge_in_hipaa_and_nist
-from cdk_constructs.granular_acknowledgment import acknowledge_wildcards
+from cdk_constructs import sagemaker_role as role_statements
+from cdk_constructs.handoffs import EvaluationStage, Platform, ServingTarget
 from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
 from cdk_constructs.source_archive import SourceArchive
-from cdk_constructs.storage_layout import TRAINING_OUTPUT_PREFIX
-from cdk_constructs.training_job_request import TrainingJobTargets, training_job_request
+from compliance.packs import acknowledge_in_hipaa_and_nist
+from compliance.wildcards import acknowledge_wildcards
 from config import AppConfig
 from config.training import TRAINING_SOURCE_DIR, TrainingJobConfig
 from neuron.images import container, dlc_account, image_uri
-from stacks.contracts import EvaluationStage, ServingTarget
-from stacks.platform import Platform
+from sagemaker_requests.storage_layout import TRAINING_OUTPUT_PREFIX
+from sagemaker_requests.training_job import TrainingJobTargets, training_job_request
 
 # Evaluation, registration and the two endpoint roll-outs, on top of the training jobs' own limits.
 WORKFLOW_MARGIN_SECONDS = 12 * 3600
@@ -50,13 +51,13 @@ class LifecycleStack(cdk.Stack):
         platform: Platform,
         serving: ServingTarget | None = None,
         evaluation: EvaluationStage | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             scope,
             construct_id,
             description="Neuron GenAI: Trainium training and the foundation-model lifecycle workflow",
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
         settings = config.lifecycle
         buckets = platform.buckets

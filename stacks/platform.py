@@ -5,19 +5,19 @@ Kept in its own stack so that the stateless stacks can be replaced freely while 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.compliance import acknowledge_in_hipaa_and_nist
+from cdk_constructs.handoffs import DataBuckets, Platform
 from cdk_constructs.private_network import PrivateNetwork
 from cdk_constructs.secure_bucket import NO_REPLICATION_REASON, SecureBucket
+from compliance.packs import acknowledge_in_hipaa_and_nist
 from config import AppConfig
 from config.platform import LOG_RETENTION_DAYS
 
@@ -26,37 +26,15 @@ RETENTION: dict[int, logs.RetentionDays] = dict(zip(LOG_RETENTION_DAYS, list(log
 DATA_BUCKETS = ("models", "datasets", "checkpoints", "evaluation", "data_capture")
 
 
-@dataclass(frozen=True)
-class DataBuckets:
-    models: s3.IBucket
-    datasets: s3.IBucket
-    checkpoints: s3.IBucket
-    evaluation: s3.IBucket
-    data_capture: s3.IBucket
-
-
-@dataclass(frozen=True)
-class Platform:
-    """What the stateless stacks receive from the platform stack."""
-
-    key: kms.IKey
-    buckets: DataBuckets
-    vpc: ec2.IVpc
-    subnets: ec2.SubnetSelection
-    workload_security_group: ec2.ISecurityGroup
-    efa_security_group: ec2.ISecurityGroup
-    log_retention: logs.RetentionDays
-
-
 class PlatformStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
         settings = config.platform
         super().__init__(
             scope,
             construct_id,
             termination_protection=settings.retain_data,
             description="Neuron GenAI platform: KMS key, data buckets, private VPC with endpoints (stateful)",
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
         removal = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
         log_retention = RETENTION[settings.log_retention_days]

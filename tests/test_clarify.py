@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from cdk_constructs import clarify_analysis_config as analysis
 from config import load_config
 from config.evaluation import ClarifyConfig
+from sagemaker_requests import clarify_analysis_config as analysis
 from tests.harness import Synthesized
 from tests.test_evaluation_stack import as_sent, definition, processing_states
 from tests.test_lifecycle import deployed

@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 
 from evaluation.__main__ import main, parse_args, run, target_from
+from evaluation.catalog import METRICS, PAYLOAD_FORMATS
 from evaluation.datasets import REQUIRED_COLUMNS, SAMPLES_DIR, DatasetError, load_dataset
 from evaluation.evaluate import EvaluationPlan, evaluate
-from evaluation.metrics import METRICS
-from evaluation.model_runner import PAYLOAD_FORMATS, EndpointModelRunner, ModelResponseError
+from evaluation.model_runner import EndpointModelRunner, ModelResponseError
 from evaluation.report import SCHEMA_PATH, build_report, validate_report
 from evaluation.scoring import BuiltinScorer, ScoringUnavailableError, builtin_perturbations, qa_accuracy_scores
 

@@ -20,10 +20,10 @@ from aws_cdk import aws_kms as kms
 from botocore.validate import ParamValidator
 from cfnlint.api import ManualArgs, lint
 
-from cdk_constructs.compliance import add_compliance_checks
 from cdk_constructs.fm_evaluation_job import EVALUATION_SOURCE
 from cdk_constructs.guardrail import ContentGuardrail
 from cdk_constructs.model_monitoring import analyzer_image_uri
+from compliance.packs import add_compliance_checks
 from config import AppConfig, load_config
 from stacks.evaluation import EvaluationStack
 from stacks.platform import PlatformStack

@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from config import ConfigError, load_config
-from config.inference import GenerationSettings, InferenceConfig, PreflightError, plan
+from config.inference import GenerationSettings, InferenceConfig
+from neuron.planning import PreflightError, plan
 
 
 def error_of(profile: str = "dev", **overrides: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from cdk_constructs.served_model import serving_shape
 from config import load_config
-from config.inference import plan
+from neuron.planning import plan
 from neuron.serving import MODEL_DIR, environment
 from tests.harness import synth
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from botocore.validate import ParamValidator
 
 from cdk_constructs import inference_role
-from cdk_constructs.granular_acknowledgment import wildcard_findings
+from compliance.wildcards import wildcard_findings
 from neuron.catalog import CONTAINERS, ContainerKind
 from stacks.inference import InferenceStack
 from tests.harness import Synthesized, synth, synth_with

@@ -13,9 +13,9 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-from cdk_constructs.compliance import add_compliance_checks
+from cdk_constructs.handoffs import EvaluationStage, ServingTarget
+from compliance.packs import add_compliance_checks
 from config import load_config
-from stacks.contracts import EvaluationStage, ServingTarget
 from stacks.lifecycle import DEPLOY_DRIFT_NOTE, LifecycleStack
 from stacks.platform import PlatformStack
 from tests.harness import CDK_CONTEXT, Synthesized, synth
@@ -249,11 +249,22 @@ def test_every_task_retries_and_catches_failures_into_a_notification() -> None:
     # Once the candidate endpoint exists, a failure deletes it before notifying.
     for name in ("CandidateDescribe", "FoundationModelEvaluation", "DeleteCandidateEndpoint"):
         assert tasks[name]["Catch"][0]["Next"] == "DeleteCandidateAfterFailure", name
-    assert tasks["FineTune"]["Retry"][0]["ErrorEquals"] == [
-        "SageMaker.AmazonSageMakerException",
-        "SageMaker.SageMakerException",
-        "SageMaker.ThrottlingException",
+    assert tasks["FineTune"]["Retry"] == [
+        {
+            "ErrorEquals": [
+                "SageMaker.AmazonSageMakerException",
+                "SageMaker.SageMakerException",
+                "SageMaker.ThrottlingException",
+                "SageMaker.ResourceLimitExceededException",
+            ],
+            "IntervalSeconds": 30,
+            "MaxAttempts": 3,
+            "BackoffRate": 2,
+            "JitterStrategy": "FULL",
+        }
     ]
+    # The candidate's status is polled (idempotent): any task failure is retried.
+    assert tasks["CandidateDescribe"]["Retry"][0]["ErrorEquals"] == ["States.TaskFailed"]
     assert states["NotifyFailure"]["Next"] == "LifecycleFailed" and states["LifecycleFailed"]["Type"] == "Fail"
 
 

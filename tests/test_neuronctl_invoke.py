@@ -603,3 +603,16 @@ def test_cli_refusal_exits_3_with_one_message(capsys: pytest.CaptureFixture[str]
         "8 = 109 > context window 64 "
         "of model 'ep' (over by 45): lower --max-new-tokens to 55"
     ]
+
+
+def test_unknown_key_in_an_examples_file_lists_the_examples_file_keys(tmp_path: Path) -> None:
+    """The allowed keys come from the examples file's own model, not from the profile's (a past bug)."""
+    path = tmp_path / "extra.yaml"
+    path.write_text("template: '{input} -> {output}'\nexamples: [{input: a, output: b, label: c}]\nregion: x\n")
+    with pytest.raises(CliError) as caught:
+        load_examples(path)
+    assert caught.value.message == (
+        f"invalid configuration in examples file {path}:\n"
+        "  - examples.0.label: unknown key; allowed here: input, output\n"
+        "  - region: unknown key; allowed here: examples, instruction, separator, template"
+    )

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from config import load_config
-from config.inference import PreflightError
-from config.inference import plan as preflight
 from neuron.catalog import INSTANCES, TENSOR_PARALLEL_DEGREES, ContainerKind
 from neuron.models import preset
+from neuron.planning import PreflightError
+from neuron.planning import plan as preflight
 from neuron.sizing import SizingError, check_fit
 from neuronctl import cli, cost, prices, throughput
 from neuronctl.errors import ExitCode

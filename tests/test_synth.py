@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from cdk_constructs.compliance import add_compliance_checks
+from compliance.packs import add_compliance_checks
 from tests.background import cli_synth
 from tests.harness import CDK_CONTEXT, ROOT, synth_with
 from tools.synth_summary import summarize

@@ -91,7 +91,7 @@ def test_code_ships_as_a_reproducible_asset_read_through_the_code_channel(dev: S
     archive = reproducible_tarball(TRAINING_SOURCE_DIR)
     assert archive == reproducible_tarball(TRAINING_SOURCE_DIR)  # same sources, same bytes, same asset hash
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        assert sorted(tar.getnames()) == ["requirements.txt", "train.py"]
+        assert sorted(tar.getnames()) == ["__init__.py", "requirements.txt", "train.py"]
 
 
 def test_multi_node_spot_job_gets_efa_and_max_wait(prod: Synthesized) -> None:

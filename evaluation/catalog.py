@@ -1,12 +1,15 @@
-"""The metrics a foundation-model evaluation can gate on: direction, the risk each one measures, its dataset.
+"""What the evaluation job knows that the CDK app also needs: the metrics it can gate on (direction, the risk each one
+measures, its dataset) and the request/response shapes of the serving containers it scores.
 
-Shared by the job (scoring, report) and the CDK config (threshold validation), so a metric is defined once.
+Standard library only: the CDK config and stacks import this module (threshold validation, payload checks) without
+pulling in the job's runtime dependencies. A metric or payload format is defined here once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Direction(StrEnum):
@@ -91,3 +94,31 @@ METRICS: dict[str, MetricSpec] = {
 
 def passes(score: float, threshold: float, direction: Direction | str) -> bool:
     return score >= threshold if Direction(direction) is Direction.MIN else score <= threshold
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Serving containers' request and response shapes
+# --------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PayloadFormat:
+    name: str
+    output_path: str  # JMESPath of the generated text in the response
+    log_probability_path: str | None  # JMESPath of the per-token log probabilities of the prompt, if the server has it
+
+    def generation_request(self, prompt: str, max_new_tokens: int) -> dict[str, Any]:
+        return {
+            "inputs": prompt,
+            "parameters": {"max_new_tokens": max_new_tokens, "do_sample": False, "return_full_text": False},
+        }
+
+    def log_probability_request(self, text: str) -> dict[str, Any]:
+        # TGI scores the prompt itself ("prefill") when asked for decoder input details.
+        return {"inputs": text, "parameters": {"max_new_tokens": 1, "details": True, "decoder_input_details": True}}
+
+
+PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
+    # Hugging Face TGI (tgi-neuronx): a list with one generation; prefill log probabilities with details.
+    "tgi": PayloadFormat("tgi", "[0].generated_text", "[0].details.prefill[].logprob"),
+    # DJL LMI (lmi-neuronx) rolling batch: one object; no prompt log probabilities.
+    "lmi": PayloadFormat("lmi", "generated_text", None),
+}

@@ -1,6 +1,8 @@
 """What one stack hands another: typed values passed through constructor arguments, never looked up by name.
 
-The platform's handoff is `stacks.platform.Platform`; these are the handoffs between the stateless stacks.
+They live beside the constructs that take them (a building block never imports the stack that composes it): the
+platform stack hands `Platform` to every stateless stack, the inference stack hands `ServingTarget` to the lifecycle,
+the evaluation stack hands `EvaluationStage` to the lifecycle.
 """
 
 from __future__ import annotations
@@ -9,8 +11,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+
+
+@dataclass(frozen=True)
+class DataBuckets:
+    models: s3.IBucket
+    datasets: s3.IBucket
+    checkpoints: s3.IBucket
+    evaluation: s3.IBucket
+    data_capture: s3.IBucket
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the stateless stacks receive from the platform stack."""
+
+    key: kms.IKey
+    buckets: DataBuckets
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    workload_security_group: ec2.ISecurityGroup
+    efa_security_group: ec2.ISecurityGroup
+    log_retention: logs.RetentionDays
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from config.evaluation import POST_TRAINING_METRICS, PRE_TRAINING_METRICS, ClarifyConfig
+from neuron.errors import UserError
 
 CONFIG_INPUT = "/opt/ml/processing/input/config"
 DATA_INPUT = "/opt/ml/processing/input/data"
 RESULT_OUTPUT = "/opt/ml/processing/output"
 
 
-class AnalysisConfigError(ValueError):
+class AnalysisConfigError(UserError):
     pass
 
 

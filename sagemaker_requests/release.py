@@ -8,9 +8,30 @@ take a JSONPath or an intrinsic function). The tests validate every one against 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from stacks.contracts import ServingTarget
+from aws_cdk import aws_iam as iam
+
+
+class ServingTarget(Protocol):
+    """What these requests read of the live endpoint (`cdk_constructs.handoffs.ServingTarget` provides it)."""
+
+    @property
+    def endpoint_name(self) -> str: ...
+    @property
+    def execution_role(self) -> iam.IRole: ...
+    @property
+    def image_uri(self) -> str: ...
+    @property
+    def environment(self) -> Mapping[str, str]: ...
+    @property
+    def production_variant(self) -> Mapping[str, Any]: ...
+    @property
+    def endpoint_config(self) -> Mapping[str, Any]: ...
+    @property
+    def vpc_config(self) -> Mapping[str, Any]: ...
+    @property
+    def enable_network_isolation(self) -> bool: ...
 
 
 def model_data_source(model_s3_uri_path: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdk_constructs.storage_layout import compile_cache_prefix
 from config.training import TrainingJobConfig
 from neuron.catalog import instance
+from sagemaker_requests.storage_layout import compile_cache_prefix
 
 CODE_CHANNEL = "code"
 CODE_DIR = f"/opt/ml/input/data/{CODE_CHANNEL}"

@@ -17,7 +17,7 @@ import jsii
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct, IValidation
 
-from cdk_constructs.compliance import acknowledge
+from compliance.packs import acknowledge
 
 
 def flatten_reference(node: Any) -> str:

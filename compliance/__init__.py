@@ -1,0 +1,1 @@
+"""cdk-nag compliance packs and the scoped ways to acknowledge a finding."""
