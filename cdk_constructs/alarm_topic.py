@@ -10,7 +10,18 @@ from constructs import Construct
 
 
 class AlarmTopic(Construct):
-    """The topic has its own key: CloudWatch must be allowed to use it, which the platform key does not grant."""
+    """An SNS topic encrypted with its own key, which CloudWatch may use to publish alarm notifications.
+
+    The topic has its own key: CloudWatch must be allowed to use it, which the platform key does not grant.
+
+    Args:
+        description: what the alarms are about; the topic's display name and the key's description.
+
+    Attributes:
+        key: the topic's KMS key (rotation on, 7-day deletion window, destroyed with the stack: it encrypts only
+            transient notifications).
+        topic: the topic (TLS-only publishing).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, description: str) -> None:
         super().__init__(scope, construct_id)

@@ -32,6 +32,25 @@ def run_key(kind: str) -> str:
 
 
 class ClarifyJobs(Construct):
+    """The CreateProcessingJob requests of the Clarify jobs (no resources of its own but the static config object).
+
+    Args:
+        clarify: the Clarify settings (dataset, facets, predictor, optional SHAP, job resources).
+        image_uri: the Clarify processing image of the stack's region.
+        placement: role, KMS key, subnets and security groups every job runs with.
+        datasets_bucket: holds `clarify.dataset_key`.
+        results_bucket: where results go (`clarify/runs/<execution>/<kind>/result`) and run configs are written.
+        config_objects: collects the synth-time data-bias config (deployed under its prefix).
+
+    Attributes:
+        data_bias_request: the data-bias job (network isolated: it calls no model).
+        runtime_configs: kind -> analysis config the workflow writes per run (`model_bias`, and `explainability`
+            when SHAP is configured), the endpoint left as `$.evaluation.endpoint_name`.
+        runtime_requests: kind -> the job request that reads that run's config (not isolated: it queries the
+            endpoint through the SageMaker runtime VPC endpoint).
+        results_bucket: as given.
+    """
+
     def __init__(
         self,
         scope: Construct,

@@ -26,7 +26,19 @@ HANDLER_REASON = (
 
 
 class ConfigObjects(Construct):
-    """Collects documents with `add`, and deploys them under `prefix` when the stack is deployed."""
+    """Collects documents with `add`, and deploys them under `prefix` when the stack is deployed (`seal`).
+
+    Args:
+        bucket: the destination bucket.
+        prefix: key prefix of every document (a trailing `/` is added).
+        vpc, subnets: where the BucketDeployment handler runs (the private subnets; S3 via the gateway endpoint).
+        key: encrypts the handler's log group.
+        log_retention: of that log group.
+
+    Attributes:
+        bucket, prefix: as given (prefix normalized to end in `/`).
+        deployment: the BucketDeployment once `seal()` created it; None before, and when nothing was added.
+    """
 
     def __init__(
         self,

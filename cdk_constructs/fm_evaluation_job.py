@@ -31,6 +31,22 @@ REPORT_PATH = f"{PROCESSING_ROOT}/output/report"
 
 
 class FoundationModelEvaluationJob(Construct):
+    """The evaluation image (built from `evaluation/` at deploy) and the CreateProcessingJob request that runs it.
+
+    Args:
+        settings: thresholds, prompts, payload format, generation length, dataset prefix and job resources.
+        placement: role, KMS key, subnets and security groups the job runs with.
+        role: the job's role; granted pull on the image repository.
+        datasets_bucket: holds `settings.datasets_prefix` (optional: without it the job uses its bundled samples).
+        reports_bucket: receives `evaluation-reports/<execution>/report.json`.
+
+    Attributes:
+        image: the DockerImageAsset.
+        request: the CreateProcessingJob request (network on: the job calls the endpoint through the VPC endpoint).
+        report_key_format: `evaluation-reports/{}/report.json`; report_key_path: the intrinsic with the execution
+            name filled in.
+    """
+
     def __init__(
         self,
         scope: Construct,

@@ -15,6 +15,18 @@ from config.evaluation import GuardrailConfig
 
 
 class ContentGuardrail(Construct):
+    """A Bedrock guardrail (content filters, prompt-attack filter, denied topics, contextual grounding) and a
+    published version of it.
+
+    Args:
+        settings: filter strengths, denied topics, grounding and relevance thresholds, blocked messages.
+        key: encrypts the guardrail.
+
+    Attributes:
+        guardrail, version: the CfnGuardrail and its CfnGuardrailVersion (replaced when the settings change).
+        guardrail_id, guardrail_arn, version_number: for the operator tooling.
+    """
+
     def __init__(self, scope: Construct, construct_id: str, *, settings: GuardrailConfig, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self._key = key

@@ -54,7 +54,27 @@ def compile_cache_prefix(groups: Sequence[HyperPodGroup]) -> str:
 
 
 class HyperPodCluster(Construct):
-    """`self.cluster` (CfnCluster), `self.role` (the nodes' execution role), `self.scripts` (the S3 upload)."""
+    """A HyperPod cluster (Slurm) of Trainium instance groups, with its lifecycle scripts uploaded to S3.
+
+    Args:
+        groups: the instance groups (controller, login, compute); the compute groups share one instance family.
+        node_recovery: `Automatic` or `None`.
+        deep_health_checks: checks run on compute nodes when they start.
+        partition: the Slurm partition of the compute nodes.
+        scripts: the lifecycle-scripts folder; must contain `on_create.sh`.
+        bucket: receives the scripts under `hyperpod/lifecycle/`.
+        compile_cache_bucket: holds the Neuron compile cache of the cluster's family.
+        key: encrypts the upload's logs; the nodes may use it.
+        vpc, subnets, security_groups: where the nodes run.
+        upload_security_group: the script upload function's group.
+        log_retention: of the upload function's log group.
+
+    Attributes:
+        cluster: the CfnCluster.
+        role: the nodes' execution role.
+        scripts: the BucketDeployment of the lifecycle scripts and `cluster.env`.
+        compile_cache_url: the `s3://` URL of the compile cache.
+    """
 
     def __init__(
         self,

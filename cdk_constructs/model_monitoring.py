@@ -40,6 +40,23 @@ def analyzer_image_uri(region: str) -> str:
 
 
 class ModelMonitoring(Construct):
+    """Monitoring job definitions and their schedules on one endpoint's captured data.
+
+    Args:
+        endpoint_name: the monitored endpoint (data capture must be on).
+        settings: which monitors run (model bias, explainability, data quality with a baseline, model quality),
+            their schedule (`hourly` or `daily`), resources and the capture's attributes.
+        clarify, clarify_image_uri: the Clarify settings and image the bias and explainability monitors use; either
+            None leaves those two out.
+        placement: role, KMS key, subnets and security groups of every job.
+        bucket: ground truth, baselines and reports (`monitoring/reports/<type>`).
+        config_objects: collects the analysis configs of the Clarify monitors.
+
+    Attributes:
+        job_definitions, schedules: monitoring type (`ModelBias`, `ModelExplainability`, `DataQuality`,
+            `ModelQuality`) -> its job definition / monitoring schedule; only the configured ones.
+    """
+
     def __init__(
         self,
         scope: Construct,

@@ -25,6 +25,22 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 
 
 class PrivateNetwork(Construct):
+    """A VPC of private isolated subnets (no NAT, no internet gateway) with flow logs and VPC endpoints.
+
+    Args:
+        cidr: the VPC's address range; also the source allowed to reach the interface endpoints.
+        max_azs: availability zones (one /20 private subnet each).
+        key: encrypts the flow-log group.
+        log_retention: of the flow-log group.
+
+    Attributes:
+        vpc: the VPC, with the S3 gateway endpoint and the interface endpoints of `INTERFACE_ENDPOINTS`.
+        subnets: the selection of its private isolated subnets.
+        endpoint_security_group: the interface endpoints' group (HTTPS from the VPC's CIDR, no egress).
+        workload_security_group: for SageMaker endpoints and jobs (HTTPS egress only).
+        efa_security_group: all traffic between its own members only (EFA).
+    """
+
     def __init__(
         self,
         scope: Construct,

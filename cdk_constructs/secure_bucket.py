@@ -16,6 +16,19 @@ NO_REPLICATION_REASON = (
 
 
 class SecureBucket(Construct):
+    """An S3 bucket with the project's baseline: SSE-KMS with a bucket key, public access blocked, TLS 1.2+ only,
+    versioned, owner-enforced, access-logged, incomplete uploads aborted after 7 days.
+
+    Args:
+        key: the encryption key.
+        access_logs: receives the server access logs under `<construct_id>/`.
+        retain: keep the bucket and its objects when the stack is deleted; else both are deleted.
+        noncurrent_version_expiration_days: how long overwritten or deleted versions are kept.
+
+    Attributes:
+        bucket: the bucket.
+    """
+
     def __init__(
         self,
         scope: Construct,

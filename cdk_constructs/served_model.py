@@ -71,7 +71,22 @@ def model_prefixes(plan: ModelPlan[ModelConfig]) -> list[str]:
 
 
 class ServedModel(Construct):
-    """A CfnModel for one planned model; runs in the VPC with network isolation unless it downloads from the Hub."""
+    """A CfnModel for one planned model; runs in the VPC with network isolation unless it downloads from the Hub.
+
+    Args:
+        plan: the pre-flight's plan of the model (server, compiled shape, source, timeouts).
+        image_uri: the Neuron serving image.
+        role: the execution role SageMaker assumes for the model.
+        models_bucket: holds the model's S3 prefix, tarball or compiled artifacts.
+        vpc_config: `SecurityGroupIds` and `Subnets` (API shape); applied only when the model is isolated (a Hub
+            download needs SageMaker-managed egress). None: never in a VPC.
+
+    Attributes:
+        model: the CfnModel.
+        environment: the container's environment (the serving shape; `HF_TOKEN` as a Secrets Manager dynamic
+            reference when a gated Hub model needs it).
+        isolated: network isolation on (the model loads from S3).
+    """
 
     def __init__(
         self,

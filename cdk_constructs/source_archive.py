@@ -38,7 +38,15 @@ def reproducible_tarball(source: Path) -> bytes:
 
 
 class SourceArchive(Construct):
-    """`self.asset` is the uploaded archive; `self.file_name` is its object's name (what a channel downloads)."""
+    """A source directory packed as a reproducible `sourcedir.tar.gz` and uploaded as a file asset.
+
+    Args:
+        source: the directory to pack (`__pycache__`, tool caches and `.pyc` files are left out); must exist.
+
+    Attributes:
+        asset: the uploaded archive.
+        file_name: its object's name (what a training channel downloads).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, source: Path) -> None:
         super().__init__(scope, construct_id)
