@@ -1,0 +1,528 @@
+"""Each construct built alone in a bare `cdk.Stack` (the generative-ai-cdk-constructs style): its key resources and
+properties with exact values, and the metric methods' namespace, dimensions and statistic.
+
+The profile tests synthesize whole stacks; these pin what one construct makes of its arguments, so a change in a
+construct shows up here even when no profile exercises that path. Configuration objects come from the shipped profiles
+(`load_config`), so the inputs are the real ones.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+
+from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_constructs.inference_alarms import DeploymentAlarms, alarm_names
+from cdk_constructs.inference_autoscaling import NeuronAutoscaling
+from cdk_constructs.inference_components import NeuronInferenceComponent
+from cdk_constructs.inference_endpoint import NeuronEndpoint
+from cdk_constructs.secure_bucket import SecureBucket
+from cdk_constructs.served_model import ServedModel
+from config import AppConfig, load_config
+from config.inference import ModelConfig
+from neuron.planning import ModelPlan, plan
+from tests.harness import CDK_CONTEXT
+
+REGION = "us-east-1"
+
+
+def bare() -> cdk.Stack:
+    """A stack with nothing in it, in a fixed region (image URIs and AZs need one). CloudFormation validation is off,
+    as in every unit synth (tests/harness.py); cfn-lint checks the profiles' templates."""
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    return cdk.Stack(app, "Bare", env=cdk.Environment(region=REGION))
+
+
+def template(stack: cdk.Stack) -> dict[str, Any]:
+    return dict(assertions.Template.from_stack(stack).to_json())
+
+
+def resources(stack: cdk.Stack, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template(stack)["Resources"].items() if v["Type"] == resource_type}
+
+
+def only(stack: cdk.Stack, resource_type: str) -> dict[str, Any]:
+    (found,) = resources(stack, resource_type).values()
+    return dict(found.get("Properties", {}))
+
+
+def ref(stack: cdk.Stack, construct: Any) -> dict[str, str]:
+    return {"Ref": stack.get_logical_id(construct)}
+
+
+def get_att(stack: cdk.Stack, construct: Any, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [stack.get_logical_id(construct), attribute]}
+
+
+@cache
+def profile(name: str) -> AppConfig:
+    return load_config(name, environ={})
+
+
+@cache
+def plans(name: str) -> dict[str, ModelPlan[ModelConfig]]:
+    inference = profile(name).inference
+    assert inference is not None
+    return plan(inference)
+
+
+def metric_of(stack: cdk.Stack, metric: cloudwatch.IMetric) -> dict[str, Any]:
+    """The metric as CloudWatch gets it: namespace, name, resolved dimensions, statistic and period."""
+    config = metric.to_metric_config().metric_stat
+    assert config is not None
+    return {
+        "namespace": config.namespace,
+        "name": config.metric_name,
+        "dimensions": {d.name: stack.resolve(d.value) for d in config.dimensions or []},
+        "statistic": config.statistic,
+        "period": config.period.to_seconds(),
+    }
+
+
+# --- SecureBucket ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("retain", [True, False])
+def test_secure_bucket_is_encrypted_private_tls_only_versioned_and_logged(retain: bool) -> None:
+    stack = bare()
+    key = kms.Key(stack, "Key")
+    logs_bucket = s3.Bucket(stack, "AccessLogs")
+    built = SecureBucket(
+        stack, "Data", key=key, access_logs=logs_bucket, retain=retain, noncurrent_version_expiration_days=30
+    )
+    (bucket_id,) = [k for k in resources(stack, "AWS::S3::Bucket") if k.startswith("Data")]
+    bucket = template(stack)["Resources"][bucket_id]
+    props = bucket["Properties"]
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {
+                "BucketKeyEnabled": True,
+                "ServerSideEncryptionByDefault": {
+                    "KMSMasterKeyID": get_att(stack, key.node.default_child, "Arn"),
+                    "SSEAlgorithm": "aws:kms",
+                },
+            }
+        ]
+    }
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert props["LoggingConfiguration"] == {
+        "DestinationBucketName": ref(stack, logs_bucket.node.default_child),
+        "LogFilePrefix": "Data/",
+    }
+    assert props["LifecycleConfiguration"] == {
+        "Rules": [
+            {
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                "Status": "Enabled",
+            }
+        ]
+    }
+    assert bucket["DeletionPolicy"] == ("Retain" if retain else "Delete")
+    # Deleting a bucket that is not retained empties it first (CDK's auto-delete custom resource).
+    assert bool(resources(stack, "Custom::S3AutoDeleteObjects")) is not retain
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in resources(stack, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == ref(stack, built.bucket.node.default_child)
+    ]
+    denials = [s["Condition"] for s in policy if s["Effect"] == "Deny"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in denials
+    assert {"NumericLessThan": {"s3:TlsVersion": 1.2}} in denials
+
+
+# --- AlarmTopic ------------------------------------------------------------------------------------------------------
+def test_alarm_topic_has_its_own_rotating_key_that_cloudwatch_may_use() -> None:
+    stack = bare()
+    built = AlarmTopic(stack, "Alarms", description="inference deployment")
+    key = only(stack, "AWS::KMS::Key")
+    assert (key["EnableKeyRotation"], key["PendingWindowInDays"]) == (True, 7)
+    assert key["Description"] == "Encrypts the inference deployment alarm topic"
+    (cloudwatch_statement,) = [
+        s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert cloudwatch_statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    topic = only(stack, "AWS::SNS::Topic")
+    assert topic == {
+        "DisplayName": "inference deployment",
+        "KmsMasterKeyId": get_att(stack, built.key.node.default_child, "Arn"),
+    }
+    (statement,) = only(stack, "AWS::SNS::TopicPolicy")["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+# --- NeuronEndpoint --------------------------------------------------------------------------------------------------
+VARIANT = {
+    "VariantName": "AllTraffic",
+    "InstanceType": "ml.inf2.8xlarge",
+    "InitialInstanceCount": 2,
+    "ModelName": "model-a",
+    "InitialVariantWeight": 1.0,
+    "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+}
+KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+CAPTURE = {
+    "EnableCapture": True,
+    "InitialSamplingPercentage": 10,
+    "DestinationS3Uri": "s3://capture/data-capture/dev",
+    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+}
+
+
+def endpoint_in(stack: cdk.Stack, *, blue_green: bool = True) -> NeuronEndpoint:
+    deployment = profile("prod").inference.deployment if blue_green else None  # type: ignore[union-attr]
+    return NeuronEndpoint(
+        stack,
+        "Endpoint",
+        production_variant=VARIANT,
+        endpoint_config={"KmsKeyId": KEY_ARN, "DataCaptureConfig": CAPTURE},
+        deployment=deployment,
+        rollback_alarm_names=["a-5xx", "a-latency-p99"],
+    )
+
+
+def test_endpoint_writes_the_api_shaped_variant_and_config_verbatim_and_rolls_blue_green() -> None:
+    stack = bare()
+    built = endpoint_in(stack)
+    config = only(stack, "AWS::SageMaker::EndpointConfig")
+    assert config == {
+        "ProductionVariants": [VARIANT],
+        "KmsKeyId": KEY_ARN,
+        "DataCaptureConfig": CAPTURE,
+    }
+    endpoint = only(stack, "AWS::SageMaker::Endpoint")
+    assert endpoint["EndpointConfigName"] == get_att(stack, built.config, "EndpointConfigName")
+    assert "EndpointName" not in endpoint  # CloudFormation names it: replacement and rollback keep working
+    deployment = profile("prod").inference.deployment  # type: ignore[union-attr]
+    assert endpoint["DeploymentConfig"] == {
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a-5xx"}, {"AlarmName": "a-latency-p99"}]},
+        "BlueGreenUpdatePolicy": {
+            "MaximumExecutionTimeoutInSeconds": deployment.maximum_execution_timeout_seconds,
+            "TerminationWaitInSeconds": deployment.termination_wait_seconds,
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_percent},
+                "WaitIntervalInSeconds": deployment.wait_interval_seconds,
+            },
+        },
+    }
+    assert stack.resolve(built.endpoint_arn) == ref(stack, built.endpoint)
+
+
+def test_endpoint_without_deployment_has_no_blue_green_policy() -> None:
+    stack = bare()
+    endpoint_in(stack, blue_green=False)
+    assert "DeploymentConfig" not in only(stack, "AWS::SageMaker::Endpoint")
+
+
+def test_endpoint_metrics_carry_the_variant_dimensions_and_default_statistics() -> None:
+    stack = bare()
+    built = endpoint_in(stack)
+    dimensions = {"EndpointName": get_att(stack, built.endpoint, "EndpointName"), "VariantName": "AllTraffic"}
+    expected = {
+        "metric_invocations": ("AWS/SageMaker", "Invocations", "Sum"),
+        "metric_invocation_4xx_errors": ("AWS/SageMaker", "Invocation4XXErrors", "Sum"),
+        "metric_invocation_5xx_errors": ("AWS/SageMaker", "Invocation5XXErrors", "Sum"),
+        "metric_invocation_model_errors": ("AWS/SageMaker", "InvocationModelErrors", "Sum"),
+        "metric_model_latency": ("AWS/SageMaker", "ModelLatency", "Average"),
+        "metric_overhead_latency": ("AWS/SageMaker", "OverheadLatency", "Average"),
+        "metric_invocations_per_instance": ("AWS/SageMaker", "InvocationsPerInstance", "Sum"),
+        "metric_concurrent_requests_per_model": ("AWS/SageMaker", "ConcurrentRequestsPerModel", "Maximum"),
+        "metric_cpu_utilization": ("/aws/sagemaker/Endpoints", "CPUUtilization", "Average"),
+        "metric_memory_utilization": ("/aws/sagemaker/Endpoints", "MemoryUtilization", "Average"),
+        "metric_disk_utilization": ("/aws/sagemaker/Endpoints", "DiskUtilization", "Average"),
+    }
+    for method, (namespace, name, statistic) in expected.items():
+        assert metric_of(stack, getattr(built, method)()) == {
+            "namespace": namespace,
+            "name": name,
+            "dimensions": dimensions,
+            "statistic": statistic,
+            "period": 300,
+        }, method
+    # Any metric by name; the statistic and period can be overridden.
+    custom = built.metric("AWS/SageMaker", "ModelLatency", statistic="p99", period=cdk.Duration.minutes(1))
+    assert metric_of(stack, custom) == {
+        "namespace": "AWS/SageMaker",
+        "name": "ModelLatency",
+        "dimensions": dimensions,
+        "statistic": "p99",
+        "period": 60,
+    }
+
+
+def test_endpoint_grant_invoke_allows_invoking_and_streaming_this_endpoint_only() -> None:
+    stack = bare()
+    built = endpoint_in(stack)
+    caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    grant = built.grant_invoke(caller)
+    assert grant.success
+    (statement,) = only(stack, "AWS::IAM::Policy")["PolicyDocument"]["Statement"]
+    assert statement == {
+        "Action": ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+        "Effect": "Allow",
+        "Resource": ref(stack, built.endpoint),
+    }
+
+
+# --- NeuronInferenceComponent ----------------------------------------------------------------------------------------
+def component_in(
+    stack: cdk.Stack, key: str = "llama", *, alarms: tuple[str, ...] = ("c-5xx",)
+) -> NeuronInferenceComponent:
+    return NeuronInferenceComponent(
+        stack,
+        f"Component-{key}",
+        plan=plans("multimodel")[key],
+        endpoint=endpoint_in(stack, blue_green=False),
+        model_name="model-a",
+        deployment=profile("multimodel").inference.deployment,  # type: ignore[union-attr]
+        rollback_alarm_names=list(alarms),
+    )
+
+
+def test_component_reserves_its_neuroncores_and_memory_and_rolls_one_copy_at_a_time() -> None:
+    stack = bare()
+    built = component_in(stack)
+    model_plan = plans("multimodel")["llama"]
+    deployment = profile("multimodel").inference.deployment  # type: ignore[union-attr]
+    props = only(stack, "AWS::SageMaker::InferenceComponent")
+    assert props["EndpointName"] == get_att(stack, built.endpoint.endpoint, "EndpointName")
+    assert props["VariantName"] == "AllTraffic"
+    assert props["Specification"] == {
+        "ModelName": "model-a",
+        "ComputeResourceRequirements": {"NumberOfAcceleratorDevicesRequired": 2, "MinMemoryRequiredInMb": 17365},
+        "StartupParameters": {
+            "ContainerStartupHealthCheckTimeoutInSeconds": model_plan.container_startup_timeout_seconds,
+            "ModelDataDownloadTimeoutInSeconds": model_plan.model_data_download_timeout_seconds,
+        }
+        if model_plan.model_data_download_timeout_seconds is not None
+        else {"ContainerStartupHealthCheckTimeoutInSeconds": model_plan.container_startup_timeout_seconds},
+    }
+    assert props["RuntimeConfig"] == {"CopyCount": 2}
+    assert props["DeploymentConfig"] == {
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "c-5xx"}]},
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+            "RollbackMaximumBatchSize": {"Type": "COPY_COUNT", "Value": 2},
+            "WaitIntervalInSeconds": deployment.wait_interval_seconds,
+            "MaximumExecutionTimeoutInSeconds": deployment.maximum_execution_timeout_seconds,
+        },
+    }
+    # The name is the last part of the ARN CloudFormation returns.
+    arn = get_att(stack, built.component, "InferenceComponentArn")
+    assert stack.resolve(built.name) == {"Fn::Select": [1, {"Fn::Split": ["/", arn]}]}
+
+
+def test_component_metrics_carry_the_component_dimension_and_default_statistics() -> None:
+    stack = bare()
+    built = component_in(stack)
+    dimensions = {"InferenceComponentName": stack.resolve(built.name)}
+    expected = {
+        "metric_invocations": ("AWS/SageMaker", "Invocations", "Sum"),
+        "metric_invocation_4xx_errors": ("AWS/SageMaker", "Invocation4XXErrors", "Sum"),
+        "metric_invocation_5xx_errors": ("AWS/SageMaker", "Invocation5XXErrors", "Sum"),
+        "metric_invocation_model_errors": ("AWS/SageMaker", "InvocationModelErrors", "Sum"),
+        "metric_model_latency": ("AWS/SageMaker", "ModelLatency", "Average"),
+        "metric_overhead_latency": ("AWS/SageMaker", "OverheadLatency", "Average"),
+        "metric_invocations_per_copy": ("AWS/SageMaker", "InvocationsPerCopy", "Sum"),
+        "metric_concurrent_requests_per_copy": ("AWS/SageMaker", "ConcurrentRequestsPerCopy", "Maximum"),
+        "metric_no_capacity_invocation_failures": ("AWS/SageMaker", "NoCapacityInvocationFailures", "Sum"),
+        "metric_cpu_utilization": ("/aws/sagemaker/InferenceComponents", "CPUUtilizationNormalized", "Average"),
+        "metric_memory_utilization": ("/aws/sagemaker/InferenceComponents", "MemoryUtilizationNormalized", "Average"),
+    }
+    for method, (namespace, name, statistic) in expected.items():
+        assert metric_of(stack, getattr(built, method)()) == {
+            "namespace": namespace,
+            "name": name,
+            "dimensions": dimensions,
+            "statistic": statistic,
+            "period": 300,
+        }, method
+
+
+def test_component_grant_invoke_is_the_hosting_endpoints() -> None:
+    stack = bare()
+    built = component_in(stack)
+    caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    built.grant_invoke(caller)
+    (statement,) = only(stack, "AWS::IAM::Policy")["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
+    assert statement["Resource"] == ref(stack, built.endpoint.endpoint)
+
+
+# --- DeploymentAlarms ------------------------------------------------------------------------------------------------
+def test_deployment_alarms_watch_the_targets_5xx_sum_and_p99_latency_in_microseconds() -> None:
+    stack = bare()
+    target = component_in(stack)
+    topic = sns.Topic(stack, "Topic")
+    built = DeploymentAlarms(
+        stack,
+        "Alarms",
+        name_prefix="stack-llama",
+        target=target,
+        errors_5xx_per_minute=5,
+        latency_p99_ms=2_000,
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        action=cloudwatch_actions.SnsAction(topic),
+    )
+    assert built.alarm_names == alarm_names("stack-llama") == ["stack-llama-5xx", "stack-llama-latency-p99"]
+    alarms = {
+        p["Properties"]["MetricName"]: p["Properties"] for p in resources(stack, "AWS::CloudWatch::Alarm").values()
+    }
+    common = {
+        "Namespace": "AWS/SageMaker",
+        "Dimensions": [{"Name": "InferenceComponentName", "Value": stack.resolve(target.name)}],
+        "Period": 60,
+        "EvaluationPeriods": 3,
+        "DatapointsToAlarm": 2,
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [ref(stack, topic.node.default_child)],
+        "OKActions": [ref(stack, topic.node.default_child)],
+    }
+    assert alarms["Invocation5XXErrors"] == common | {
+        "AlarmName": "stack-llama-5xx",
+        "AlarmDescription": "stack-llama: at least 5 server errors a minute",
+        "MetricName": "Invocation5XXErrors",
+        "Statistic": "Sum",
+        "Threshold": 5,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    }
+    assert alarms["ModelLatency"] == common | {
+        "AlarmName": "stack-llama-latency-p99",
+        "AlarmDescription": "stack-llama: p99 model latency above 2000 ms",
+        "MetricName": "ModelLatency",
+        "ExtendedStatistic": "p99",
+        "Threshold": 2_000_000,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+
+
+# --- NeuronAutoscaling -----------------------------------------------------------------------------------------------
+def test_autoscaling_a_variant_tracks_concurrency_and_invocations_per_instance() -> None:
+    stack = bare()
+    endpoint = endpoint_in(stack)
+    scaling = profile("embedding").inference.scaling  # type: ignore[union-attr]
+    assert scaling is not None
+    built = NeuronAutoscaling(stack, "Scaling", scaling=scaling, target=endpoint)
+    target = only(stack, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["ServiceNamespace"] == "sagemaker"
+    assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    assert target["ResourceId"] == {
+        "Fn::Join": ["", ["endpoint/", get_att(stack, endpoint.endpoint, "EndpointName"), "/variant/AllTraffic"]]
+    }
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (scaling.min_capacity, scaling.max_capacity)
+    policies = {
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]: p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        for p in resources(stack, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    }
+    expected = {}
+    if scaling.target_concurrent_requests is not None:
+        expected["SageMakerVariantConcurrentRequestsPerModelHighResolution"] = scaling.target_concurrent_requests
+    if scaling.target_invocations_per_minute is not None:
+        expected["SageMakerVariantInvocationsPerInstance"] = scaling.target_invocations_per_minute
+    assert {k: v["TargetValue"] for k, v in policies.items()} == expected
+    for configuration in policies.values():
+        assert (configuration["ScaleInCooldown"], configuration["ScaleOutCooldown"]) == (
+            scaling.scale_in_cooldown_seconds,
+            scaling.scale_out_cooldown_seconds,
+        )
+    assert built.scale_from_zero is None
+
+
+def test_autoscaling_a_component_that_may_reach_zero_adds_the_first_copy_on_no_capacity() -> None:
+    stack = bare()
+    component = component_in(stack, "embed")
+    scaling = plans("multimodel")["embed"].config.scaling
+    assert scaling is not None and scaling.min_capacity == 0
+    built = NeuronAutoscaling(stack, "Scaling", scaling=scaling, target=component)
+    target = only(stack, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
+    assert target["ResourceId"] == {"Fn::Join": ["", ["inference-component/", stack.resolve(component.name)]]}
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 4)
+    ((step_id, step),) = [
+        (k, p["Properties"])
+        for k, p in resources(stack, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if p["Properties"]["PolicyType"] == "StepScaling"
+    ]
+    assert step["StepScalingPolicyConfiguration"]["AdjustmentType"] == "ChangeInCapacity"
+    assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
+        {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}
+    ]
+    assert built.scale_from_zero is not None
+    alarm = only(stack, "AWS::CloudWatch::Alarm")
+    assert {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions", "Statistic", "Period", "Threshold")} == {
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "NoCapacityInvocationFailures",
+        "Dimensions": [{"Name": "InferenceComponentName", "Value": stack.resolve(component.name)}],
+        "Statistic": "Sum",
+        "Period": 60,
+        "Threshold": 1,
+    }
+    assert alarm["AlarmActions"] == [{"Ref": step_id}]
+
+
+# --- ServedModel -----------------------------------------------------------------------------------------------------
+VPC_CONFIG = {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1", "subnet-2"]}
+
+
+def test_served_model_from_s3_runs_isolated_in_the_vpc_with_its_compiled_shape() -> None:
+    stack = bare()
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    bucket = s3.Bucket(stack, "Models")
+    model_plan = plans("prod")["chat"]
+    built = ServedModel(
+        stack,
+        "Model",
+        plan=model_plan,
+        image_uri="image:1",
+        role=role,
+        models_bucket=bucket,
+        vpc_config=VPC_CONFIG,
+    )
+    props = only(stack, "AWS::SageMaker::Model")
+    assert built.isolated is True and props["EnableNetworkIsolation"] is True
+    assert props["VpcConfig"] == VPC_CONFIG
+    assert props["ExecutionRoleArn"] == get_att(stack, role.node.default_child, "Arn")
+    container = props["PrimaryContainer"]
+    assert container["Image"] == "image:1"
+    assert container["Environment"] == built.environment
+    assert built.environment["HF_MODEL_ID"] == "/opt/ml/model"
+    assert container["ModelDataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
+    assert container["ModelDataSource"]["S3DataSource"]["CompressionType"] == "None"
+
+
+def test_served_model_from_the_hub_runs_outside_the_vpc() -> None:
+    stack = bare()
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    model_plan = plans("dev")["chat"]
+    built = ServedModel(
+        stack,
+        "Model",
+        plan=model_plan,
+        image_uri="image:1",
+        role=role,
+        models_bucket=s3.Bucket(stack, "Models"),
+        vpc_config=VPC_CONFIG,
+    )
+    props = only(stack, "AWS::SageMaker::Model")
+    assert built.isolated is False and props["EnableNetworkIsolation"] is False
+    assert "VpcConfig" not in props and "ModelDataSource" not in props["PrimaryContainer"]
+    assert built.environment["HF_MODEL_ID"] == getattr(model_plan.config.source, "model_id")  # noqa: B009
