@@ -8,7 +8,11 @@ construct shows up here even when no profile exercises that path. Configuration 
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,24 +20,40 @@ import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 
 from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_constructs.clarify_jobs import ClarifyJobs
+from cdk_constructs.config_objects import ConfigObjects
+from cdk_constructs.evaluation_workflow import EvaluationWorkflow
+from cdk_constructs.fm_evaluation_job import FoundationModelEvaluationJob
+from cdk_constructs.guardrail import ContentGuardrail
+from cdk_constructs.hyperpod_cluster import HyperPodCluster
 from cdk_constructs.inference_alarms import DeploymentAlarms, alarm_names
 from cdk_constructs.inference_autoscaling import NeuronAutoscaling
 from cdk_constructs.inference_components import NeuronInferenceComponent
 from cdk_constructs.inference_endpoint import NeuronEndpoint
+from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
+from cdk_constructs.model_monitoring import ModelMonitoring
+from cdk_constructs.private_network import INTERFACE_ENDPOINTS, PrivateNetwork
 from cdk_constructs.secure_bucket import SecureBucket
 from cdk_constructs.served_model import ServedModel
+from cdk_constructs.source_archive import SourceArchive, reproducible_tarball
 from config import AppConfig, load_config
 from config.inference import ModelConfig
 from neuron.planning import ModelPlan, plan
-from tests.harness import CDK_CONTEXT
+from sagemaker_requests.processing import ProcessingPlacement
+from tests.harness import CDK_CONTEXT, ROOT
 
 REGION = "us-east-1"
+RETENTION = logs.RetentionDays.ONE_MONTH
+ISOLATED = ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+HYPERPOD_SCRIPTS = ROOT / "hyperpod"
 
 
 def bare() -> cdk.Stack:
@@ -54,6 +74,10 @@ def resources(stack: cdk.Stack, resource_type: str) -> dict[str, dict[str, Any]]
 def only(stack: cdk.Stack, resource_type: str) -> dict[str, Any]:
     (found,) = resources(stack, resource_type).values()
     return dict(found.get("Properties", {}))
+
+
+def logical_id(stack: cdk.Stack, construct: Any) -> str:
+    return str(stack.get_logical_id(construct))
 
 
 def ref(stack: cdk.Stack, construct: Any) -> dict[str, str]:
@@ -526,3 +550,469 @@ def test_served_model_from_the_hub_runs_outside_the_vpc() -> None:
     assert built.isolated is False and props["EnableNetworkIsolation"] is False
     assert "VpcConfig" not in props and "ModelDataSource" not in props["PrimaryContainer"]
     assert built.environment["HF_MODEL_ID"] == getattr(model_plan.config.source, "model_id")  # noqa: B009
+
+
+# --- PrivateNetwork --------------------------------------------------------------------------------------------------
+def test_private_network_has_isolated_subnets_endpoints_and_tight_security_groups() -> None:
+    stack = bare()
+    key = kms.Key(stack, "Key")
+    built = PrivateNetwork(stack, "Network", cidr="10.20.0.0/16", max_azs=2, key=key, log_retention=RETENTION)
+    assert only(stack, "AWS::EC2::VPC")["CidrBlock"] == "10.20.0.0/16"
+    subnets = resources(stack, "AWS::EC2::Subnet")
+    assert len(subnets) == 2
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+    assert sorted(s["Properties"]["CidrBlock"] for s in subnets.values()) == ["10.20.0.0/20", "10.20.16.0/20"]
+    for absent in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
+        assert not resources(stack, absent), absent
+    endpoints = [e["Properties"] for e in resources(stack, "AWS::EC2::VPCEndpoint").values()]
+    interface = [e for e in endpoints if e.get("VpcEndpointType") == "Interface"]
+    assert len(interface) == len(INTERFACE_ENDPOINTS) == 9
+    for endpoint in interface:
+        assert endpoint["PrivateDnsEnabled"] is True
+        assert endpoint["SecurityGroupIds"] == [
+            get_att(stack, built.endpoint_security_group.node.default_child, "GroupId")
+        ]
+    (gateway,) = [e for e in endpoints if e.get("VpcEndpointType") == "Gateway"]
+    assert stack.resolve(gateway["ServiceName"])["Fn::Join"][1][-1] == ".s3"
+    groups = {k: v["Properties"] for k, v in resources(stack, "AWS::EC2::SecurityGroup").items()}
+    endpoint_group = groups[logical_id(stack, built.endpoint_security_group.node.default_child)]
+    assert endpoint_group["SecurityGroupIngress"] == [
+        {
+            "CidrIp": "10.20.0.0/16",
+            "Description": "HTTPS from the VPC",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+    workload = groups[logical_id(stack, built.workload_security_group.node.default_child)]
+    assert workload["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "HTTPS to VPC endpoints (no internet route exists)",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+    efa = logical_id(stack, built.efa_security_group.node.default_child)
+    (ingress,) = [r["Properties"] for r in resources(stack, "AWS::EC2::SecurityGroupIngress").values()]
+    (egress,) = [r["Properties"] for r in resources(stack, "AWS::EC2::SecurityGroupEgress").values()]
+    assert ingress["IpProtocol"] == egress["IpProtocol"] == "-1"
+    assert ingress["SourceSecurityGroupId"] == egress["DestinationSecurityGroupId"] == {"Fn::GetAtt": [efa, "GroupId"]}
+    flow_log = only(stack, "AWS::EC2::FlowLog")
+    assert (flow_log["TrafficType"], flow_log["LogDestinationType"]) == ("ALL", "cloud-watch-logs")
+    log_group = only(stack, "AWS::Logs::LogGroup")
+    assert log_group["KmsKeyId"] == get_att(stack, key.node.default_child, "Arn")
+    assert log_group["RetentionInDays"] == 30
+
+
+# --- ConfigObjects ---------------------------------------------------------------------------------------------------
+def config_objects_in(stack: cdk.Stack, bucket: s3.IBucket) -> ConfigObjects:
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[ISOLATED])
+    return ConfigObjects(
+        stack,
+        "Configs",
+        bucket=bucket,
+        prefix="clarify",
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        key=kms.Key(stack, "Key"),
+        log_retention=RETENTION,
+    )
+
+
+def test_config_objects_deploy_every_added_document_under_the_prefix_once_sealed() -> None:
+    stack = bare()
+    bucket = s3.Bucket(stack, "Bucket")
+    built = config_objects_in(stack, bucket)
+    assert built.prefix == "clarify/"
+    uri = built.add("data_bias/analysis_config.json", {"version": "1.0"})
+    assert stack.resolve(uri) == {
+        "Fn::Join": ["", ["s3://", ref(stack, bucket.node.default_child), "/clarify/data_bias/analysis_config.json"]]
+    }
+    deployment = built.seal()
+    assert deployment is built.deployment is not None
+    props = only(stack, "Custom::CDKBucketDeployment")
+    assert props["DestinationBucketName"] == ref(stack, bucket.node.default_child)
+    assert props["DestinationBucketKeyPrefix"] == "clarify/"
+    (handler,) = [
+        f["Properties"]
+        for f in resources(stack, "AWS::Lambda::Function").values()
+        if f["Properties"].get("VpcConfig") is not None
+    ]
+    assert handler["MemorySize"] == 256
+    with pytest.raises(RuntimeError, match="already sealed"):
+        built.add("late.json", {})
+
+
+def test_config_objects_with_nothing_added_deploy_nothing() -> None:
+    stack = bare()
+    built = config_objects_in(stack, s3.Bucket(stack, "Bucket"))
+    assert built.seal() is None and built.deployment is None
+    assert not resources(stack, "Custom::CDKBucketDeployment")
+
+
+# --- SourceArchive ---------------------------------------------------------------------------------------------------
+def test_source_archive_is_reproducible_and_skips_caches(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print('train')\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"cache")
+    stack = bare()
+    first = SourceArchive(stack, "First", source=tmp_path)
+    second = SourceArchive(stack, "Second", source=tmp_path)
+    assert first.file_name == second.file_name and first.file_name.endswith(".gz")
+    with tarfile.open(fileobj=io.BytesIO(reproducible_tarball(tmp_path))) as tar:
+        assert tar.getnames() == ["train.py"]
+        (member,) = tar.getmembers()
+        assert (member.mtime, member.uid, member.gid, member.mode) == (0, 0, 0, 0o644)
+    (tmp_path / "train.py").write_text("print('changed')\n")
+    assert SourceArchive(stack, "Changed", source=tmp_path).file_name != first.file_name
+
+
+def test_source_archive_of_a_missing_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=f"source directory {tmp_path / 'absent'} does not exist"):
+        SourceArchive(bare(), "Archive", source=tmp_path / "absent")
+
+
+# --- ContentGuardrail ------------------------------------------------------------------------------------------------
+def test_guardrail_filters_topics_and_grounding_from_the_settings() -> None:
+    settings = profile("prod").evaluation.guardrail  # type: ignore[union-attr]
+    assert settings is not None
+    stack = bare()
+    key = kms.Key(stack, "Key")
+    built = ContentGuardrail(stack, "Guardrail", settings=settings, key=key)
+    props = only(stack, "AWS::Bedrock::Guardrail")
+    assert props["KmsKeyArn"] == get_att(stack, key.node.default_child, "Arn")
+    filters = props["ContentPolicyConfig"]["FiltersConfig"]
+    assert filters[-1] == {"Type": "PROMPT_ATTACK", "InputStrength": settings.prompt_attack, "OutputStrength": "NONE"}
+    assert filters[:-1] == [
+        {"Type": category, "InputStrength": strength, "OutputStrength": strength}
+        for category, strength in settings.filters.items()
+    ]
+    assert [t["Name"] for t in props["TopicPolicyConfig"]["TopicsConfig"]] == [
+        "Investment advice",
+        "Medical diagnosis",
+        "Legal advice",
+    ]
+    assert all(t["Type"] == "DENY" for t in props["TopicPolicyConfig"]["TopicsConfig"])
+    assert props["ContextualGroundingPolicyConfig"] == {
+        "FiltersConfig": [{"Type": "GROUNDING", "Threshold": 0.85}, {"Type": "RELEVANCE", "Threshold": 0.8}]
+    }
+    version = only(stack, "AWS::Bedrock::GuardrailVersion")
+    assert version["GuardrailIdentifier"] == get_att(stack, built.guardrail, "GuardrailId")
+    assert version["Description"].startswith("Published by the evaluation stack; policy ")
+
+
+# --- LifecycleWorkflow -----------------------------------------------------------------------------------------------
+def definition(stack: cdk.Stack) -> dict[str, Any]:
+    """The state machine's definition with every deploy-time value replaced by a placeholder string."""
+    body = only(stack, "AWS::StepFunctions::StateMachine")["DefinitionString"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    return dict(json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts)))
+
+
+def policy_statements(stack: cdk.Stack, role: iam.IRole) -> list[dict[str, Any]]:
+    role_ref = ref(stack, role.node.default_child)
+    return [
+        s
+        for p in resources(stack, "AWS::IAM::Policy").values()
+        if role_ref in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_lifecycle_workflow_alone_trains_registers_and_notifies_with_only_the_actions_it_calls() -> None:
+    stack = bare()
+    key = kms.Key(stack, "Key")
+    training_role = iam.Role(stack, "TrainingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    built = LifecycleWorkflow(
+        stack,
+        "Workflow",
+        fine_tune_request={"TrainingJobName.$": "States.Format('fine-tune-{}', $.run.id)"},
+        pretrain_request=None,
+        training_role=training_role,
+        training_output_s3_uri="s3://models/training-output/",
+        run_defaults={"base_model_s3_uri": "s3://models/base/", "deploy": False},
+        model_package_group_name="group",
+        package_image_uri="image:1",
+        package_environment={"HF_MODEL_ID": "/opt/ml/model"},
+        package_instance_type="ml.inf2.8xlarge",
+        auto_approve=False,
+        evaluation=None,
+        serving=None,
+        deploy=False,
+        topic=sns.Topic(stack, "Topic"),
+        key=key,
+        log_retention=RETENTION,
+        timeout=cdk.Duration.hours(30),
+        poll_interval=cdk.Duration.seconds(60),
+    )
+    states = definition(stack)["States"]
+    assert set(states) == {
+        "LoadDefaults",
+        "PrepareRun",
+        "StartFromBaseModel",
+        "FineTune",
+        "RecordCandidate",
+        "NoEvaluationGate",
+        "RegisterModelPackage",
+        "ApprovedForDeployment",
+        "NotifyRegistered",
+        "LifecycleSucceeded",
+        "NotifyRejected",
+        "ModelRejected",
+        "CheckCleanupError",
+        "NoCleanupError",
+        "NotifyFailure",
+        "LifecycleFailed",
+    }
+    assert definition(stack)["StartAt"] == "LoadDefaults"
+    assert states["NoEvaluationGate"]["Result"] == {"approval_status": "PendingManualApproval", "gated": False}
+    assert set(built.requests) == {"FineTune", "RegisterModelPackage"}
+    assert built.requests["FineTune"] == (
+        "CreateTrainingJob",
+        {"TrainingJobName.$": "States.Format('fine-tune-{}', $.run.id)"},
+    )
+    machine = only(stack, "AWS::StepFunctions::StateMachine")
+    assert machine["StateMachineType"] == "STANDARD" and machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert only(stack, "AWS::Logs::LogGroup")["KmsKeyId"] == get_att(stack, key.node.default_child, "Arn")
+    statements = policy_statements(stack, built.role)
+    (sagemaker,) = [s for s in statements if str(s["Action"]).startswith("['sagemaker:")]
+    assert sagemaker["Action"] == [
+        "sagemaker:AddTags",
+        "sagemaker:CreateModelPackage",
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+    ]
+    (events,) = [s for s in statements if s["Action"] == ["events:DescribeRule", "events:PutRule", "events:PutTargets"]]
+    assert stack.resolve(events["Resource"])["Fn::Join"][1][-1] == (
+        ":rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+    )
+    (passes,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passes["Resource"] == get_att(stack, training_role.node.default_child, "Arn")
+
+
+# --- EvaluationWorkflow ----------------------------------------------------------------------------------------------
+def test_evaluation_workflow_alone_runs_its_jobs_in_parallel_and_may_pass_only_the_job_role() -> None:
+    stack = bare()
+    bucket = s3.Bucket(stack, "Bucket")
+    job_role = iam.Role(stack, "JobRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    request = {"ProcessingJobName.$": "States.Format('fm-{}', $$.Execution.Name)"}
+    built = EvaluationWorkflow(
+        stack,
+        "Workflow",
+        jobs={"FoundationModelEvaluation": request},
+        runtime_configs={},
+        bucket=bucket,
+        report_key_path="States.Format('evaluation-reports/{}/report.json', $$.Execution.Name)",
+        job_role=job_role,
+        key=kms.Key(stack, "Key"),
+        log_retention=RETENTION,
+    )
+    states = definition(stack)["States"]
+    assert set(states) == {
+        "EvaluationJobs",
+        "ReadReport",
+        "ThresholdsMet",
+        "ModelPassed",
+        "ModelBelowThresholds",
+        "EvaluationFailed",
+    }
+    (branch,) = states["EvaluationJobs"]["Branches"]
+    job = branch["States"]["FoundationModelEvaluation"]
+    assert job["Parameters"] == request
+    assert job["Catch"][0]["Next"] == "FoundationModelEvaluationFailed"
+    assert built.requests == {"FoundationModelEvaluation": ("CreateProcessingJob", request)}
+    assert only(stack, "AWS::StepFunctions::StateMachine")["TracingConfiguration"] == {"Enabled": True}
+    (passes,) = [s for s in policy_statements(stack, built.state_machine.role) if s["Action"] == "iam:PassRole"]
+    assert passes["Resource"] == get_att(stack, job_role.node.default_child, "Arn")
+    assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+# --- the evaluation jobs ---------------------------------------------------------------------------------------------
+PLACEMENT = ProcessingPlacement(
+    role_arn="arn:aws:iam::111122223333:role/jobs",
+    kms_key_arn=KEY_ARN,
+    subnet_ids=["subnet-1"],
+    security_group_ids=["sg-1"],
+)
+
+
+def test_clarify_jobs_isolate_the_data_bias_job_and_read_each_runs_configs() -> None:
+    evaluation = profile("dev").evaluation
+    assert evaluation is not None and evaluation.clarify is not None
+    stack = bare()
+    bucket = s3.Bucket(stack, "Bucket")
+    configs = config_objects_in(stack, bucket)
+    built = ClarifyJobs(
+        stack,
+        "Clarify",
+        clarify=evaluation.clarify,
+        image_uri="clarify:1",
+        placement=PLACEMENT,
+        datasets_bucket=bucket,
+        results_bucket=bucket,
+        config_objects=configs,
+    )
+    data_bias = built.data_bias_request
+    assert data_bias["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert data_bias["AppSpecification"] == {"ImageUri": "clarify:1"}
+    assert data_bias["Tags"] == [{"Key": "neuron-genai:purpose", "Value": "clarify-data-bias"}]
+    assert set(built.runtime_configs) == set(built.runtime_requests)
+    assert "model_bias" in built.runtime_requests
+    for kind, request in built.runtime_requests.items():
+        assert request["NetworkConfig"]["EnableNetworkIsolation"] is False, kind
+        (config_input,) = [i for i in request["ProcessingInputs"] if i["InputName"] == "analysis_config"]
+        assert config_input["S3Input"]["S3Uri.$"].endswith(
+            f"clarify/runs/{{}}/{kind}/analysis_config.json', $$.Execution.Name)"
+        )
+    assert built.runtime_configs["model_bias"]["predictor"]["endpoint_name.$"] == "$.evaluation.endpoint_name"
+
+
+def test_foundation_model_evaluation_job_reads_the_target_from_the_run_and_writes_one_report_per_run() -> None:
+    evaluation = profile("dev").evaluation
+    assert evaluation is not None
+    stack = bare()
+    role = iam.Role(stack, "JobRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    bucket = s3.Bucket(stack, "Bucket")
+    built = FoundationModelEvaluationJob(
+        stack,
+        "Evaluation",
+        settings=evaluation.foundation_model,
+        placement=PLACEMENT,
+        role=role,
+        datasets_bucket=bucket,
+        reports_bucket=bucket,
+    )
+    request = built.request
+    assert request["Environment"] == {
+        "EVALUATION_TARGET.$": "States.JsonToString($.evaluation)",
+        "EXECUTION_ID.$": "$$.Execution.Id",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    assert request["NetworkConfig"]["EnableNetworkIsolation"] is False
+    arguments = request["AppSpecification"]["ContainerArguments"]
+    assert f"--max-new-tokens={evaluation.foundation_model.max_new_tokens}" in arguments
+    assert "--output=/opt/ml/processing/output/report" in arguments
+    assert built.report_key_format == "evaluation-reports/{}/report.json"
+    assert built.report_key_path == "States.Format('evaluation-reports/{}/report.json', $$.Execution.Name)"
+    (pull,) = [s for s in policy_statements(stack, role) if "ecr:BatchGetImage" in s["Action"]]
+    assert "ecr:GetDownloadUrlForLayer" in pull["Action"]
+
+
+def test_model_monitoring_schedules_each_configured_monitor_on_the_endpoint() -> None:
+    config = load_config(
+        "dev",
+        {"evaluation": {"monitoring": {"data_quality_baseline": {"constraints_key": "dq/constraints.json"}}}},
+        environ={},
+    )
+    evaluation = config.evaluation
+    assert evaluation is not None and evaluation.monitoring is not None
+    stack = bare()
+    bucket = s3.Bucket(stack, "Bucket")
+    built = ModelMonitoring(
+        stack,
+        "Monitoring",
+        endpoint_name="chat-endpoint",
+        settings=evaluation.monitoring,
+        clarify=evaluation.clarify,
+        clarify_image_uri="clarify:1",
+        placement=PLACEMENT,
+        bucket=bucket,
+        config_objects=config_objects_in(stack, bucket),
+    )
+    assert set(built.job_definitions) == set(built.schedules) == {"ModelBias", "ModelExplainability", "DataQuality"}
+    schedules = [
+        s["Properties"]["MonitoringScheduleConfig"]
+        for s in resources(stack, "AWS::SageMaker::MonitoringSchedule").values()
+    ]
+    assert {s["ScheduleConfig"]["ScheduleExpression"] for s in schedules} == {"cron(0 * ? * * *)"}
+    quality = only(stack, "AWS::SageMaker::DataQualityJobDefinition")
+    assert quality["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": True,
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+    }
+    assert quality["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "chat-endpoint"
+    assert quality["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY_ARN
+    # Explainability sends synthetic rows to the endpoint: the one monitor with the network on.
+    explainability = only(stack, "AWS::SageMaker::ModelExplainabilityJobDefinition")
+    assert explainability["NetworkConfig"]["EnableNetworkIsolation"] is False
+    by_type = {s["MonitoringType"]: s["MonitoringJobDefinitionName"] for s in schedules}
+    assert by_type["DataQuality"] == quality["JobDefinitionName"]
+
+
+# --- HyperPodCluster -------------------------------------------------------------------------------------------------
+def test_hyperpod_cluster_runs_the_lifecycle_scripts_and_health_checks_on_compute_nodes_only() -> None:
+    settings = profile("hyperpod").hyperpod
+    assert settings is not None
+    stack = bare()
+    key = kms.Key(stack, "Key")
+    bucket = s3.Bucket(stack, "Bucket")
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[ISOLATED])
+    group = ec2.SecurityGroup(stack, "Efa", vpc=vpc)
+    built = HyperPodCluster(
+        stack,
+        "Cluster",
+        groups=settings.groups,
+        node_recovery=settings.node_recovery,
+        deep_health_checks=settings.deep_health_checks,
+        partition=settings.partition,
+        scripts=HYPERPOD_SCRIPTS,
+        bucket=bucket,
+        compile_cache_bucket=bucket,
+        key=key,
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        security_groups=[group],
+        upload_security_group=group,
+        log_retention=RETENTION,
+    )
+    cluster = only(stack, "AWS::SageMaker::Cluster")
+    assert cluster["NodeRecovery"] == "Automatic"
+    assert cluster["Orchestrator"] == {"Slurm": {"SlurmConfigStrategy": "Managed"}}
+    groups = {g["InstanceGroupName"]: g for g in cluster["InstanceGroups"]}
+    assert set(groups) == {"controller", "login", "trn1-compute"}
+    compute = groups["trn1-compute"]
+    assert (compute["InstanceType"], compute["InstanceCount"]) == ("ml.trn1.32xlarge", 4)
+    assert compute["OnStartDeepHealthChecks"] == ["InstanceStress", "InstanceConnectivity"]
+    assert compute["SlurmConfig"]["PartitionNames"] == ["trainium"]
+    assert "OnStartDeepHealthChecks" not in groups["controller"]
+    for g in groups.values():
+        assert g["LifeCycleConfig"]["OnCreate"] == "on_create.sh"
+        assert g["ExecutionRole"] == get_att(stack, built.role.node.default_child, "Arn")
+        (storage,) = g["InstanceStorageConfigs"]
+        assert storage["EbsVolumeConfig"]["VolumeKmsKeyId"] == get_att(stack, key.node.default_child, "Arn")
+    assert stack.resolve(built.compile_cache_url) == {
+        "Fn::Join": ["", ["s3://", ref(stack, bucket.node.default_child), "/neuron-compile-cache/trn1/"]]
+    }
+    assert only(stack, "Custom::CDKBucketDeployment")["DestinationBucketKeyPrefix"] == "hyperpod/lifecycle/"
+
+
+def test_hyperpod_cluster_without_on_create_is_refused(tmp_path: Path) -> None:
+    settings = profile("hyperpod").hyperpod
+    assert settings is not None
+    stack = bare()
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[ISOLATED])
+    group = ec2.SecurityGroup(stack, "Efa", vpc=vpc)
+    with pytest.raises(ValueError, match=r"on_create\.sh is missing; HyperPod runs it on every new node"):
+        HyperPodCluster(
+            stack,
+            "Cluster",
+            groups=settings.groups,
+            node_recovery="Automatic",
+            deep_health_checks=(),
+            partition="trainium",
+            scripts=tmp_path,
+            bucket=s3.Bucket(stack, "Bucket"),
+            compile_cache_bucket=s3.Bucket(stack, "Cache"),
+            key=kms.Key(stack, "Key"),
+            vpc=vpc,
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[group],
+            upload_security_group=group,
+            log_retention=RETENTION,
+        )
