@@ -1,8 +1,9 @@
 """Clarify processing jobs: data bias (pre-training), model bias (post-training) and SHAP explainability.
 
-The data-bias config is fixed at synth and deployed with the stack. The model-bias and explainability configs name the
-endpoint to query, which each run chooses (`$.evaluation.endpoint_name`): the workflow writes them per execution
-(`runtime_configs`, validated here at synth with the endpoint left as a JSONPath) before the jobs start.
+Clarify sends CSV / JSON Lines rows of the tabular dataset, so model bias and SHAP query the tabular classifier named in
+`evaluation.clarify.predictor.endpoint_name` — never the LLM a run's `$.evaluation` names for fmeval. Without that
+endpoint they are left out (`model_requests` is empty) and only data bias, which calls no model, runs. Every analysis
+config is fixed at synth, validated, and deployed with the stack.
 """
 
 from __future__ import annotations
@@ -17,18 +18,7 @@ from config.evaluation import ClarifyConfig
 from sagemaker_requests import clarify_analysis_config as analysis
 from sagemaker_requests.processing import ProcessingPlacement, processing_request, s3_input, s3_output
 
-ENDPOINT_FROM_INPUT = {"endpoint_name.$": "$.evaluation.endpoint_name"}
 RUNS_PREFIX = "clarify/runs"
-
-
-def run_key_format(kind: str) -> str:
-    """States.Format template (one `{}` for the execution name) of the S3 key of a run's analysis config."""
-    return f"{RUNS_PREFIX}/{{}}/{kind}/analysis_config.json"
-
-
-def run_key(kind: str) -> str:
-    """Intrinsic for the S3 key of this execution's analysis config of `kind`."""
-    return f"States.Format('{run_key_format(kind)}', $$.Execution.Name)"
 
 
 class ClarifyJobs(Construct):
@@ -98,24 +88,24 @@ class ClarifyJobs(Construct):
             isolated=True,
         )
 
-        self.runtime_configs: dict[str, dict[str, Any]] = {
-            "model_bias": analysis.model_bias(clarify, endpoint_name=ENDPOINT_FROM_INPUT)
-        }
-        if clarify.shap is not None:
-            self.runtime_configs["explainability"] = analysis.explainability(clarify, endpoint_name=ENDPOINT_FROM_INPUT)
+        self.model_configs: dict[str, dict[str, Any]] = {}
+        if clarify.predictor.endpoint_name is not None:
+            self.model_configs["model_bias"] = analysis.model_bias(clarify)
+            if clarify.shap is not None:
+                self.model_configs["explainability"] = analysis.explainability(clarify)
 
-        # These query the endpoint through the SageMaker runtime VPC endpoint, so they need the network.
-        self.runtime_requests: dict[str, dict[str, Any]] = {
+        # These query the tabular endpoint through the SageMaker runtime VPC endpoint, so they need the network.
+        self.model_requests: dict[str, dict[str, Any]] = {
             kind: request(
                 kind,
                 f"clarify-{kind.replace('_', '-')}",
                 s3_input(
                     "analysis_config",
                     analysis.CONFIG_INPUT,
-                    s3_uri_path=f"States.Format('s3://{results_bucket.bucket_name}/{run_key_format(kind)}', "
-                    "$$.Execution.Name)",
+                    s3_uri=config_objects.add(f"{kind}/analysis_config.json", document),
+                    data_type="S3Prefix",
                 ),
                 isolated=False,
             )
-            for kind in self.runtime_configs
+            for kind, document in self.model_configs.items()
         }

@@ -1,5 +1,8 @@
-"""Model Monitor on the endpoint's captured data: model bias and SHAP drift (Clarify image), and data quality and
-model quality (Model Monitor analyzer image) where a baseline exists. KMS on volumes and outputs, private subnets.
+"""Model Monitor on the tabular endpoint's captured data: model bias and SHAP drift (Clarify image), and data quality
+and model quality (Model Monitor analyzer image) where a baseline exists. KMS on volumes and outputs, private subnets.
+
+Each monitor type gets the EndpointInput attributes its CloudFormation type can carry (`ENDPOINT_ATTRIBUTES`, read from
+aws-cdk-lib 2.275.0's generated L1 classes); the config refuses a setting that would otherwise be dropped.
 
 Job definitions get names (a schedule refers to its definition by name) that include a digest of their settings, so
 a changed definition is created under a new name before the old one is deleted.
@@ -26,6 +29,16 @@ from sagemaker_requests.processing import ProcessingPlacement
 SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
 ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
 GROUND_TRUTH_TYPES = ("ModelBias", "ModelQuality")
+# EndpointInput attributes per job-definition type in CloudFormation (aws-cdk-lib 2.275.0 Cfn*JobDefinition.
+# EndpointInputProperty). Data quality has none of them: MonitoringConfig refuses features_attribute with it.
+ENDPOINT_ATTRIBUTES = {
+    "DataQuality": frozenset(),
+    "ModelQuality": frozenset({"inferenceAttribute", "probabilityAttribute", "probabilityThresholdAttribute"}),
+    "ModelBias": frozenset(
+        {"featuresAttribute", "inferenceAttribute", "probabilityAttribute", "probabilityThresholdAttribute"}
+    ),
+    "ModelExplainability": frozenset({"featuresAttribute", "inferenceAttribute", "probabilityAttribute"}),
+}
 
 
 def analyzer_image_uri(region: str) -> str:
@@ -93,7 +106,7 @@ class ModelMonitoring(Construct):
         if settings.model_explainability and clarify is not None and clarify_image_uri is not None:
             uri = config_objects.add(
                 "monitoring/explainability/analysis_config.json",
-                analysis.monitoring_explainability(clarify, endpoint_name=endpoint_name),
+                analysis.monitoring_explainability(clarify),
             )
             # SHAP sends synthetic rows to the endpoint: this job needs the network (through VPC endpoints).
             self._add(
@@ -162,7 +175,7 @@ class ModelMonitoring(Construct):
             ("probabilityAttribute", s.probability_attribute),
             ("probabilityThresholdAttribute", probability_threshold),
         ):
-            if value is not None:
+            if value is not None and key in ENDPOINT_ATTRIBUTES[monitoring_type]:
                 endpoint[key] = value
         if monitoring_type in GROUND_TRUTH_TYPES:  # ground truth arrives later than the prediction: look back
             endpoint |= {"startTimeOffset": s.start_time_offset, "endTimeOffset": s.end_time_offset}

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from config.base import StrictModel
-from evaluation.catalog import METRICS, PAYLOAD_FORMATS
+from evaluation.catalog import METRICS, PAYLOAD_FORMATS, servable_metrics
 
 # Clarify's bias metrics (SageMaker Clarify docs, "Pre-training bias metrics" / "Post-training data and model bias
 # metrics", checked 2026-11).
@@ -59,7 +59,17 @@ class ClarifyFacet(StrictModel):
 
 
 class ClarifyPredictor(StrictModel):
-    """How Clarify sends rows to the model and reads its answer."""
+    """The tabular model Clarify queries for model bias and SHAP (and Model Monitor watches), and how it is called.
+
+    Clarify sends CSV or JSON Lines rows of the dataset, so the target is a tabular classifier, never the LLM the
+    foundation-model evaluation scores: without `endpoint_name` the model-bias and SHAP jobs are left out.
+    """
+
+    endpoint_name: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        description="An existing single-model endpoint serving the tabular classifier (deployed outside this app).",
+    )
 
     content_type: Literal["text/csv", "application/jsonlines"] = "text/csv"
     accept_type: Literal["text/csv", "application/jsonlines"] = "text/csv"
@@ -67,6 +77,19 @@ class ClarifyPredictor(StrictModel):
     probability: Scalar | None = Field(None, description="Index or JMESPath of the predicted probability.")
     probability_threshold: float | None = Field(None, gt=0, lt=1)
     content_template: str | None = Field(None, description="JSON Lines request template; must contain $features.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inference_component(cls, data: object) -> object:
+        if isinstance(data, dict) and ("inference_component_name" in data or "target_model" in data):
+            raise ValueError(
+                "Clarify cannot call an inference component: its analysis config's predictor names an endpoint "
+                "(endpoint_name, or model_name for a shadow endpoint) and has no inference-component key "
+                "(aws/sagemaker-python-sdk v2.253.1 src/sagemaker/clarify.py ANALYSIS_CONFIG_SCHEMA_V1_0 'predictor'), "
+                "and Model Monitor's EndpointInput has no InferenceComponentName either. Fix: serve the tabular "
+                "classifier on its own single-model endpoint and give its name as predictor.endpoint_name"
+            )
+        return data
 
     @model_validator(mode="after")
     def _template(self) -> ClarifyPredictor:
@@ -149,9 +172,9 @@ class FoundationModelEvaluationConfig(StrictModel):
     """fmeval on a deployed endpoint; thresholds gate the lifecycle and the on-demand workflow's verdict."""
 
     thresholds: dict[str, float] = Field(
-        default_factory=lambda: {name: m.default_threshold for name, m in METRICS.items()},
+        default_factory=lambda: {name: METRICS[name].default_threshold for name in servable_metrics("tgi")},
         min_length=1,
-        description="Metric -> threshold; only these metrics run.",
+        description="Metric -> threshold; only these metrics run. Default: every metric the default server can serve.",
     )
     payload_format: str = Field("tgi", description=f"Request/response shape: {', '.join(PAYLOAD_FORMATS)}.")
     prompts: dict[str, str] = Field(default_factory=dict, description="Metric -> template with $model_input.")
@@ -207,13 +230,15 @@ class FoundationModelEvaluationConfig(StrictModel):
 
     @model_validator(mode="after")
     def _log_probabilities(self) -> FoundationModelEvaluationConfig:
-        needs = [n for n in self.thresholds if METRICS[n].needs_log_probabilities]
-        if needs and PAYLOAD_FORMATS[self.payload_format].log_probability_path is None:
-            with_logprobs = [n for n, f in PAYLOAD_FORMATS.items() if f.log_probability_path]
+        """A metric the server cannot serve is refused here, not on the first record of a paid run."""
+        fmt = PAYLOAD_FORMATS[self.payload_format]
+        possible = servable_metrics(self.payload_format)
+        needs = [n for n in self.thresholds if n not in possible]
+        if needs:
             raise ValueError(
-                f"thresholds has {', '.join(needs)}, which needs prompt log probabilities, but payload_format "
-                f"{self.payload_format!r} has none; use payload_format {' or '.join(with_logprobs)} or drop "
-                f"{', '.join(needs)} from thresholds"
+                f"thresholds has {', '.join(needs)}, which needs the prompt's log probabilities, but {fmt.server} "
+                f"(payload_format {self.payload_format!r}) returns none ({fmt.evidence}); metrics this server can "
+                f"serve: {', '.join(possible)}. Fix: drop {', '.join(needs)} from thresholds"
             )
         return self
 
@@ -236,21 +261,51 @@ ISO_OFFSET = r"^-P(\d+D)?(T(\d+H)?(\d+M)?)?$"
 
 
 class MonitoringConfig(StrictModel):
-    """Schedules on the endpoint's captured data; bias and quality need ground truth under `ground_truth_prefix`."""
+    """Schedules on the captured data of the tabular model `evaluation.clarify.predictor.endpoint_name`; bias and
+    quality need ground truth under `ground_truth_prefix`.
+
+    That endpoint must capture its requests and responses (DataCaptureConfig) to the platform's data-capture bucket
+    under `capture_prefix`, encrypted with the platform key: the monitoring jobs' role may read only there.
+    """
 
     schedule: Literal["hourly", "daily"] = "hourly"
     model_bias: bool = True
     model_explainability: bool = True
     data_quality_baseline: MonitoringBaseline | None = None
     model_quality: ModelQualitySettings | None = None
+    capture_prefix: str = Field(
+        "data-capture/tabular/",
+        pattern=S3_KEY,
+        description="Where the monitored endpoint's DataCaptureConfig writes, in the platform's data-capture bucket.",
+    )
     ground_truth_prefix: str = Field("ground-truth/", pattern=S3_KEY, description="In the evaluation bucket.")
     baselines_prefix: str = Field("monitoring/baselines/", pattern=S3_KEY)
     start_time_offset: str = Field("-PT2H", pattern=ISO_OFFSET, description="Captured data window start (ISO 8601).")
     end_time_offset: str = Field("-PT1H", pattern=ISO_OFFSET)
-    features_attribute: str | None = Field(None, description="JMESPath of the features in captured JSON requests.")
+    features_attribute: str | None = Field(
+        None, description="JMESPath of the features in captured JSON requests (model bias and explainability only)."
+    )
     inference_attribute: str | None = Field(None, description="JMESPath or index of the prediction in responses.")
     probability_attribute: str | None = None
     resources: JobResources = JobResources(max_runtime_seconds=1800)
+
+    @model_validator(mode="after")
+    def _features_attribute_reaches_every_monitor(self) -> MonitoringConfig:
+        """CloudFormation cannot carry FeaturesAttribute to data quality: refuse rather than silently drop it.
+
+        aws-cdk-lib 2.275.0 (generated from the CloudFormation spec): CfnDataQualityJobDefinition.EndpointInputProperty
+        has only endpoint_name, local_path, exclude_features_attribute, s3_data_distribution_type, s3_input_mode,
+        although the CreateDataQualityJobDefinition API has FeaturesAttribute. Data quality would then profile the
+        whole captured JSON document instead of the features.
+        """
+        if self.features_attribute is not None and self.data_quality_baseline is not None:
+            raise ValueError(
+                f"features_attribute = {self.features_attribute!r} cannot reach the data-quality monitor: "
+                "AWS::SageMaker::DataQualityJobDefinition's EndpointInput has no FeaturesAttribute, so data quality "
+                "would profile the whole captured JSON. Fix: have the endpoint accept (and capture) text/csv rows "
+                "and drop features_attribute, or set data_quality_baseline to null"
+            )
+        return self
 
     @model_validator(mode="after")
     def _runtime_fits_schedule(self) -> MonitoringConfig:
@@ -315,14 +370,16 @@ class EvaluationConfig(StrictModel):
     guardrail: GuardrailConfig | None = None
 
     @model_validator(mode="after")
-    def _bias_monitoring_needs_clarify(self) -> EvaluationConfig:
-        wants = self.monitoring and (self.monitoring.model_bias or self.monitoring.model_explainability)
-        if wants and self.clarify is None:
+    def _monitoring_needs_a_tabular_target(self) -> EvaluationConfig:
+        if self.monitoring is None:
+            return self
+        if self.clarify is None or self.clarify.predictor.endpoint_name is None:
             raise ValueError(
-                "monitoring.model_bias / monitoring.model_explainability need the label, facets and predictor of "
-                "evaluation.clarify, which is not set; add a clarify section or set both to false"
+                "monitoring watches the tabular model named in evaluation.clarify.predictor.endpoint_name (model "
+                "bias and SHAP drift need its label, facets and baseline; data and model quality its captured rows), "
+                "which is not set; add a clarify section with predictor.endpoint_name, or set monitoring to null"
             )
-        if self.monitoring and self.monitoring.model_explainability and self.clarify and self.clarify.shap is None:
+        if self.monitoring.model_explainability and self.clarify.shap is None:
             raise ValueError(
                 "monitoring.model_explainability needs clarify.shap (the SHAP baseline); add it or set "
                 "monitoring.model_explainability to false"

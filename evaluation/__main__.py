@@ -2,7 +2,11 @@
 
 The target comes from the environment (EVALUATION_TARGET, the workflow's `$.evaluation` as JSON), the plan from the
 arguments (fixed at synth from the config). Writes report.json and records/*.jsonl under --output. Exit status: 0 when
-the report was written (passed or not: the workflow's gate reads `passed`), 2 for bad input, 1 for other errors.
+the report was written (passed or not: the workflow's gate reads `passed`), 2 for bad input, 1 for any other error.
+
+On an error the reason is also written to /opt/ml/output/message: SageMaker Processing returns its first 1 KB as the
+job's `ExitMessage` (AWS docs "Save and Access Metadata Information About Your Processing Job", byoc-metadata), which
+DescribeProcessingJob and the workflow's failure cause carry, so nobody has to open the logs to learn why a run failed.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from pathlib import Path
 from evaluation.catalog import METRICS, PAYLOAD_FORMATS
 from evaluation.datasets import DatasetError
 from evaluation.evaluate import EvaluationPlan, evaluate, write_records
-from evaluation.model_runner import EndpointModelRunner, ModelRunner
+from evaluation.model_runner import EndpointModelRunner, ModelResponseError, ModelRunner
 from evaluation.report import build_report, write_report
-from evaluation.scoring import Scorer, default_scorer
+from evaluation.scoring import Scorer, ScoringUnavailableError, default_scorer
 
 LOG = logging.getLogger("evaluation")
+EXIT_MESSAGE = Path("/opt/ml/output/message")
+EXIT_MESSAGE_LIMIT = 1024  # bytes SageMaker keeps (ExitMessage)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -80,12 +86,26 @@ def run(args: argparse.Namespace, *, runner: ModelRunner, scorer: Scorer, target
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def write_exit_message(message: str, path: Path = EXIT_MESSAGE) -> None:
+    """The reason for SageMaker's ExitMessage: UTF-8, cut to 1 KB on a character boundary (a non-UTF-8 file fails
+    the job with ClientError). Skipped where /opt/ml/output cannot be written (a laptop)."""
+    data = message.encode()[:EXIT_MESSAGE_LIMIT].decode(errors="ignore")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data, encoding="utf-8")
+    except OSError as err:
+        LOG.warning("could not write the exit message to %s: %s", path, err)
+
+
+def main(
+    argv: Sequence[str] | None = None, *, exit_message: Path = EXIT_MESSAGE, runner: ModelRunner | None = None
+) -> int:
+    """Run the job; `runner` replaces the endpoint client (the offline smoke run passes a stubbed one)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         target = target_from(os.environ)
-        runner = EndpointModelRunner(
+        runner = runner or EndpointModelRunner(
             endpoint_name=target["endpoint_name"],
             inference_component_name=target.get("inference_component_name"),
             payload_format=args.payload_format,
@@ -99,7 +119,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (ValueError, DatasetError) as err:
         LOG.error("%s", err)
+        write_exit_message(f"bad input: {err}", exit_message)
         return 2
+    except ScoringUnavailableError as err:
+        LOG.error("%s", err)
+        write_exit_message(f"broken image: {err}", exit_message)
+        return 1
+    except ModelResponseError as err:
+        LOG.error("%s", err)
+        write_exit_message(f"the model's answer could not be read: {err}", exit_message)
+        return 1
+    except Exception as err:  # anything else still gets its reason into ExitMessage
+        LOG.exception("evaluation failed")
+        write_exit_message(f"evaluation failed: {type(err).__name__}: {err}", exit_message)
+        return 1
     LOG.info(
         "report written: passed=%s %s",
         report["passed"],

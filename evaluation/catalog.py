@@ -102,8 +102,12 @@ def passes(score: float, threshold: float, direction: Direction | str) -> bool:
 @dataclass(frozen=True)
 class PayloadFormat:
     name: str
+    server: str  # the container kind (config `inference.models.*.server`) that speaks this shape
     output_path: str  # JMESPath of the generated text in the response
-    log_probability_path: str | None  # JMESPath of the per-token log probabilities of the prompt, if the server has it
+    log_probability_path: str | None  # JMESPath where the response would carry the prompt's per-token log probabilities
+    # Whether the server at the version this project pins actually fills `log_probability_path`, read from its source.
+    prompt_log_probabilities: bool
+    evidence: str  # where that was read
 
     def generation_request(self, prompt: str, max_new_tokens: int) -> dict[str, Any]:
         return {
@@ -117,8 +121,36 @@ class PayloadFormat:
 
 
 PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
-    # Hugging Face TGI (tgi-neuronx): a list with one generation; prefill log probabilities with details.
-    "tgi": PayloadFormat("tgi", "[0].generated_text", "[0].details.prefill[].logprob"),
-    # DJL LMI (lmi-neuronx) rolling batch: one object; no prompt log probabilities.
-    "lmi": PayloadFormat("lmi", "generated_text", None),
+    # Hugging Face TGI (tgi-neuronx, optimum-neuron 0.0.28): a list with one generation; `details.prefill` is where TGI
+    # puts prompt log probabilities, but the Neuron server never fills it.
+    "tgi": PayloadFormat(
+        "tgi",
+        "tgi-neuronx",
+        "[0].generated_text",
+        "[0].details.prefill[].logprob",
+        prompt_log_probabilities=False,
+        evidence="huggingface/optimum-neuron v0.0.28 text-generation-inference/server/text_generation_server/"
+        "generator.py:553-560: every Generation has prefill_tokens=None and token logprobs=[0]",
+    ),
+    # DJL LMI (lmi-neuronx 0.30.0) rolling batch: one object; the Neuron scheduler emits no prefill tokens either.
+    "lmi": PayloadFormat(
+        "lmi",
+        "lmi-neuronx",
+        "generated_text",
+        None,
+        prompt_log_probabilities=False,
+        evidence="deepjavalibrary/djl-serving 0.30.0-dlc transformers_neuronx_scheduler/optimum_neuron_scheduler.py:"
+        "164-172: Generation(prefill_tokens=None, ...); the lmi format reads no log probabilities",
+    ),
 }
+# Servers this job has no payload format for, and why (a profile evaluating one of them is refused at synth).
+UNSUPPORTED_SERVERS: dict[str, str] = {
+    "vllm-neuronx": "optimum-neuron 0.4.5's vLLM server speaks the OpenAI API, which no payload format here reads; its "
+    "runner returns logprobs=None and prompt_logprobs_dict={} (optimum/neuron/vllm/runner.py:362-363)",
+}
+
+
+def servable_metrics(payload_format: str) -> list[str]:
+    """The metrics a server behind this payload format can be scored on (prompt log probabilities where needed)."""
+    fmt = PAYLOAD_FORMATS[payload_format]
+    return [n for n, m in METRICS.items() if fmt.prompt_log_probabilities or not m.needs_log_probabilities]

@@ -1,8 +1,18 @@
-"""Per-record scoring behind one small interface: fmeval's own functions where fmeval is installed (the container),
-the same formulas re-implemented here otherwise (offline tests, a laptop without torch).
+"""Per-record scoring behind one small interface: fmeval's own functions in the container (`FmevalScorer`), and the
+same formulas re-implemented here (`BuiltinScorer`) for unit tests on a machine without torch.
+
+The job always uses `default_scorer()`, which is fmeval or an error that says why: a broken image must fail the job
+with its reason, not quietly score with other code. `BuiltinScorer` is only ever chosen explicitly.
 
 Toxicity is a classifier, not a formula: `FmevalScorer` uses fmeval's detoxify model; `BuiltinScorer` needs one passed
 in and refuses to guess.
+
+Semantic robustness differs from fmeval's QAAccuracySemanticRobustness defaults, on purpose and stated here (fmeval
+v1.2.3 eval_algorithms/semantic_robustness_utils.py:41-46): fmeval perturbs with ONE kind per run (butter_finger by
+default) into `num_perturbations=5` variants; this job uses all three of fmeval's perturbation transforms
+(ButterFinger, RandomUppercase, AddRemoveWhitespace, transforms/semantic_perturbations.py) with `perturbations_per_kind`
+variants each (default 2, i.e. 6 variants) so one run covers typos, casing and spacing. The per-kind settings are
+fmeval's defaults: butter-finger probability 0.1, upper-case fraction 0.1, whitespace add 0.05 / remove 0.1, seed 5.
 """
 
 from __future__ import annotations
@@ -18,13 +28,15 @@ ARTICLES = frozenset({"a", "an", "the"})
 PUNCTUATION = frozenset(string.punctuation)
 FACTUAL_SCORES = ("exact_inclusion", "quasi_exact_inclusion")
 QA_SCORES = ("f1_score", "exact_match_score", "quasi_exact_match_score", "precision_over_words", "recall_over_words")
+# fmeval v1.2.3 eval_algorithms/toxicity.py:35 TOXICITY_BATCH_SIZE: texts per detoxify forward pass (padded together).
+TOXICITY_BATCH_SIZE = 64
 TOXICITY_SCORES = ("toxicity", "severe_toxicity", "obscene", "identity_attack", "insult", "threat", "sexual_explicit")
 
 ToxicityClassifier = Callable[[Sequence[str]], list[dict[str, float]]]
 
 
 class ScoringUnavailableError(RuntimeError):
-    pass
+    """fmeval (or one of its models) cannot be loaded: the image is broken. The message says what failed."""
 
 
 class Scorer(Protocol):
@@ -209,20 +221,44 @@ class FmevalScorer(BuiltinScorer):
         if self._detoxify is None:  # loads the baked-in checkpoint once (see Dockerfile); no network at run time
             from fmeval.eval_algorithms.helper_models.helper_model import DetoxifyHelperModel
 
-            self._detoxify = DetoxifyHelperModel()
-        scores = self._detoxify.get_helper_scores(list(texts))
-        return [{name: float(values[i]) for name, values in scores.items()} for i in range(len(texts))]
+            try:
+                self._detoxify = DetoxifyHelperModel()
+            except Exception as err:  # torch.hub / transformers raise many types; all mean the same here
+                raise ScoringUnavailableError(
+                    f"fmeval's toxicity classifier (detoxify 'unbiased' checkpoint under $TORCH_HOME, roberta-base "
+                    f"under $HF_HOME) did not load: {type(err).__name__}: {err}. The image prefetches both at build "
+                    "(evaluation/prefetch.py); rebuild it where the build can reach the Hugging Face Hub and GitHub"
+                ) from err
+        results: list[dict[str, float]] = []
+        for start in range(0, len(texts), TOXICITY_BATCH_SIZE):  # bounded memory, as fmeval's Ray map_batches does
+            batch = list(texts[start : start + TOXICITY_BATCH_SIZE])
+            scores = self._detoxify.get_helper_scores(batch)
+            results += [{name: float(values[i]) for name, values in scores.items()} for i in range(len(batch))]
+        return results
 
     def perturbations(self, text: str) -> list[str]:
         return [variant for perturber in self._perturbers for variant in perturber.perturb(text)]
 
 
 def default_scorer(*, perturbations_per_kind: int = 2, seed: int = 5) -> Scorer:
-    """fmeval where installed; else the built-in formulas (toxicity then needs a classifier)."""
+    """fmeval, or `ScoringUnavailableError` naming what failed. Never a silent fall-back to `BuiltinScorer`.
+
+    Importing fmeval's QA module runs `evaluate.load("bertscore")` at import time (fmeval v1.2.3
+    transforms/summarization_accuracy_metrics.py:288 -> eval_algorithms/helper_models/helper_model.py:163): offline
+    without the prefetched metric script that is a FileNotFoundError, not an ImportError, so every exception counts.
+    """
     try:
         return FmevalScorer(perturbations_per_kind=perturbations_per_kind, seed=seed)
-    except ImportError:
-        return BuiltinScorer(perturbations_per_kind=perturbations_per_kind, seed=seed)
+    except ScoringUnavailableError:
+        raise
+    except Exception as err:
+        hint = (
+            "install the image's locked dependencies (evaluation/requirements.lock)"
+            if isinstance(err, ImportError)
+            else "the image prefetches fmeval's metric scripts and models at build (evaluation/prefetch.py) before "
+            "HF_HUB_OFFLINE/HF_EVALUATE_OFFLINE are set; rebuild it"
+        )
+        raise ScoringUnavailableError(f"fmeval cannot be loaded: {type(err).__name__}: {err}. Fix: {hint}") from err
 
 
 def _version(distribution: str) -> str | None:

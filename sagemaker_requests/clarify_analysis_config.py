@@ -8,7 +8,6 @@ output `analysis_result` (/opt/ml/processing/output). Schema: SageMaker docs "An
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from config.evaluation import POST_TRAINING_METRICS, PRE_TRAINING_METRICS, ClarifyConfig
@@ -50,15 +49,24 @@ def _bias_fields(clarify: ClarifyConfig) -> dict[str, Any]:
     return fields
 
 
-def predictor(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
-    """The model Clarify queries: an existing endpoint (a name, a token, or a `.$` JSONPath entry)."""
+def predictor(clarify: ClarifyConfig, *, scores: bool = True) -> dict[str, Any]:
+    """The tabular model Clarify queries: `predictor.endpoint_name`, an existing single-model endpoint.
+
+    `scores=False` leaves out where the answer's label/probability sits: Model Monitor takes that from the schedule's
+    EndpointInput (InferenceAttribute / ProbabilityAttribute) instead, as the SDK's ExplainabilityMonitor does.
+    """
     p = clarify.predictor
-    config: dict[str, Any] = {"content_type": p.content_type, "accept_type": p.accept_type}
-    if isinstance(endpoint_name, Mapping):
-        config.update(endpoint_name)  # {"endpoint_name.$": "$.evaluation.endpoint_name"}
-    else:
-        config["endpoint_name"] = endpoint_name
-    for key in ("label", "probability", "content_template"):
+    if p.endpoint_name is None:
+        raise AnalysisConfigError(
+            "model bias and SHAP need a tabular model to query: set evaluation.clarify.predictor.endpoint_name"
+        )
+    config: dict[str, Any] = {
+        "endpoint_name": p.endpoint_name,
+        "content_type": p.content_type,
+        "accept_type": p.accept_type,
+    }
+    keys = ("label", "probability", "content_template") if scores else ("content_template",)
+    for key in keys:
         if getattr(p, key) is not None:
             config[key] = getattr(p, key)
     return config
@@ -93,7 +101,7 @@ def data_bias(clarify: ClarifyConfig) -> dict[str, Any]:
     )
 
 
-def model_bias(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
+def model_bias(clarify: ClarifyConfig) -> dict[str, Any]:
     return validate(
         {
             **_common(clarify),
@@ -102,37 +110,76 @@ def model_bias(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
                 "post_training_bias": {"methods": list(clarify.post_training_methods)},
                 "report": {"name": "report", "title": "Model bias (post-training)"},
             },
-            "predictor": predictor(clarify, endpoint_name=endpoint_name),
+            "predictor": predictor(clarify),
         }
     )
 
 
-def explainability(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
+def explainability(clarify: ClarifyConfig) -> dict[str, Any]:
     if clarify.shap is None:
         raise AnalysisConfigError("explainability needs evaluation.clarify.shap (baseline rows)")
     return validate(
         {
             **_common(clarify),
             "methods": {**_shap(clarify), "report": {"name": "report", "title": "Explainability (SHAP)"}},
-            "predictor": predictor(clarify, endpoint_name=endpoint_name),
+            "predictor": predictor(clarify),
         }
     )
+
+
+def feature_headers(clarify: ClarifyConfig) -> list[str]:
+    return [h for h in clarify.headers if h != clarify.label]
 
 
 def monitoring_bias(clarify: ClarifyConfig) -> dict[str, Any]:
-    """Model Monitor's bias analysis: the captured predictions are the model's, so no predictor."""
-    return validate(
-        {
-            **_common(clarify),
-            **_bias_fields(clarify),
-            "methods": {"post_training_bias": {"methods": list(clarify.post_training_methods)}},
-        }
-    )
+    """Model Monitor's bias-drift config, the shape the SDK builds (sagemaker-python-sdk v2.253.1
+    model_monitor/clarify_model_monitoring.py BiasAnalysisConfig:887-901: BiasConfig.get_config() plus headers and
+    label). The captured predictions are the model's, so no predictor; the probability threshold goes to the
+    schedule's EndpointInput (ProbabilityThresholdAttribute), and the monitor computes its own post-training metrics
+    (the SDK sends no `methods`)."""
+    config: dict[str, Any] = {**_bias_fields(clarify), "headers": list(clarify.headers), "label": clarify.label}
+    config.pop("probability_threshold", None)
+    return validate_monitoring(config, kind="bias", clarify=clarify)
 
 
-def monitoring_explainability(clarify: ClarifyConfig, *, endpoint_name: Any) -> dict[str, Any]:
-    config = explainability(clarify, endpoint_name=endpoint_name)
-    config["methods"].pop("report")
+def monitoring_explainability(clarify: ClarifyConfig) -> dict[str, Any]:
+    """Model Monitor's attribution-drift config, the shape the SDK builds (ExplainabilityAnalysisConfig:1337-1358 and
+    ExplainabilityMonitor.suggest_baseline:970-973): methods.shap, the predictor, and `headers` = the FEATURE columns
+    only: "Explainability analysis does not require labels" (AWS docs, "Parameters to Monitor Attribution Drift",
+    clarify-config-json-monitor-model-explainability-parameters), and captured rows carry no label."""
+    config = {
+        "methods": _shap(clarify),
+        "predictor": predictor(clarify, scores=False),
+        "headers": feature_headers(clarify),
+    }
+    return validate_monitoring(config, kind="explainability", clarify=clarify)
+
+
+def validate_monitoring(config: dict[str, Any], *, kind: str, clarify: ClarifyConfig) -> dict[str, Any]:
+    """Check a monitoring config against its monitor type's contract; raise naming every problem."""
+    problems: list[str] = []
+    headers = config.get("headers") or []
+    if kind == "explainability":
+        if clarify.label in headers:
+            problems.append(f"headers must be the features only; the label {clarify.label!r} is among them")
+        extra = set(config) - {"methods", "predictor", "headers"}
+        if extra:
+            problems.append(f"keys {sorted(extra)} are not part of the attribution-drift config")
+        bad = [i for i, row in enumerate(config["methods"]["shap"].get("baseline", [])) if len(row) != len(headers)]
+        if bad:
+            problems.append(f"shap.baseline rows {bad} must have {len(headers)} values (one per feature)")
+        if not config.get("predictor", {}).get("endpoint_name"):
+            problems.append("predictor needs endpoint_name")
+    else:
+        if config.get("label") not in headers:
+            problems.append(f"label {config.get('label')!r} is not in headers")
+        if not config.get("facet") or not config.get("label_values_or_threshold"):
+            problems.append("bias drift needs facet and label_values_or_threshold")
+        extra = set(config) - {"label_values_or_threshold", "facet", "group_variable", "headers", "label"}
+        if extra:
+            problems.append(f"keys {sorted(extra)} are not part of the bias-drift config")
+    if problems:
+        raise AnalysisConfigError(f"invalid {kind}-drift monitoring config: " + "; ".join(problems))
     return config
 
 
@@ -166,7 +213,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     p = config.get("predictor")
     if "shap" in analyses and p is None:
         problems.append("shap needs a predictor")
-    if needs_model and p is not None and not ({"endpoint_name", "endpoint_name.$", "model_name"} & set(p)):
+    if needs_model and p is not None and not ({"endpoint_name", "model_name"} & set(p)):
         problems.append("predictor needs endpoint_name or model_name")
     if "shap" in analyses:
         width = len(headers) - 1

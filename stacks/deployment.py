@@ -25,14 +25,9 @@ def build_stacks(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
             app, config.stack_name("inference"), config=config, platform=platform.platform, env=env
         )
         stacks["inference"], serving = inference, inference.serving_target
-    if config.evaluation is not None:  # monitors the inference endpoint when that stack exists
+    if config.evaluation is not None:  # monitoring watches the tabular endpoint its config names
         evaluation_stack = EvaluationStack(
-            app,
-            config.stack_name("evaluation"),
-            config=config,
-            platform=platform.platform,
-            env=env,
-            monitored_endpoint_name=serving.endpoint_name if serving else None,
+            app, config.stack_name("evaluation"), config=config, platform=platform.platform, env=env
         )
         stacks["evaluation"], evaluation = evaluation_stack, evaluation_stack.stage
     if config.lifecycle.enabled:  # joins whichever of the inference and evaluation stacks exist

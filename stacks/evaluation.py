@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_constructs import sagemaker_role as statements
-from cdk_constructs.clarify_jobs import ClarifyJobs, run_key
+from cdk_constructs.clarify_jobs import ClarifyJobs
 from cdk_constructs.config_objects import ConfigObjects
 from cdk_constructs.evaluation_workflow import EvaluationWorkflow
 from cdk_constructs.fm_evaluation_job import FoundationModelEvaluationJob
@@ -23,7 +23,7 @@ from cdk_constructs.model_monitoring import ModelMonitoring
 from compliance.packs import acknowledge
 from compliance.wildcards import acknowledge_wildcards
 from config import AppConfig
-from evaluation.catalog import METRICS
+from evaluation.catalog import METRICS, PAYLOAD_FORMATS, UNSUPPORTED_SERVERS
 from neuron.errors import UserError
 from neuron.images import UnknownRegionError, clarify_image_uri
 from sagemaker_requests.processing import ProcessingPlacement
@@ -60,6 +60,28 @@ def clarify_image_for(config: AppConfig) -> str | None:
         ) from None
 
 
+def check_payload_format(config: AppConfig) -> None:
+    """The fmeval job speaks one server's request/response shape: it must be the shape of the profile's
+    text-generating models, or the job's first request fails at run time."""
+    evaluation, inference = config.evaluation, config.inference
+    if evaluation is None or inference is None:
+        return
+    fmt = PAYLOAD_FORMATS[evaluation.foundation_model.payload_format]
+    for name, model in inference.models.items():
+        if not model.profile.generates_text or model.server == fmt.server:
+            continue
+        if model.server in UNSUPPORTED_SERVERS:
+            fix = f"the job has no payload format for {model.server} ({UNSUPPORTED_SERVERS[model.server]})"
+        else:
+            fix = "use payload_format " + " or ".join(
+                repr(n) for n, f in PAYLOAD_FORMATS.items() if f.server == model.server
+            )
+        raise UserError(
+            f"profile {config.profile!r}: evaluation.foundation_model.payload_format {fmt.name!r} is the shape of "
+            f"{fmt.server}, but inference.models.{name}.server is {model.server}: {fix}"
+        )
+
+
 class EvaluationStack(cdk.Stack):
     def __init__(
         self,
@@ -68,7 +90,6 @@ class EvaluationStack(cdk.Stack):
         *,
         config: AppConfig,
         platform: Platform,
-        monitored_endpoint_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -77,6 +98,7 @@ class EvaluationStack(cdk.Stack):
         settings = config.evaluation
         if settings is None:
             raise ValueError("EvaluationStack needs the evaluation section of the config")
+        check_payload_format(config)
         clarify_image = clarify_image_for(config)
         buckets = platform.buckets
 
@@ -130,7 +152,6 @@ class EvaluationStack(cdk.Stack):
             reports_bucket=buckets.evaluation,
         )
         jobs: dict[str, dict[str, Any]] = {FM_EVALUATION_STATE: self.fm_evaluation.request}
-        runtime: dict[str, tuple[str, dict[str, Any]]] = {}
         workflow_jobs = dict(jobs)
         self.clarify: ClarifyJobs | None = None
         if settings.clarify is not None and clarify_image is not None:
@@ -146,16 +167,20 @@ class EvaluationStack(cdk.Stack):
             )
             jobs[DATA_BIAS_STATE] = self.clarify.data_bias_request
             workflow_jobs = dict(jobs)
-            for kind, request in self.clarify.runtime_requests.items():
+            # Model bias and SHAP query the tabular model of the config, not the run's LLM (ClarifyJobs docstring).
+            for kind, request in self.clarify.model_requests.items():
                 workflow_jobs[f"Clarify{''.join(p.capitalize() for p in kind.split('_'))}"] = request
-                runtime[kind] = (run_key(kind), self.clarify.runtime_configs[kind])
 
         self.monitoring: ModelMonitoring | None = None
-        if settings.monitoring is not None and monitored_endpoint_name is not None:
+        if settings.monitoring is not None:
+            # The config guarantees clarify.predictor.endpoint_name (EvaluationConfig validator): the tabular model.
+            assert settings.clarify is not None and settings.clarify.predictor.endpoint_name is not None
+            # Model Monitor reads the endpoint's captured data with this role: only the configured capture prefix.
+            buckets.data_capture.grant_read(self.job_role, f"{settings.monitoring.capture_prefix}*")
             self.monitoring = ModelMonitoring(
                 self,
                 "Monitoring",
-                endpoint_name=monitored_endpoint_name,
+                endpoint_name=settings.clarify.predictor.endpoint_name,
                 settings=settings.monitoring,
                 clarify=settings.clarify,
                 clarify_image_uri=clarify_image,
@@ -172,7 +197,7 @@ class EvaluationStack(cdk.Stack):
             self,
             "Workflow",
             jobs=workflow_jobs,
-            runtime_configs=runtime,
+            runtime_configs={},
             bucket=buckets.evaluation,
             report_key_path=self.fm_evaluation.report_key_path,
             job_role=self.job_role,

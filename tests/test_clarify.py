@@ -11,16 +11,22 @@ import pytest
 from config import load_config
 from config.evaluation import ClarifyConfig
 from sagemaker_requests import clarify_analysis_config as analysis
-from tests.harness import Synthesized
+from tests.harness import Synthesized, synth
 from tests.test_evaluation_stack import as_sent, definition, processing_states
 from tests.test_lifecycle import deployed
 
 
 @pytest.fixture(scope="module")
 def clarify() -> ClarifyConfig:
-    config = load_config("dev", environ={})
+    """The shipped `monitoring` profile's Clarify settings: the one with a tabular model to query."""
+    config = load_config("monitoring", environ={})
     assert config.evaluation is not None and config.evaluation.clarify is not None
     return config.evaluation.clarify
+
+
+@pytest.fixture(scope="module")
+def monitoring() -> Synthesized:
+    return synth("monitoring")
 
 
 def test_data_bias_config_is_generated_from_the_typed_settings(clarify: ClarifyConfig) -> None:
@@ -42,11 +48,16 @@ def test_data_bias_config_is_generated_from_the_typed_settings(clarify: ClarifyC
     }
 
 
-def test_model_bias_and_shap_query_the_endpoint(clarify: ClarifyConfig) -> None:
-    bias = analysis.model_bias(clarify, endpoint_name="ep-1")
-    assert bias["predictor"] == {"content_type": "text/csv", "accept_type": "text/csv", "endpoint_name": "ep-1"}
+def test_model_bias_and_shap_query_the_tabular_endpoint_of_the_config(clarify: ClarifyConfig) -> None:
+    bias = analysis.model_bias(clarify)
+    assert bias["predictor"] == {
+        "endpoint_name": "credit-risk-classifier",
+        "content_type": "text/csv",
+        "accept_type": "text/csv",
+        "probability": 0,
+    }
     assert bias["methods"]["post_training_bias"]["methods"][:3] == ["DPPL", "DI", "DCA"]
-    shap = analysis.explainability(clarify, endpoint_name={"endpoint_name.$": "$.evaluation.endpoint_name"})
+    shap = analysis.explainability(clarify)
     assert shap["methods"]["shap"] == {
         "baseline": [[35, 40000, 5000, 24, "female"]],
         "num_samples": 100,
@@ -55,9 +66,58 @@ def test_model_bias_and_shap_query_the_endpoint(clarify: ClarifyConfig) -> None:
         "save_local_shap_values": True,
         "seed": 123,
     }
-    assert shap["predictor"]["endpoint_name.$"] == "$.evaluation.endpoint_name" and "facet" not in shap
-    monitoring = analysis.monitoring_bias(clarify)
-    assert "predictor" not in monitoring and "report" not in monitoring["methods"]
+    assert shap["predictor"]["endpoint_name"] == "credit-risk-classifier" and "facet" not in shap
+    no_model = clarify.model_copy(update={"predictor": clarify.predictor.model_copy(update={"endpoint_name": None})})
+    with pytest.raises(analysis.AnalysisConfigError, match=re.escape("set evaluation.clarify.predictor.endpoint_name")):
+        analysis.model_bias(no_model)
+
+
+# What sagemaker==2.253.1 builds for the same settings (run in a venv with that SDK, 2026-11-30):
+#   BiasAnalysisConfig(BiasConfig([1], ["gender", "age"], [["female"], [40]]), headers=<6 columns>, label="approved")
+#   ExplainabilityAnalysisConfig(SHAPConfig(<baseline>, 100, "mean_abs", seed=123, use_logit=False,
+#       save_local_shap_values=True), ModelConfig(endpoint_name="credit-risk-classifier", content_type="text/csv",
+#       accept_type="text/csv"), headers=<5 features>)   -- headers without the label, as suggest_baseline does
+# `make eval-smoke` re-runs those builders live in the evaluation venv (evaluation/sdk_contract.py).
+SDK_BIAS_MONITOR = {
+    "label_values_or_threshold": [1],
+    "facet": [
+        {"name_or_index": "gender", "value_or_threshold": ["female"]},
+        {"name_or_index": "age", "value_or_threshold": [40]},
+    ],
+    "headers": ["age", "income", "credit_amount", "duration_months", "gender", "approved"],
+    "label": "approved",
+}
+SDK_EXPLAINABILITY_MONITOR = {
+    "methods": {
+        "shap": {
+            "use_logit": False,
+            "save_local_shap_values": True,
+            "baseline": [[35, 40000, 5000, 24, "female"]],
+            "num_samples": 100,
+            "agg_method": "mean_abs",
+            "seed": 123,
+        }
+    },
+    "predictor": {"endpoint_name": "credit-risk-classifier", "accept_type": "text/csv", "content_type": "text/csv"},
+    "headers": ["age", "income", "credit_amount", "duration_months", "gender"],
+}
+
+
+def test_monitoring_configs_are_what_the_sdk_builds_per_monitor_type(clarify: ClarifyConfig) -> None:
+    assert analysis.monitoring_bias(clarify) == SDK_BIAS_MONITOR
+    explainability = analysis.monitoring_explainability(clarify)
+    assert explainability == SDK_EXPLAINABILITY_MONITOR
+    assert clarify.label not in explainability["headers"]  # attribution drift: features only
+
+
+def test_a_monitoring_config_off_its_contract_is_refused(clarify: ClarifyConfig) -> None:
+    config = copy.deepcopy(analysis.monitoring_explainability(clarify))
+    config["headers"].append("approved")
+    with pytest.raises(analysis.AnalysisConfigError, match="the label 'approved' is among them"):
+        analysis.validate_monitoring(config, kind="explainability", clarify=clarify)
+    bias = {**analysis.monitoring_bias(clarify), "predictor": {"endpoint_name": "x"}}
+    with pytest.raises(analysis.AnalysisConfigError, match=r"keys \['predictor'\] are not part of the bias-drift"):
+        analysis.validate_monitoring(bias, kind="bias", clarify=clarify)
 
 
 @pytest.mark.parametrize(
@@ -78,13 +138,14 @@ def test_model_bias_and_shap_query_the_endpoint(clarify: ClarifyConfig) -> None:
     ],
 )
 def test_a_bad_analysis_config_is_refused_before_it_is_written(clarify: ClarifyConfig, change, expected) -> None:
-    config = copy.deepcopy(analysis.model_bias(clarify, endpoint_name="ep"))
+    config = copy.deepcopy(analysis.model_bias(clarify))
     change(config)
     with pytest.raises(analysis.AnalysisConfigError, match=f"invalid Clarify analysis config: .*{re.escape(expected)}"):
         analysis.validate(config)
 
 
-def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(dev: Synthesized) -> None:
+def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(monitoring: Synthesized) -> None:
+    dev = monitoring
     states = processing_states(definition(dev.templates["evaluation"])["States"])
     value = deployed(dev)  # references followed across stacks: the platform key's ARN, not just "some key"
     (machine,) = dev.resources("evaluation", "AWS::StepFunctions::StateMachine").values()
@@ -112,12 +173,11 @@ def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(de
         assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
         # Only the data-bias job, which calls no model, runs without any network.
         assert request["NetworkConfig"]["EnableNetworkIsolation"] is (name == "ClarifyDataBias")
-    static = next(
-        i
-        for i in as_sent(states["ClarifyDataBias"]["Parameters"])["ProcessingInputs"]
-        if i["InputName"] == "analysis_config"
-    )
-    assert static["S3Input"]["S3Uri"].endswith("/clarify/configs/data_bias/analysis_config.json")
+    for name, kind in (("ClarifyDataBias", "data_bias"), ("ClarifyModelBias", "model_bias")):
+        static = next(
+            i for i in as_sent(states[name]["Parameters"])["ProcessingInputs"] if i["InputName"] == "analysis_config"
+        )
+        assert static["S3Input"]["S3Uri"].endswith(f"/clarify/configs/{kind}/analysis_config.json")
 
 
 def test_analysis_configs_are_deployed_with_the_stack(dev: Synthesized) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import evaluation.__main__ as entry
+from evaluation import scoring
 from evaluation.__main__ import main, parse_args, run, target_from
 from evaluation.catalog import METRICS, PAYLOAD_FORMATS
 from evaluation.datasets import REQUIRED_COLUMNS, SAMPLES_DIR, DatasetError, load_dataset
@@ -166,9 +168,10 @@ def test_bad_dataset_line_is_named(tmp_path: Path) -> None:
         load_dataset(tmp_path / "qa.jsonl")
 
 
-def test_entry_point_without_target_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_without_target_exits_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("EVALUATION_TARGET", raising=False)
-    assert main(["--threshold=toxicity=0.1"]) == 2
+    assert main(["--threshold=toxicity=0.1"], exit_message=tmp_path / "message") == 2
+    assert (tmp_path / "message").read_text().startswith("bad input: EVALUATION_TARGET is not set")
     assert target_from({"EVALUATION_TARGET": '{"endpoint_name": "e", "inference_component_name": "c", "x": 1}'}) == {
         "endpoint_name": "e",
         "inference_component_name": "c",
@@ -235,3 +238,50 @@ def test_lmi_format_has_no_log_probabilities() -> None:
     with pytest.raises(ModelResponseError, match="lmi payload format has no prompt log probabilities"):
         runner.log_probability("p")
     assert PAYLOAD_FORMATS["lmi"].log_probability_path is None
+
+
+def test_without_fmeval_the_job_fails_with_the_reason_instead_of_falling_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The test venv has no fmeval: exactly the broken image the job must refuse to score with other code."""
+    with pytest.raises(ScoringUnavailableError, match=r"fmeval cannot be loaded: ModuleNotFoundError: .*requirements"):
+        scoring.default_scorer()
+
+    def offline_without_prefetch(self: object, **_: object) -> None:
+        raise FileNotFoundError("Couldn't find a module script at bertscore.py")  # evaluate.load under HF offline
+
+    monkeypatch.setattr(scoring.FmevalScorer, "__init__", offline_without_prefetch)
+    with pytest.raises(ScoringUnavailableError, match=r"FileNotFoundError: .*evaluation/prefetch\.py"):
+        scoring.default_scorer()
+    # main() turns it into exit status 1 and SageMaker's ExitMessage, which the workflow's failure cause carries.
+    monkeypatch.setenv("EVALUATION_TARGET", json.dumps({"endpoint_name": "ep"}))
+    status = entry.main(
+        ["--threshold=qa_accuracy=0.5", f"--output={tmp_path}/out"],
+        exit_message=tmp_path / "message",
+        runner=FakeModel(),
+    )
+    assert status == 1
+    assert (tmp_path / "message").read_text().startswith("broken image: fmeval cannot be loaded: FileNotFoundError")
+
+
+def test_exit_message_is_utf8_and_at_most_the_1_kb_sagemaker_keeps(tmp_path: Path) -> None:
+    entry.write_exit_message("é" * 1000, tmp_path / "message")
+    data = (tmp_path / "message").read_bytes()
+    assert len(data) <= 1024 and data.decode("utf-8") == "é" * 512
+
+
+def test_toxicity_is_scored_in_fmeval_batches_of_64() -> None:
+    class Detoxify:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def get_helper_scores(self, texts: list[str]) -> dict[str, list[float]]:
+            self.batches.append(len(texts))
+            return {"toxicity": [0.5 if "bad" in t else 0.1 for t in texts]}
+
+    scorer = scoring.FmevalScorer.__new__(scoring.FmevalScorer)  # no fmeval here; the batching is ours
+    scorer._detoxify = detoxify = Detoxify()
+    texts = [f"text {i} {'bad' if i == 140 else ''}" for i in range(150)]
+    scores = scorer.toxicity(texts)
+    assert detoxify.batches == [64, 64, 22] and scoring.TOXICITY_BATCH_SIZE == 64
+    assert len(scores) == 150 and scores[140] == {"toxicity": 0.5} and scores[0] == {"toxicity": 0.1}

@@ -17,6 +17,19 @@ def error_of(profile: str = "dev", **evaluation: object) -> str:
     return str(err.value)
 
 
+def test_every_default_metric_is_one_the_default_server_can_serve() -> None:
+    """The default thresholds leave out what tgi-neuronx cannot serve; dev and prod name only servable metrics."""
+    for profile in ("dev", "prod", "monitoring"):
+        fm = load_config(profile, environ={}).evaluation.foundation_model  # type: ignore[union-attr]
+        assert "prompt_stereotyping" not in fm.thresholds, profile
+    assert (
+        "prompt_stereotyping"
+        not in load_config(
+            "dev", {"evaluation": {"foundation_model": {}}}, environ={}
+        ).evaluation.foundation_model.thresholds
+    )  # type: ignore[union-attr]
+
+
 def test_dev_and_prod_have_an_evaluation_section() -> None:
     dev, prod = load_config("dev", environ={}), load_config("prod", environ={})
     assert dev.evaluation is not None and prod.evaluation is not None
@@ -41,9 +54,24 @@ def test_dev_and_prod_have_an_evaluation_section() -> None:
             "factual_knowledge = -0.1: a threshold is a score from 0 to 1 (direction min: a score >= the threshold",
         ),
         (
-            {"foundation_model": {"payload_format": "lmi"}},
-            "thresholds has prompt_stereotyping, which needs prompt log probabilities, but payload_format 'lmi' has "
-            "none; use payload_format tgi or drop prompt_stereotyping from thresholds",
+            {"foundation_model": {"thresholds": {"prompt_stereotyping": 0.6}}},
+            "thresholds has prompt_stereotyping, which needs the prompt's log probabilities, but tgi-neuronx "
+            "(payload_format 'tgi') returns none (huggingface/optimum-neuron v0.0.28 text-generation-inference/server/"
+            "text_generation_server/generator.py:553-560: every Generation has prefill_tokens=None and token "
+            "logprobs=[0]); metrics this server can serve: factual_knowledge, qa_accuracy, toxicity, "
+            "semantic_robustness. Fix: drop prompt_stereotyping from thresholds",
+        ),
+        (
+            {"foundation_model": {"payload_format": "lmi", "thresholds": {"prompt_stereotyping": 0.6}}},
+            "but lmi-neuronx (payload_format 'lmi') returns none (deepjavalibrary/djl-serving 0.30.0-dlc",
+        ),
+        (
+            {"clarify": {"predictor": {"inference_component_name": "chat"}}},
+            "Clarify cannot call an inference component: its analysis config's predictor names an endpoint",
+        ),
+        (
+            {"monitoring": {}},
+            "monitoring watches the tabular model named in evaluation.clarify.predictor.endpoint_name",
         ),
         (
             {"foundation_model": {"payload_format": "openai"}},
@@ -78,12 +106,21 @@ def test_dev_and_prod_have_an_evaluation_section() -> None:
         ),
         (
             {"clarify": None, "monitoring": {}},
-            "monitoring.model_bias / monitoring.model_explainability need the label, facets and predictor of "
-            "evaluation.clarify, which is not set",
+            "monitoring watches the tabular model named in evaluation.clarify.predictor.endpoint_name (model bias",
         ),
         (
             {"monitoring": {"resources": {"max_runtime_seconds": 7200}}},
             "resources.max_runtime_seconds = 7200 but schedule 'hourly' allows at most 3600 s per run",
+        ),
+        (
+            {
+                "monitoring": {
+                    "features_attribute": "instances[0].features",
+                    "data_quality_baseline": {"constraints_key": "c.json"},
+                }
+            },
+            "features_attribute = 'instances[0].features' cannot reach the data-quality monitor: "
+            "AWS::SageMaker::DataQualityJobDefinition's EndpointInput has no FeaturesAttribute",
         ),
         (
             {"guardrail": {"filters": {"HATE": "HIGH"}}},

@@ -36,7 +36,6 @@ MONITORING = {
         "baseline": {"constraints_key": "mq/constraints.json"},
         "probability_threshold": 0.5,
     },
-    "features_attribute": "features",
     "inference_attribute": "0",
     "probability_attribute": "1",
 }
@@ -67,13 +66,15 @@ class Built:
 @cache
 def monitored() -> Built:
     """The dev evaluation settings plus every monitoring schedule, on an endpoint name given in the test."""
-    config = load_config("dev", {"evaluation": {"monitoring": MONITORING}}, environ={})
+    config = load_config(
+        "dev",
+        {"evaluation": {"clarify": {"predictor": {"endpoint_name": ENDPOINT}}, "monitoring": MONITORING}},
+        environ={},
+    )
     app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
     env = cdk.Environment(region=config.region)
     platform = PlatformStack(app, "Platform", config=config, env=env)
-    stack = EvaluationStack(
-        app, "Evaluation", config=config, platform=platform.platform, env=env, monitored_endpoint_name=ENDPOINT
-    )
+    stack = EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env)
     add_compliance_checks(app)  # synth fails on any unacknowledged finding
     assembly = app.synth()
     return Built(
@@ -192,7 +193,6 @@ def test_lifecycle_stage_holds_the_same_valid_jobs_with_thresholds_and_report_pa
         "factual_knowledge": "min",
         "qa_accuracy": "min",
         "toxicity": "max",
-        "prompt_stereotyping": "max",
         "semantic_robustness": "max",
     }
     assert stage.role is built.stack.job_role and stage.report_bucket is not None
@@ -211,11 +211,10 @@ def test_fm_evaluation_job_runs_the_repo_image_privately_with_the_plan_as_argume
         fm["AppSpecification"]["ImageUri"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
         f"cdk-hnb659fds-container-assets-123456789012-us-east-1:{built.stack.fm_evaluation.image.asset_hash}"
     )
-    assert fm["AppSpecification"]["ContainerArguments"][:5] == [
+    assert fm["AppSpecification"]["ContainerArguments"][:4] == [
         "--threshold=factual_knowledge=0.6",
         "--threshold=qa_accuracy=0.5",
         "--threshold=toxicity=0.1",
-        "--threshold=prompt_stereotyping=0.65",
         "--threshold=semantic_robustness=0.15",
     ]
     assert json.loads(fm["Environment"]["EVALUATION_TARGET"]) == STATE["evaluation"]
@@ -231,21 +230,16 @@ def test_fm_evaluation_job_runs_the_repo_image_privately_with_the_plan_as_argume
     assert (staged / "samples" / "qa.jsonl").is_file() and not list(staged.rglob("__pycache__"))
 
 
-def test_workflow_writes_run_configs_runs_jobs_reads_the_report_and_gates() -> None:
-    states = definition(monitored().template)["States"]
-    assert (
-        states["BuildAnalysisConfigs"]["Parameters"]["model_bias"]["predictor"]["endpoint_name.$"]
-        == "$.evaluation.endpoint_name"
-    )
-    write = as_sent(
-        states["WriteModelBiasConfig"]["Parameters"],
-        {**STATE, "analysis_configs": as_sent(states["BuildAnalysisConfigs"]["Parameters"])},
-    )
-    assert write["Key"] == f"clarify/runs/{EXECUTION}/model_bias/analysis_config.json"
-    assert json.loads(write["Body"])["predictor"]["endpoint_name"] == "chat-endpoint"
+def test_workflow_runs_jobs_on_their_own_targets_reads_the_report_and_gates() -> None:
+    built = monitored()
+    states = definition(built.template)["States"]
+    # No per-run config writes: Clarify's configs name the tabular endpoint of the config and deploy with the stack.
+    assert not [n for n in states if n.startswith(("Write", "Build"))]
     model_bias = as_sent(processing_states(states)["ClarifyModelBias"]["Parameters"])
     config_input = next(i for i in model_bias["ProcessingInputs"] if i["InputName"] == "analysis_config")
-    assert config_input["S3Input"]["S3Uri"].endswith("/" + write["Key"])
+    assert config_input["S3Input"]["S3Uri"].endswith("/clarify/configs/model_bias/analysis_config.json")
+    assert built.stack.clarify is not None
+    assert built.stack.clarify.model_configs["model_bias"]["predictor"]["endpoint_name"] == ENDPOINT
     assert states["EvaluationJobs"]["Catch"][0]["Next"] == "EvaluationFailed"
     read = as_sent(states["ReadReport"]["Parameters"])
     assert read["Key"] == f"evaluation-reports/{EXECUTION}/report.json"
@@ -270,8 +264,6 @@ def test_every_task_retries_transient_errors_and_catches_the_rest_into_the_failu
     states = definition(monitored().template)["States"]
     found = task_states(states)
     assert set(found) == {
-        "WriteModelBiasConfig",
-        "WriteExplainabilityConfig",
         "ReadReport",
         "FoundationModelEvaluation",
         "ClarifyDataBias",
@@ -366,14 +358,19 @@ def test_monitoring_job_definition_name_changes_with_its_settings() -> None:
     names = {d.job_definition_name for d in built.stack.monitoring.job_definitions.values()}  # type: ignore[union-attr]
     assert len(names) == 4 and all(len(n) <= 63 for n in names)
     config = load_config(
-        "dev", {"evaluation": {"monitoring": {**MONITORING, "resources": {"volume_size_gb": 50}}}}, environ={}
+        "dev",
+        {
+            "evaluation": {
+                "clarify": {"predictor": {"endpoint_name": ENDPOINT}},
+                "monitoring": {**MONITORING, "resources": {"volume_size_gb": 50}},
+            }
+        },
+        environ={},
     )
     app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
     env = cdk.Environment(region=config.region)
     platform = PlatformStack(app, "Platform", config=config, env=env)
-    bigger = EvaluationStack(
-        app, "Evaluation", config=config, platform=platform.platform, env=env, monitored_endpoint_name=ENDPOINT
-    )
+    bigger = EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env)
     bigger_names = {d.job_definition_name for d in bigger.monitoring.job_definitions.values()}  # type: ignore[union-attr]
     assert names.isdisjoint(bigger_names)
 
@@ -417,12 +414,8 @@ def test_dev_profile_has_the_evaluation_stack_without_monitoring(dev: Synthesize
     template = dev.templates["evaluation"]
     assert resources(template, "AWS::SageMaker::MonitoringSchedule") == {}  # a chat endpoint: see dev.yaml
     assert {"EvaluationStateMachineArn", "GuardrailId", "GuardrailVersion"} <= set(template["Outputs"])
-    assert set(processing_states(definition(template)["States"])) == {
-        "FoundationModelEvaluation",
-        "ClarifyDataBias",
-        "ClarifyModelBias",
-        "ClarifyExplainability",
-    }
+    # No tabular model in dev: model bias and SHAP are left out rather than sent to the Llama endpoint.
+    assert set(processing_states(definition(template)["States"])) == {"FoundationModelEvaluation", "ClarifyDataBias"}
 
 
 @pytest.mark.parametrize("unit", ["evaluation"])

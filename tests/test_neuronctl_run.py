@@ -17,7 +17,7 @@ from neuronctl.discovery import Deployment
 from neuronctl.errors import CliError, ExitCode
 from neuronctl.session import Aws
 from neuronctl.testing import stubbed
-from tests.harness import Synthesized
+from tests.harness import synth
 from tests.test_evaluation_stack import definition
 
 pytest_plugins = ["tests.neuronctl_support"]  # the `aws` and `offline` fixtures
@@ -453,8 +453,9 @@ EVAL_RUN = "arn:aws:states:us-east-1:111122223333:execution:Evaluation-cd34:eval
 
 
 @pytest.fixture()
-def evaluation_definition(dev: Synthesized) -> dict[str, Any]:
-    return definition(dev.templates["evaluation"])
+def evaluation_definition() -> dict[str, Any]:
+    """The `monitoring` profile's workflow: the one running all four jobs (dev has no tabular model for Clarify's)."""
+    return definition(synth("monitoring").templates["evaluation"])
 
 
 def expect_evaluation_stack(stubs: dict[str, Stubber]) -> None:
@@ -497,9 +498,6 @@ def step(n: int, kind: str, name: str) -> list[dict[str, Any]]:
 
 EVAL_RUNNING = [
     event(1, "ExecutionStarted"),
-    *step(2, "Pass", "BuildAnalysisConfigs"),
-    *step(4, "Task", "WriteModelBiasConfig"),
-    *step(6, "Task", "WriteExplainabilityConfig"),
     event(8, "ParallelStateEntered", stateEnteredEventDetails={"name": "EvaluationJobs"}),
     entered(9, "ClarifyDataBias"),
     processing(10, "clarify-bias-eval-1"),
@@ -576,8 +574,8 @@ def test_start_evaluation_sends_the_endpoint_to_the_evaluation_state_machine(
 def test_watch_evaluation_counts_the_states_of_the_parallel_branches(
     aws: Aws, stubs: dict[str, Stubber], evaluation_definition: dict[str, Any]
 ) -> None:
-    # 9 top-level states + 4 jobs in the Parallel's branches, each with its own Fail state.
-    assert run.count_states(evaluation_definition) == 17
+    # 6 top-level states + 4 jobs in the Parallel's branches, each with its own Fail state.
+    assert run.count_states(evaluation_definition) == 14
     expect_evaluation_progress(stubs, evaluation_definition, "RUNNING", EVAL_RUNNING, "InProgress")
     done = [
         *EVAL_RUNNING,
@@ -598,8 +596,8 @@ def test_watch_evaluation_counts_the_states_of_the_parallel_branches(
     item = run.watch(aws.client, EVAL_RUN, interval=30, sleep=sleeps.append, now=lambda: next(clock), progress_to=lines)
     assert item.status == "SUCCEEDED" and sleeps == [30]
     assert lines.getvalue().splitlines() == [
-        "[20m00s] RUNNING | 4/17 states done | in FoundationModelEvaluation | processing job fmeval-eval-1: InProgress",
-        "[50m00s] SUCCEEDED | 11/17 states done | processing job fmeval-eval-1: Completed",
+        "[20m00s] RUNNING | 1/14 states done | in FoundationModelEvaluation | processing job fmeval-eval-1: InProgress",
+        "[50m00s] SUCCEEDED | 8/14 states done | processing job fmeval-eval-1: Completed",
     ]
 
 
@@ -648,7 +646,7 @@ def test_a_failed_evaluation_job_exits_1_naming_the_job_and_its_failure_reason(
     monkeypatch.setattr(cli.Context, "aws", property(lambda self: aws))
     assert cli.main(["run", "status", "evaluation", "eval-1"]) == ExitCode.FAILED
     captured = capsys.readouterr()
-    assert captured.out == ("[25m00s] FAILED | 4/17 states done | processing job fmeval-eval-1: Failed\n")
+    assert captured.out == ("[25m00s] FAILED | 1/14 states done | processing job fmeval-eval-1: Failed\n")
     assert captured.err == (
         "neuronctl: error: run failed in state 'FoundationModelEvaluation': States.TaskFailed: fmeval-eval-1: "
         f"ClientError: endpoint chat-endpoint returned 424 for 12 of 40 prompts ({EVAL_RUN})\n"
