@@ -841,8 +841,8 @@ PLACEMENT = ProcessingPlacement(
 )
 
 
-def test_clarify_jobs_isolate_the_data_bias_job_and_read_each_runs_configs() -> None:
-    evaluation = profile("dev").evaluation
+def test_clarify_jobs_isolate_the_data_bias_job_and_query_only_the_configured_tabular_model() -> None:
+    evaluation = profile("monitoring").evaluation
     assert evaluation is not None and evaluation.clarify is not None
     stack = bare()
     bucket = s3.Bucket(stack, "Bucket")
@@ -861,15 +861,28 @@ def test_clarify_jobs_isolate_the_data_bias_job_and_read_each_runs_configs() -> 
     assert data_bias["NetworkConfig"]["EnableNetworkIsolation"] is True
     assert data_bias["AppSpecification"] == {"ImageUri": "clarify:1"}
     assert data_bias["Tags"] == [{"Key": "neuron-genai:purpose", "Value": "clarify-data-bias"}]
-    assert set(built.runtime_configs) == set(built.runtime_requests)
-    assert "model_bias" in built.runtime_requests
-    for kind, request in built.runtime_requests.items():
+    assert set(built.model_configs) == set(built.model_requests) == {"model_bias", "explainability"}
+    for kind, request in built.model_requests.items():
         assert request["NetworkConfig"]["EnableNetworkIsolation"] is False, kind
         (config_input,) = [i for i in request["ProcessingInputs"] if i["InputName"] == "analysis_config"]
-        assert config_input["S3Input"]["S3Uri.$"].endswith(
-            f"clarify/runs/{{}}/{kind}/analysis_config.json', $$.Execution.Name)"
-        )
-    assert built.runtime_configs["model_bias"]["predictor"]["endpoint_name.$"] == "$.evaluation.endpoint_name"
+        assert "S3Uri" in config_input["S3Input"], kind  # deployed with the stack, not written per run
+        assert built.model_configs[kind]["predictor"]["endpoint_name"] == "credit-risk-classifier", kind
+    # dev has no tabular model: model bias and SHAP are left out instead of being sent to the chat endpoint.
+    dev = profile("dev").evaluation
+    assert dev is not None and dev.clarify is not None
+    other = bare()
+    other_bucket = s3.Bucket(other, "Bucket")
+    without = ClarifyJobs(
+        other,
+        "Clarify",
+        clarify=dev.clarify,
+        image_uri="clarify:1",
+        placement=PLACEMENT,
+        datasets_bucket=other_bucket,
+        results_bucket=other_bucket,
+        config_objects=config_objects_in(other, other_bucket),
+    )
+    assert without.model_requests == {} and without.model_configs == {}
 
 
 def test_foundation_model_evaluation_job_reads_the_target_from_the_run_and_writes_one_report_per_run() -> None:
@@ -906,7 +919,12 @@ def test_foundation_model_evaluation_job_reads_the_target_from_the_run_and_write
 def test_model_monitoring_schedules_each_configured_monitor_on_the_endpoint() -> None:
     config = load_config(
         "dev",
-        {"evaluation": {"monitoring": {"data_quality_baseline": {"constraints_key": "dq/constraints.json"}}}},
+        {
+            "evaluation": {
+                "clarify": {"predictor": {"endpoint_name": "credit-risk-classifier"}},
+                "monitoring": {"data_quality_baseline": {"constraints_key": "dq/constraints.json"}},
+            }
+        },
         environ={},
     )
     evaluation = config.evaluation
@@ -916,7 +934,7 @@ def test_model_monitoring_schedules_each_configured_monitor_on_the_endpoint() ->
     built = ModelMonitoring(
         stack,
         "Monitoring",
-        endpoint_name="chat-endpoint",
+        endpoint_name="credit-risk-classifier",
         settings=evaluation.monitoring,
         clarify=evaluation.clarify,
         clarify_image_uri="clarify:1",
@@ -936,7 +954,7 @@ def test_model_monitoring_schedules_each_configured_monitor_on_the_endpoint() ->
         "EnableNetworkIsolation": True,
         "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
     }
-    assert quality["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "chat-endpoint"
+    assert quality["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "credit-risk-classifier"
     assert quality["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY_ARN
     # Explainability sends synthetic rows to the endpoint: the one monitor with the network on.
     explainability = only(stack, "AWS::SageMaker::ModelExplainabilityJobDefinition")
