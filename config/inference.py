@@ -7,6 +7,7 @@ limits) are the synth pre-flight, `plan()`, which the inference stack runs and w
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from config.base import StrictModel, setting_errors
 from neuron import sizing
 from neuron.catalog import INSTANCES, ContainerKind, instance
-from neuron.models import PRESETS, ModelArchitecture, ModelKind, preset
+from neuron.models import PRESETS, ModelArchitecture, ModelConfigError, ModelKind, load_hf_config, preset
 from neuron.serving import SERVERS, ServerProfile, server
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -131,6 +132,12 @@ class TarballSource(StrictModel):
 ModelSource = Annotated[HubSource | S3PrefixSource | TarballSource, Field(discriminator="type")]
 
 
+@functools.cache
+def _config_json(path: str) -> ModelArchitecture:
+    """A model's facts from its config.json, read once per process (the profile names the file)."""
+    return load_hf_config(path)
+
+
 class ArchitectureSpec(StrictModel):
     """A custom model's architecture facts (the same facts the presets carry)."""
 
@@ -208,7 +215,11 @@ class ModelConfig(StrictModel):
     """One model on the endpoint: where it comes from, what it is, how its server is shaped."""
 
     preset: str | None = Field(None, description=f"One of: {', '.join(PRESETS)}.")
-    architecture: ArchitectureSpec | None = None
+    architecture: ArchitectureSpec | str | None = Field(
+        None,
+        description="A custom model's architecture facts, or the path of its Hugging Face config.json (absolute, or "
+        "relative to the working directory) from which the facts and the parameter count are derived.",
+    )
     source: ModelSource
     compiled_artifacts: str | None = Field(
         None,
@@ -248,6 +259,16 @@ class ModelConfig(StrictModel):
     def _known_preset(cls, value: str | None) -> str | None:
         if value is not None:
             preset(value)
+        return value
+
+    @field_validator("architecture")
+    @classmethod
+    def _readable_config_json(cls, value: ArchitectureSpec | str | None) -> ArchitectureSpec | str | None:
+        if isinstance(value, str):
+            try:
+                _config_json(value)
+            except ModelConfigError as err:
+                raise ValueError(str(err)) from None
         return value
 
     @field_validator("compiled_artifacts")
@@ -356,6 +377,8 @@ class ModelConfig(StrictModel):
     # Derived facts ---------------------------------------------------------------------------------------------
     @property
     def arch(self) -> ModelArchitecture:
+        if isinstance(self.architecture, str):
+            return _config_json(self.architecture)
         if self.architecture is not None:
             return self.architecture.to_architecture()
         assert self.preset is not None

@@ -146,6 +146,8 @@ def plan(inference: EndpointSettings[M]) -> dict[str, ModelPlan[M]]:
                 sequence_length=model.effective_sequence_length,
                 dtype=model.dtype,
                 quantization=model.quantization,
+                server=model.server,
+                compiled=_compiled(model),
             )
         except sizing.SizingError as err:
             problems.append(
@@ -168,6 +170,11 @@ def plan(inference: EndpointSettings[M]) -> dict[str, ModelPlan[M]]:
     return plans
 
 
+def _compiled(model: ModelSettings) -> bool:
+    """Loaded from a compiled export (never compiled at start-up): compiled_artifacts, or a Neuron v1 traced model."""
+    return model.compiled_artifacts is not None or model.server is ContainerKind.NEURON_V1_INFERENCE
+
+
 def _sized(
     key: str,
     model: M,
@@ -183,7 +190,7 @@ def _sized(
         dtype=model.dtype,
         base_seconds=model.profile.base_startup_seconds,
         from_hub=model.needs_hub_egress,
-        compiled=model.compiled_artifacts is not None or model.server is ContainerKind.NEURON_V1_INFERENCE,
+        compiled=_compiled(model),
     )
     overrides = model.startup
     startup = overrides.container_startup_health_check_timeout_seconds

@@ -60,7 +60,7 @@ class Context:
 # ----------------------------------------------------------------------------------------------------------------
 def cmd_plan(ctx: Context) -> int:
     from neuron.catalog import ContainerKind
-    from neuron.models import UnknownModelError
+    from neuron.models import ModelConfigError, UnknownModelError
     from neuron.sizing import SizingError
     from neuronctl import plan, prices
 
@@ -78,26 +78,31 @@ def cmd_plan(ctx: Context) -> int:
             category="ec2-on-demand" if a.pricing == "ec2" else "sagemaker-hosting",
             source=a.source,
             server=server,
+            prompt_tokens=a.prompt_tokens,
         )
-    except (UnknownModelError, SizingError) as err:
+    except (UnknownModelError, ModelConfigError, SizingError) as err:
         raise CliError(str(err), ExitCode.USAGE) from None
     shape = (
         f"{arch.name}: {arch.billions:.1f}B parameters, {a.dtype}{', ' + a.quant + ' weights' if a.quant else ''},"
         f" batch {a.batch}, sequence {a.seq}"
     )
     accepted = any(r.accepted for r in rows)
+    evidence = plan.evidence(arch, server)
     if a.json:
         output.dump_json(
             {
                 "model": arch.name,
+                "model_source": arch.source,
                 "batch_size": a.batch,
                 "sequence_length": a.seq,
+                "prompt_tokens": a.prompt_tokens if a.prompt_tokens is not None else a.seq // 2,
                 "dtype": a.dtype,
                 "quantization": a.quant,
                 "source": a.source,
                 "server": server.value,
                 "pricing": a.pricing,
                 "prices": prices.provenance(),
+                "estimate": evidence.as_json(),
                 "configurations": [r.as_json() for r in rows],
             }
         )
@@ -112,27 +117,27 @@ def cmd_plan(ctx: Context) -> int:
     price_label = "EC2 $/h" if a.pricing == "ec2" else "SageMaker $/h"
     print(
         output.table(
-            ["instance", "degree", "replicas", "GiB used/avail", "tok/s/replica<=", price_label, "$/1M out tok", ""],
             [
-                [
-                    r.fit.instance_type,
-                    r.fit.degree,
-                    r.fit.replicas_per_instance,
-                    f"{r.fit.used_gib:.1f}/{r.fit.available_gib:.0f}",
-                    "n/a" if r.tokens_per_second is None else f"{r.tokens_per_second:,.0f}",
-                    output.money(r.hourly),
-                    output.money(r.per_million_tokens),
-                    _plan_verdict(r),
-                ]
-                for r in rows
+                "instance",
+                "degree",
+                "replicas",
+                "GiB used/avail",
+                "heads Q/KV",
+                "tok/s exp",
+                "ITL ms",
+                "TTFT ms",
+                "tok/s<=",
+                price_label,
+                "$/1M out exp",
+                "$/1M@bound",
+                "",
             ],
-            right=(1, 2, 3, 4, 5, 6),
+            [_plan_row(r) for r in rows],
+            right=tuple(range(1, 12)),
         )
     )
-    output.note(
-        "tok/s: decode bound if HBM bandwidth were the only limit (weights + full KV cache read per token); "
-        "real servers reach a fraction. $/1M: all replicas of an instance busy at that rate."
-    )
+    for line in evidence.lines():
+        output.note(line)
     output.note(prices.provenance())
     if not accepted:
         fix = (
@@ -146,6 +151,25 @@ def cmd_plan(ctx: Context) -> int:
             ExitCode.REFUSED,
         )
     return ExitCode.OK
+
+
+def _plan_row(r: Any) -> list[Any]:
+    e, heads = r.estimate, r.fit.heads
+    return [
+        r.fit.instance_type,
+        r.fit.degree,
+        r.fit.replicas_per_instance,
+        f"{r.fit.used_gib:.1f}/{r.fit.available_gib:.0f}",
+        "n/a" if heads is None else f"{heads.padded_heads}/{heads.padded_kv_heads}",
+        "n/a" if e is None else f"{e.tokens_per_second:,.0f}{'*' if e.extrapolated else ''}",
+        "n/a" if e is None else f"{e.itl_ms:.1f}",
+        "n/a" if e is None or e.ttft_ms is None else f"{e.ttft_ms:,.0f}",
+        "n/a" if r.tokens_per_second is None else f"{r.tokens_per_second:,.0f}",
+        output.money(r.hourly),
+        output.money(r.expected_per_million_tokens),
+        output.money(r.per_million_tokens),
+        _plan_verdict(r),
+    ]
 
 
 def _plan_verdict(row: Any) -> str:
@@ -431,9 +455,14 @@ def build_parser() -> argparse.ArgumentParser:
         "pre-flight's arithmetic), cheapest first.",
         epilog=EXIT_CODES_HELP,
     )
-    p.add_argument("model", help="model preset, e.g. llama-3.1-8b, llama-3.1-70b")
+    p.add_argument("model", help="model preset (llama-3.1-8b, llama-3.1-70b, ...) or a Hugging Face config.json path")
     p.add_argument("--batch", type=_positive_int, default=4, help="batch size (default %(default)s)")
     p.add_argument("--seq", type=_positive_int, default=4096, help="sequence length (default %(default)s)")
+    p.add_argument(
+        "--prompt-tokens",
+        type=_positive_int,
+        help="prompt length for the expected time to first token (default: half of --seq)",
+    )
     p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), default="bf16")
     p.add_argument("--quant", choices=tuple(QUANTIZATION_BYTES), help="weight quantization")
     p.add_argument(

@@ -275,8 +275,8 @@ def test_components_take_neuron_cores_memory_and_copies_per_model(multimodel: Sy
         for k, p in components(multimodel).items()
     }
     assert found == {
-        "llama": (2, 17365, 2, "AllTraffic"),
-        "mistral": (2, 15873, 1, "AllTraffic"),
+        "llama": (2, 4885, 2, "AllTraffic"),
+        "mistral": (2, 29698, 1, "AllTraffic"),
         "embed": (1, 2257, 2, "AllTraffic"),
     }
     llama = components(multimodel)["llama"]

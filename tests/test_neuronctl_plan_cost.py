@@ -84,7 +84,17 @@ def test_plan_rows_are_exactly_the_configurations_the_preflight_accepts(
             row = shown.get((name, degree))
             assert row is not None and row.fit == accepted and row.accepted, f"pre-flight accepts {name} {degree}"
             assert (
-                check_fit(arch, name, degree, batch_size=batch, sequence_length=seq, dtype=dtype, quantization=quant)
+                check_fit(
+                    arch,
+                    name,
+                    degree,
+                    batch_size=batch,
+                    sequence_length=seq,
+                    dtype=dtype,
+                    quantization=quant,
+                    server=server,
+                    compiled=source == "compiled",
+                )
                 == accepted
             )
     assert refused + accepted_count == 4 * len(TENSOR_PARALLEL_DEGREES["inf2"]) and refused > 0
@@ -111,13 +121,17 @@ def test_70b_int8_without_compiled_artifacts_is_refused_for_start_up_by_both(
         source="s3",
         server=ContainerKind.LMI_NEURONX,
     )
-    assert [(r.fit.instance_type, r.refusals, r.smallest) for r in rows] == [
-        ("ml.inf2.24xlarge", (reason,), False),
-        ("ml.inf2.48xlarge", (reason,), False),
+    # LMI (transformers-neuronx) pads 64 / 8 heads to 72 / 72 at degree 12 and 72 / 24 at degree 24.
+    assert [(r.fit.instance_type, r.fit.degree, r.refusals, r.smallest) for r in rows] == [
+        ("ml.inf2.24xlarge", 8, (reason,), False),
+        ("ml.inf2.24xlarge", 12, (reason,), False),
+        ("ml.inf2.48xlarge", 8, (reason,), False),
+        ("ml.inf2.48xlarge", 24, (reason,), False),
+        ("ml.inf2.48xlarge", 12, (reason,), False),
     ]
     assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--server", "lmi-neuronx"]) == ExitCode.REFUSED
     captured = capsys.readouterr()
-    assert [line.split()[-2:] for line in captured.out.splitlines()[3:]] == [["refused:", "start-up"]] * 2
+    assert [line.split()[-2:] for line in captured.out.splitlines()[3:]] == [["refused:", "start-up"]] * 5
     assert captured.err.endswith(
         f"neuronctl: error: the pre-flight refuses every configuration above for lmi-neuronx from s3: {reason}. "
         "Fix: --source compiled (set the model's compiled_artifacts to a pre-compiled export)\n"
@@ -166,13 +180,28 @@ def test_the_profile_deploys_a_configuration_plan_shows(
     assert deployed in [r.fit for r in rows if r.accepted]
 
 
-def test_70b_in_bf16_fits_nothing_on_inf2_and_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SizingError):
-        check_fit(preset("llama-3.1-70b"), "ml.inf2.48xlarge", 8, batch_size=4, sequence_length=4096, dtype="bf16")
-    assert cli.main(["plan", "llama-3.1-70b"]) == 3
-    assert capsys.readouterr().err == (
-        "neuronctl: error: nothing in the catalog holds llama-3.1-70b: 70.6B parameters, bf16, batch 4, sequence 4096 "
-        "on inf2: lower --batch or --seq, or try --quant int8\n"
+def test_70b_in_bf16_fits_inf2_48xlarge_at_degree_24_as_published(capsys: pytest.CaptureFixture[str]) -> None:
+    """Llama-3-70B bf16 runs at degree 24 on inf2.48xlarge (aws-neuron-sdk inf2 benchmark tables, optimum-neuron
+    benchmarks): the server pads 64 / 8 heads to 72 / 24. From S3 it is refused for start-up only (compiling 70B takes
+    longer than SageMaker's limit); from a compiled export it is the smallest fit."""
+    assert cli.main(["plan", "llama-3.1-70b", "--source", "compiled"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].split()[:5] == ["ml.inf2.48xlarge", "24", "1", "193.3/384", "72/24"]
+    assert lines[3].endswith("smallest fit (pre-flight)") and len(lines) == 4
+    with pytest.raises(SizingError, match=r"needs 158\.1 GiB .* smallest fit: ml\.inf2\.48xlarge at degree 24 "):
+        check_fit(
+            preset("llama-3.1-70b"),
+            "ml.inf2.48xlarge",
+            8,
+            batch_size=4,
+            sequence_length=4096,
+            dtype="bf16",
+            server=ContainerKind.TGI_NEURONX,
+        )
+    assert cli.main(["plan", "llama-3.1-70b", "--batch", "64", "--seq", "32768"]) == 3
+    assert capsys.readouterr().err.startswith(
+        "neuronctl: error: nothing in the catalog holds llama-3.1-70b: 70.6B parameters, bf16, batch 64, sequence "
+        "32768 on inf2: lower --batch or --seq, or try --quant int8\n"
     )
 
 
@@ -180,19 +209,13 @@ def test_plan_table_is_cheapest_first_and_marks_the_preflight_choice(capsys: pyt
     assert cli.main(["plan", "llama-3.1-8b"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "llama-3.1-8b: 8.0B parameters, bf16, batch 4, sequence 4096, tgi-neuronx from s3"
-    assert lines[3].split() == [
-        "ml.inf2.8xlarge",
-        "2",
-        "1",
-        "20.7/32",
-        "180",
-        "$2.36",
-        "$3.64",
-        "smallest",
-        "fit",
-        "(pre-flight)",
-    ]
-    hourly = [float(line.split()[5].strip("$").replace(",", "")) for line in lines[3:]]
+    row = lines[3].split()
+    assert row[:5] == ["ml.inf2.8xlarge", "2", "1", "20.7/32", "32/8"]
+    assert row[8:10] == ["180", "$2.36"] and row[-3:] == ["smallest", "fit", "(pre-flight)"]
+    expected, itl, ttft = float(row[5].rstrip("*")), float(row[6]), float(row[7].replace(",", ""))
+    assert expected == pytest.approx(4 * 1000 / itl, rel=0.01) and 0 < expected < 180 and ttft > 0
+    assert float(row[10].strip("$")) == pytest.approx(2.36 / (expected * 3600) * 1e6, rel=0.01) and row[11] == "$3.64"
+    hourly = [float(line.split()[9].strip("$").replace(",", "")) for line in lines[3:]]
     assert hourly == sorted(hourly)
 
 
