@@ -343,3 +343,60 @@ def hold_out_error(library: str | None = None) -> HoldOut:
 
 def relative(value: float, reference: float) -> float:
     return (value - reference) / reference if reference else math.inf
+
+
+def hold_out_ttft() -> list[tuple[Measurement, float, float]]:
+    """Held-out rows with a measured TTFT and prompt length: (row, measured ms, estimated ms)."""
+    fitted = models()
+    out = []
+    for row, s in decode_rows(r for r in benchmarks.load() if r.held_out):
+        model = fitted.get(row.library)
+        estimated = None if model is None else model.ttft_ms(s)
+        if row.ttft_ms and row.input_tokens and estimated:
+            out.append((row, row.ttft_ms, estimated))
+    return out
+
+
+def report() -> str:
+    """The hold-out report docs/measurements.md quotes (`python -m neuronctl.throughput`)."""
+    lines = [f"rows: {len(benchmarks.load())} published; held out: 1 in {benchmarks.HOLD_OUT_EVERY} by CRC-32"]
+    for library, model in models().items():
+        lines.append(
+            f"{library}: fitted to {model.decode_rows} rows (TTFT {model.prefill_rows}); ITL coefficients "
+            f"(weights, KV, compute, layers, layers x log2 degree, int8 weights) = "
+            f"{', '.join(f'{c:.3g}' for c in model.decode)}; TTFT (prefill compute, weights, layers) = "
+            f"{', '.join(f'{c:.3g}' for c in model.prefill or ())}"
+        )
+    held = hold_out_error()
+    lines.append("| model | instance | degree | batch | active | measured tok/s | estimated | error |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row, got, est in held.rows:
+        lines.append(
+            f"| {row.config} ({row.library}, {row.measurement}) | {row.instance_type} | {row.degree} | "
+            f"{row.batch_size} | {row.active_sequences} | {got:.1f} | {est:.1f} | {relative(est, got):+.1%} |"
+        )
+    lines.append(
+        f"decode tok/s on {len(held.rows)} held-out rows: median error {held.median:.1%}, mean {held.mean:.1%}, "
+        f"{held.within_15:.0%} within 15%"
+    )
+    for library in models():
+        part = hold_out_error(library)
+        if part.rows:
+            lines.append(
+                f"  {library}: {len(part.rows)} rows, median {part.median:.1%}, mean {part.mean:.1%}, "
+                f"{part.within_15:.0%} within 15%"
+            )
+    ttft = hold_out_ttft()
+    if ttft:
+        errors = sorted(abs(est - got) / got for _, got, est in ttft)
+        mid = len(errors) // 2
+        median = errors[mid] if len(errors) % 2 else (errors[mid - 1] + errors[mid]) / 2
+        lines.append(
+            f"TTFT on {len(ttft)} held-out rows: median error {median:.1%}, "
+            f"{sum(e <= 0.15 for e in errors) / len(errors):.0%} within 15%"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report())

@@ -329,7 +329,7 @@ def test_component_reserves_its_neuroncores_and_memory_and_rolls_one_copy_at_a_t
     assert props["VariantName"] == "AllTraffic"
     assert props["Specification"] == {
         "ModelName": "model-a",
-        "ComputeResourceRequirements": {"NumberOfAcceleratorDevicesRequired": 2, "MinMemoryRequiredInMb": 17365},
+        "ComputeResourceRequirements": {"NumberOfAcceleratorDevicesRequired": 2, "MinMemoryRequiredInMb": 4885},
         "StartupParameters": {
             "ContainerStartupHealthCheckTimeoutInSeconds": model_plan.container_startup_timeout_seconds,
             "ModelDataDownloadTimeoutInSeconds": model_plan.model_data_download_timeout_seconds,

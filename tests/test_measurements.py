@@ -144,7 +144,7 @@ def test_the_hold_out_is_deterministic_about_one_row_in_four_and_never_fitted() 
 
 
 def test_the_estimate_holds_on_rows_it_was_not_fitted_to() -> None:
-    """The figures docs/measurements.md reports (`python -m tools.measurements` regenerates them)."""
+    """The figures docs/measurements.md reports (`python -m neuronctl.throughput` prints them)."""
     result = throughput.hold_out_error()
     assert len(result.rows) >= 20
     assert result.median < 0.10
