@@ -455,7 +455,12 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelArchitectu
 
 
 def resolve(model: str) -> ModelArchitecture:
-    """A preset by name, or the model a config.json path describes."""
-    if model in PRESETS or not model.endswith(".json"):
+    """A preset by name, or the model a config.json path (or a folder holding one) describes."""
+    if model in PRESETS:
         return preset(model)
-    return load_hf_config(model)
+    if model.endswith(".json"):
+        return load_hf_config(model)
+    folder = Path(model)
+    if (folder / "config.json").is_file():
+        return load_hf_config(folder / "config.json")
+    return preset(model)

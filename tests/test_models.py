@@ -180,6 +180,7 @@ def test_resolve_takes_a_preset_name_or_a_config_json_path(tmp_path: Path) -> No
     arch = resolve(str(folder / "config.json"))
     assert (arch.name, arch.parameters, arch.head_dim) == ("My-Model", 9_241_705_984, 256)
     assert str(folder / "config.json") in arch.source
+    assert resolve(str(folder)) == arch  # a downloaded model folder
     with pytest.raises(UnknownModelError):
         resolve("gemma-2-9b")
 
