@@ -1,8 +1,8 @@
 import pytest
 
 from config import available_profiles
-from tests import background
-from tests.harness import Synthesized, lint_results, synth
+from tests.support import background
+from tests.support.harness import Synthesized, lint_results, synth
 
 BACKGROUND_TESTS = ("tests.test_cfn_lint", "tests.test_synth")
 

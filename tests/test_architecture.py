@@ -99,3 +99,40 @@ def test_no_construct_module_imports_a_stack() -> None:
         )
     ]
     assert offenders == []
+
+
+def _imported_modules(source: str) -> set[str]:
+    """Every module an import statement names: `from a import b` counts as `a` and `a.b` (b may be a module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def _test_imports(source: str) -> list[str]:
+    return sorted(m for m in _imported_modules(source) if m.startswith("tests.test_") or m == "tests.conftest")
+
+
+@pytest.mark.parametrize(
+    "source", ["from tests.test_lifecycle import deployed", "from tests import test_lifecycle", "import tests.test_x"]
+)
+def test_an_import_of_a_test_module_is_found(source: str) -> None:
+    assert _test_imports(source) != []
+
+
+def test_no_test_module_imports_another_and_nothing_shipped_imports_the_tests() -> None:
+    """Shared test code lives in tests/support/; the shipped packages never reach into tests/ (fakes included)."""
+    between_tests = {path.name: _test_imports(path.read_text()) for path in (ROOT / "tests").rglob("*.py")}
+    assert {name: found for name, found in between_tests.items() if found} == {}
+    shipped = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in _imported_modules(path.read_text()) if m.split(".")[0] == "tests"
+        )
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert {name: found for name, found in shipped.items() if found} == {}
+    assert not (ROOT / "neuronctl" / "testing.py").exists(), "test fakes belong in tests/support/"

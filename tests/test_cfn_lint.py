@@ -3,7 +3,7 @@
 import pytest
 
 from config import available_profiles
-from tests.harness import lint_results
+from tests.support.harness import lint_results
 
 # Warnings we accept, each with the reason; anything else fails.
 ACCEPTED_WARNINGS: dict[str, str] = {
@@ -25,7 +25,7 @@ def test_templates_pass_cfn_lint(profile: str) -> None:
 
 def test_cfn_lint_reports_an_error_it_is_shown() -> None:
     """The background runner surfaces findings: a template with a bad property type comes back with its error."""
-    from tests.background import submit_lint
+    from tests.support.background import submit_lint
 
     bad = '{"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": "often"}}}}'
     findings = submit_lint(bad, "us-east-1").result(timeout=120)

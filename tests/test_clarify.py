@@ -11,9 +11,9 @@ import pytest
 from config import load_config
 from config.evaluation import ClarifyConfig
 from sagemaker_requests import clarify_analysis_config as analysis
-from tests.harness import Synthesized, synth
-from tests.test_evaluation_stack import as_sent, definition, processing_states
-from tests.test_lifecycle import deployed
+from tests.support.harness import Synthesized, synth
+from tests.support.rendered_requests import as_sent, definition, processing_states
+from tests.support.state_machines import deployed
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 
 from config import available_profiles
-from tests.harness import synth
+from tests.support.harness import synth
 
 # A pack with nothing to report (no finding, no acknowledgement) leaves no entry; these two always have some.
 PACKS_WITH_ACKNOWLEDGEMENTS = {"HIPAA.Security", "NIST.800.53.R5"}

@@ -10,7 +10,7 @@ import pytest
 
 from config import ConfigError, load_config
 from config.loader import available_profiles
-from tests.harness import ROOT
+from tests.support.harness import ROOT
 
 
 def write_profile(tmp_path: Path, text: str, name: str = "custom") -> Path:

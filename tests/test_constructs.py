@@ -48,7 +48,7 @@ from config import AppConfig, load_config
 from config.inference import ModelConfig
 from neuron.planning import ModelPlan, plan
 from sagemaker_requests.processing import ProcessingPlacement
-from tests.harness import CDK_CONTEXT, ROOT
+from tests.support.harness import CDK_CONTEXT, ROOT
 
 REGION = "us-east-1"
 RETENTION = logs.RetentionDays.ONE_MONTH
@@ -58,7 +58,7 @@ HYPERPOD_SCRIPTS = ROOT / "hyperpod"
 
 def bare() -> cdk.Stack:
     """A stack with nothing in it, in a fixed region (image URIs and AZs need one). CloudFormation validation is off,
-    as in every unit synth (tests/harness.py); cfn-lint checks the profiles' templates."""
+    as in every unit synth (tests/support/harness.py); cfn-lint checks the profiles' templates."""
     app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
     return cdk.Stack(app, "Bare", env=cdk.Environment(region=REGION))
 

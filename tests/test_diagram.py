@@ -1,6 +1,6 @@
 """docs/stacks.md is the picture of the default profile's stacks: it must match what the app synthesizes today."""
 
-from tests.harness import ROOT, Synthesized
+from tests.support.harness import ROOT, Synthesized
 from tools.diagram import render
 
 

@@ -8,7 +8,7 @@ import pytest
 from config import ConfigError, load_config
 from stacks.evaluation import EvaluationStack
 from stacks.platform import PlatformStack
-from tests.harness import CDK_CONTEXT
+from tests.support.harness import CDK_CONTEXT
 
 
 def error_of(profile: str = "dev", **evaluation: object) -> str:

@@ -11,7 +11,7 @@ import pytest
 from cdk_constructs.hyperpod_cluster import CLUSTER_ENV, ON_CREATE, SCRIPTS_PREFIX, compile_cache_prefix
 from config.lifecycle import HyperPodGroup
 from stacks.hyperpod import SCRIPTS
-from tests.harness import Synthesized, synth
+from tests.support.harness import Synthesized, synth
 
 
 @pytest.fixture(scope="module")

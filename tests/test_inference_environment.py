@@ -10,7 +10,7 @@ from cdk_constructs.served_model import serving_shape
 from config import load_config
 from neuron.planning import plan
 from neuron.serving import MODEL_DIR, environment
-from tests.harness import synth
+from tests.support.harness import synth
 
 
 def rendered(profile: str, key: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from cdk_constructs import inference_role
 from compliance.wildcards import wildcard_findings
 from neuron.catalog import CONTAINERS, ContainerKind
 from stacks.inference import InferenceStack
-from tests.harness import Synthesized, synth, synth_with
+from tests.support.harness import Synthesized, synth, synth_with
 
 
 def props(s: Synthesized, kind: str) -> list[dict[str, Any]]:

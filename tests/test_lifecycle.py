@@ -18,8 +18,8 @@ from compliance.packs import add_compliance_checks
 from config import load_config
 from stacks.lifecycle import DEPLOY_DRIFT_NOTE, LifecycleStack
 from stacks.platform import PlatformStack
-from tests.harness import CDK_CONTEXT, Synthesized, synth
-from tests.test_lifecycle_requests import PSEUDO, definition, sagemaker_requests, validate
+from tests.support.harness import CDK_CONTEXT, Synthesized, synth
+from tests.support.state_machines import definition, deployed, sagemaker_requests, validate
 
 THRESHOLDS = {"toxicity": 0.1, "factual_knowledge": 0.6}
 DIRECTIONS = {"toxicity": "max", "factual_knowledge": "min"}
@@ -378,43 +378,6 @@ def test_dev_wiring_picks_up_whichever_of_the_other_stacks_exist(dev: Synthesize
     states = definition(dev.templates["lifecycle"])["States"]
     assert ("UpdateLiveEndpoint" in states) == ("inference" in dev.templates)
     assert ("EvaluationGate" in states) == ("evaluation" in dev.templates)
-
-
-# --- the serving role can load what the workflow's CreateModel points at ---------------------------------------------
-def deployed(s: Synthesized) -> Any:
-    """A resolver of template values across the profile's stacks: cross-stack outputs followed to their source,
-    bucket names and ARNs, role names and ARNs named after the resource they come from."""
-    units = {s.config.stack_name(unit): unit for unit in s.templates}
-
-    def value(node: Any, unit: str) -> Any:
-        if isinstance(node, str | int | float | bool):
-            return node
-        if isinstance(node, list):
-            return [value(item, unit) for item in node]
-        if "Fn::Join" in node:
-            delimiter, parts = node["Fn::Join"]
-            return delimiter.join(str(value(p, unit)) for p in parts)
-        if "Fn::GetStackOutput" in node:
-            source = units[node["Fn::GetStackOutput"]["StackName"]]
-            return value(s.templates[source]["Outputs"][node["Fn::GetStackOutput"]["OutputName"]]["Value"], source)
-        if "Ref" in node:
-            if node["Ref"] in PSEUDO:
-                return PSEUDO[node["Ref"]]
-            return f"{unit}.{node['Ref']}"  # a bucket's or a role's name
-        if "Fn::GetAtt" in node:
-            logical, attribute = node["Fn::GetAtt"]
-            kind = s.templates[unit]["Resources"][logical]["Type"]
-            arns = {
-                "AWS::S3::Bucket": "arn:aws:s3:::{}",
-                "AWS::IAM::Role": "arn:aws:iam::123456789012:role/{}",
-                "AWS::KMS::Key": "arn:aws:kms:us-east-1:123456789012:key/{}",
-            }
-            if attribute == "Arn" and kind in arns:
-                return arns[kind].format(f"{unit}.{logical}")
-            return f"{unit}.{logical}.{attribute}"
-        return {k: value(v, unit) for k, v in node.items()}
-
-    return value
 
 
 def allows(statements: list[dict[str, Any]], action: str, resource: str) -> list[dict[str, Any]]:

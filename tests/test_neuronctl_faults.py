@@ -22,15 +22,8 @@ from neuronctl.errors import CliError, ExitCode, explain
 from neuronctl.invoke import InvokeRequest, invoke
 from neuronctl.prompts import build_prompt
 from neuronctl.session import CONTAINER_LIMIT_S, RUNTIME_READ_TIMEOUT_S, Aws, AwsOptions
-from neuronctl.testing import (
-    FaultServer,
-    error_reply,
-    json_reply,
-    loopback_only,
-    offline_session,
-    stream_reply,
-    use_offline_environment,
-)
+from tests.support.fault_server import FaultServer, error_reply, json_reply, stream_reply
+from tests.support.offline import loopback_only, offline_session, use_offline_environment
 
 THROTTLE_BASE = 0.1
 OTHER_BASE = 0.04

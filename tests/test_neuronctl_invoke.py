@@ -20,10 +20,10 @@ from neuronctl.invoke import InvokeRequest, invoke
 from neuronctl.prompts import Prompt, build_prompt, check_context_window, load_examples
 from neuronctl.servers import StreamDecoder, protocol
 from neuronctl.session import Aws
-from neuronctl.testing import stubbed
 from neuronctl.tokens import SAFETY_MARGIN, estimate_tokens
+from tests.support.offline import stubbed
 
-pytest_plugins = ["tests.neuronctl_support"]  # the `aws` and `offline` fixtures
+pytest_plugins = ["tests.support.aws_fixtures"]  # the `aws` and `offline` fixtures
 pytestmark = pytest.mark.usefixtures("offline")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "neuronctl" / "examples" / "sentiment.yaml"

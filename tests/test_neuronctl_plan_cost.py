@@ -18,7 +18,7 @@ from neuron.sizing import SizingError, check_fit
 from neuronctl import cli, cost, prices, throughput
 from neuronctl.errors import ExitCode
 from neuronctl.plan import plan, startup_refusals
-from tests.harness import Synthesized
+from tests.support.harness import Synthesized
 
 # (profile, model overrides, model preset, batch, sequence, dtype, quantization, plan --source, --server): the shapes
 # the profiles configure, and the 70B profile without its compiled artifacts (an S3 source compiled at start-up).

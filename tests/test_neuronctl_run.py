@@ -16,11 +16,11 @@ from neuronctl import capacity, cli, run
 from neuronctl.discovery import Deployment
 from neuronctl.errors import CliError, ExitCode
 from neuronctl.session import Aws
-from neuronctl.testing import stubbed
-from tests.harness import synth
-from tests.test_evaluation_stack import definition
+from tests.support.harness import synth
+from tests.support.offline import stubbed
+from tests.support.rendered_requests import definition
 
-pytest_plugins = ["tests.neuronctl_support"]  # the `aws` and `offline` fixtures
+pytest_plugins = ["tests.support.aws_fixtures"]  # the `aws` and `offline` fixtures
 pytestmark = pytest.mark.usefixtures("offline")
 
 MACHINE = "arn:aws:states:us-east-1:111122223333:stateMachine:Lifecycle-ab12"

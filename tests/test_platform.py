@@ -1,7 +1,7 @@
 """The stateful platform stack: key, buckets, network, and what dev and prod keep."""
 
 from cdk_constructs.private_network import INTERFACE_ENDPOINTS
-from tests.harness import Synthesized
+from tests.support.harness import Synthesized
 
 DATA_BUCKET_IDS = ("Models", "Datasets", "Checkpoints", "Evaluation", "DataCapture")
 

@@ -7,8 +7,8 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from compliance.packs import add_compliance_checks
-from tests.background import cli_synth
-from tests.harness import CDK_CONTEXT, ROOT, synth_with
+from tests.support.background import cli_synth
+from tests.support.harness import CDK_CONTEXT, ROOT, synth_with
 from tools.synth_summary import summarize
 
 

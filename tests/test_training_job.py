@@ -15,8 +15,8 @@ from cdk_constructs.source_archive import reproducible_tarball
 from config import available_profiles
 from config.training import TRAINING_SOURCE_DIR
 from neuron.images import image_uri
-from tests.harness import Synthesized, synth
-from tests.test_lifecycle_requests import definition, sagemaker_requests
+from tests.support.harness import Synthesized, synth
+from tests.support.state_machines import definition, sagemaker_requests
 
 KEY = "platform-PublishOutputFnGetAttDataKey"  # how the platform key's ARN shows up once resolved
 

@@ -1,8 +1,8 @@
 """The fixtures of the neuronctl tests that stub AWS (a pytest plugin, not a test module).
 
-A test module loads them with `pytest_plugins = ["tests.neuronctl_support"]` and applies `offline` to all its tests
+A test module loads them with `pytest_plugins = ["tests.support.aws_fixtures"]` and applies `offline` to all its tests
 with `pytestmark = pytest.mark.usefixtures("offline")`: plugin fixtures are visible to the whole session, so `offline`
-is not autouse. Its `stubs` fixture comes from `neuronctl.testing.stubbed`, naming the clients its commands call.
+is not autouse. Its `stubs` fixture comes from `tests.support.offline.stubbed`, naming the clients its commands call.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from neuronctl.session import Aws, AwsOptions
-from neuronctl.testing import loopback_only, offline_session, use_offline_environment
+from tests.support.offline import loopback_only, offline_session, use_offline_environment
 
 
 @pytest.fixture()

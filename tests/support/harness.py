@@ -21,9 +21,9 @@ from aws_cdk import assertions
 
 from config import AppConfig, load_config
 from stacks.deployment import build_stacks
-from tests.background import submit_lint
+from tests.support.background import submit_lint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: tests/support/ is two levels down
 # `cdk.App()` inside pytest does not read cdk.json: pass its feature flags explicitly.
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
@@ -68,7 +68,7 @@ def synth(profile: str = "dev", overrides_json: str = "{}") -> Synthesized:
 
 @cache
 def lint_results(profile: str) -> dict[str, Future[list[tuple[str, str, str]]]]:
-    """cfn-lint findings per unit of a profile, computed in background workers (see tests/background.py)."""
+    """cfn-lint findings per unit of a profile, computed in background workers (see tests/support/background.py)."""
     synthesized = synth(profile)
     return {
         unit: submit_lint(json.dumps(template), synthesized.config.region)

@@ -1,4 +1,4 @@
-"""Test support: a fault-injecting HTTP server on 127.0.0.1 and a guard that keeps every connection on loopback.
+"""A fault-injecting HTTP server on 127.0.0.1 that stands in for an AWS endpoint in the neuronctl fault tests.
 
 `FaultServer` answers each request with the next scripted `Reply` (status, headers, body, delay) and records when
 each request arrived and its `amz-sdk-request` header, so a test can prove botocore's retries and backoff end to end
@@ -9,23 +9,15 @@ with `endpoint_url` pointed at it. It serves a bounded number of requests, answe
 from __future__ import annotations
 
 import json
-import socket
 import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 from typing import Any
-
-from botocore.stub import Stubber
-
-from neuronctl.session import Aws
-
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True)
@@ -171,88 +163,3 @@ class FaultServer:
                 return
 
         return Handler
-
-
-@contextmanager
-def loopback_only() -> Iterator[None]:
-    """Fail any connection to an address that is not loopback, for the duration of the block."""
-    original_connect = socket.socket.connect
-    original_connect_ex = socket.socket.connect_ex
-
-    def _check(address: Any) -> None:
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in LOOPBACK and not host.startswith("127."):
-            raise AssertionError(f"test tried to connect to {address!r}: only loopback is allowed")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        _check(address)
-        original_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        _check(address)
-        return original_connect_ex(self, address)
-
-    setattr(socket.socket, "connect", connect)  # noqa: B010 (setattr: patching a builtin method on purpose)
-    setattr(socket.socket, "connect_ex", connect_ex)  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(socket.socket, "connect", original_connect)  # noqa: B010
-        setattr(socket.socket, "connect_ex", original_connect_ex)  # noqa: B010
-
-
-OFFLINE_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-CLEARED_ENVIRONMENT = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ENDPOINT_URL",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_REGION",
-)
-
-
-def use_offline_environment(monkeypatch: Any, tmp_path: Any) -> None:
-    """Dummy credentials, no metadata service, no shared config: boto3 can sign but cannot find anything real."""
-    for name in CLEARED_ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in OFFLINE_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    empty = tmp_path / "aws-empty"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-
-
-_CORE_SESSION: Any = None
-
-
-def offline_session(region: str = "us-east-1") -> Any:
-    """A boto3 session with dummy credentials on one shared botocore session, so service models load once per run."""
-    import boto3
-    import botocore.session
-
-    global _CORE_SESSION
-    if _CORE_SESSION is None:
-        _CORE_SESSION = botocore.session.get_session()
-    return boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region, botocore_session=_CORE_SESSION
-    )
-
-
-@contextmanager
-def stubbed(aws: Aws, services: Sequence[str]) -> Iterator[dict[str, Stubber]]:
-    """A botocore Stubber on each named client of `aws`; every queued response must have been used by the end."""
-    with ExitStack() as stack:
-        stubbers = {s: stack.enter_context(Stubber(aws.client(s))) for s in services}
-        yield stubbers
-        for stubber in stubbers.values():
-            stubber.assert_no_pending_responses()
