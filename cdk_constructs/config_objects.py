@@ -17,7 +17,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from compliance.packs import acknowledge, acknowledge_in_hipaa_and_nist
-from compliance.wildcards import acknowledge_managed_policies, acknowledge_wildcards
+from compliance.wildcards import acknowledge_managed_policies, expect_bucket_deployment_wildcards
 
 HANDLER_REASON = (
     "CDK's BucketDeployment handler: runs only during deployments to copy generated JSON into this stack's "
@@ -92,6 +92,6 @@ class ConfigObjects(Construct):
                 "service-role/AWSLambdaBasicExecutionRole",
                 "service-role/AWSLambdaVPCAccessExecutionRole",
             )
-            acknowledge_wildcards(scope, HANDLER_REASON)
             acknowledge_in_hipaa_and_nist(scope, HANDLER_REASON, "IAMNoInlinePolicy", "LambdaConcurrency", "LambdaDLQ")
+        expect_bucket_deployment_wildcards(handler, self.bucket.bucket_arn, HANDLER_REASON)
         return self.deployment

@@ -23,7 +23,8 @@ from constructs import Construct
 from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
 from cdk_constructs.sagemaker_tasks import S3_TRANSIENT, SageMakerTasks
 from compliance.packs import acknowledge
-from compliance.wildcards import acknowledge_wildcards
+from compliance.wildcards import ExpectedWildcards
+from sagemaker_requests.processing import generated_name_prefix
 
 JOB_RESULT = {
     "ProcessingJobName.$": "$.ProcessingJobName",
@@ -161,6 +162,19 @@ class EvaluationWorkflow(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         role = self.state_machine.role
+        expected = ExpectedWildcards.of(role.node.find_child("DefaultPolicy"))
+        jobs_arns = [
+            stack.format_arn(
+                service="sagemaker",
+                resource="processing-job",
+                resource_name=f"{generated_name_prefix(request['ProcessingJobName.$'])}*",
+            )
+            for request in jobs.values()
+        ]
+        for arn in sorted(set(jobs_arns)):
+            expected.resource(
+                arn, "Each run's processing jobs are named <prefix>-<uuid>: the prefix is fixed, the uuid per run"
+            )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[
@@ -170,7 +184,7 @@ class EvaluationWorkflow(Construct):
                     "sagemaker:AddTags",
                     "sagemaker:ListTags",
                 ],
-                resources=[stack.format_arn(service="sagemaker", resource="processing-job", resource_name="*")],
+                resources=sorted(set(jobs_arns)),
             )
         )
         role.add_to_principal_policy(
@@ -192,15 +206,27 @@ class EvaluationWorkflow(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        key.grant_encrypt_decrypt(role)
+        # The evaluation bucket is SSE-KMS with the platform key: reading the report, writing the run's configs.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn])
+        )
         # The jobs name the key (VolumeKmsKeyId, output KmsKeyId): SageMaker creates its grants on it with the
         # caller's credentials, so CreateProcessingJob fails without these.
         for statement in key_grants_for_sagemaker(key.key_arn):
             role.add_to_principal_policy(statement)
-        acknowledge_wildcards(
-            role,
-            "Processing jobs get a fresh generated name per run (processing-job/*); the S3 actions are limited to "
-            "the evaluation bucket; X-Ray's actions accept only '*'",
+        if runtime_configs:
+            expected.resource(
+                bucket.arn_for_objects("clarify/runs/*"),
+                "Each run writes its Clarify analysis configs under clarify/runs/<execution name>/",
+            )
+        expected.resource(
+            bucket.arn_for_objects("evaluation-reports/*"),
+            "Each run reads its report under evaluation-reports/<execution name>/",
+        )
+        expected.resource(
+            "*",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log-delivery actions "
+            "(CreateLogDelivery, ...), which CDK adds for tracing and logging, accept only '*'",
         )
         acknowledge(
             role,

@@ -11,10 +11,10 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from config.evaluation import FoundationModelEvaluationConfig
 from sagemaker_requests.processing import (
     PROCESSING_ROOT,
@@ -54,7 +54,7 @@ class FoundationModelEvaluationJob(Construct):
         *,
         settings: FoundationModelEvaluationConfig,
         placement: ProcessingPlacement,
-        role: iam.IRole,
+        role: SageMakerExecutionRole,
         datasets_bucket: s3.IBucket,
         reports_bucket: s3.IBucket,
     ) -> None:
@@ -67,7 +67,7 @@ class FoundationModelEvaluationJob(Construct):
             ignore_mode=cdk.IgnoreMode.DOCKER,
             exclude=["__pycache__", "**/__pycache__"],
         )
-        self.image.repository.grant_pull(role)
+        role.grant_pull([self.image.repository.repository_arn])
 
         arguments = [f"--threshold={metric}={value}" for metric, value in settings.thresholds.items()]
         arguments += [f"--prompt={metric}={template}" for metric, template in settings.prompts.items()]

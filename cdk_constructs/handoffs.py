@@ -49,8 +49,11 @@ class ServingTarget:
     """
 
     endpoint_name: str  # a token: the endpoint's name attribute
-    execution_role: iam.IRole  # the role the new model runs as (the workflow needs iam:PassRole on it)
+    endpoint_arn: str  # a token: the endpoint's ARN (as SageMaker writes it: the workflow's UpdateEndpoint scope)
     image_uri: str
+    # The ECR repository of `image_uri`: the lifecycle's own model role pulls from it (the workflow's models never run
+    # as the inference stack's role).
+    image_repository_arn: str
     environment: Mapping[str, str]
     # One ProductionVariant in SageMaker API shape (InstanceType, InitialInstanceCount, VariantName, volume and
     # timeout settings), without ModelName; the workflow adds the new model's name.
@@ -61,6 +64,9 @@ class ServingTarget:
     # The VpcConfig of CreateModel in API shape ({"SecurityGroupIds": [...], "Subnets": [...]}).
     vpc_config: Mapping[str, Any]
     enable_network_isolation: bool
+    # The key prefix (ending in '/') the live endpoint's data capture writes in the platform's data-capture bucket,
+    # or None without capture: a deployed model's role must write there.
+    capture_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,3 +88,5 @@ class EvaluationStage:
     report_key_path: str
     thresholds: Mapping[str, float]  # metric -> threshold, as in the evaluation config
     directions: Mapping[str, str]  # metric -> "min" (score must be >= threshold) or "max" (score must be <=)
+    # The key prefix every report lands under (ending in '/'): the lifecycle reads only there.
+    report_prefix: str = ""

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -21,9 +20,9 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from cdk_constructs import sagemaker_role as statements
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from compliance.packs import acknowledge, acknowledge_in_hipaa_and_nist
-from compliance.wildcards import acknowledge_managed_policies, acknowledge_wildcards
+from compliance.wildcards import acknowledge_managed_policies, expect_bucket_deployment_wildcards
 from config.lifecycle import HyperPodGroup
 from neuron.catalog import instance
 from neuron.errors import UserError
@@ -54,26 +53,22 @@ def compile_cache_prefix(groups: Sequence[HyperPodGroup]) -> str:
 
 
 class HyperPodCluster(Construct):
-    """A HyperPod cluster (Slurm) of Trainium instance groups, with its lifecycle scripts uploaded to S3.
+    """A HyperPod Slurm cluster whose nodes run the repo's lifecycle scripts.
 
     Args:
         groups: the instance groups (controller, login, compute); the compute groups share one instance family.
-        node_recovery: `Automatic` or `None`.
-        deep_health_checks: checks run on compute nodes when they start.
-        partition: the Slurm partition of the compute nodes.
-        scripts: the lifecycle-scripts folder; must contain `on_create.sh`.
-        bucket: receives the scripts under `hyperpod/lifecycle/`.
-        compile_cache_bucket: holds the Neuron compile cache of the cluster's family.
-        key: encrypts the upload's logs; the nodes may use it.
-        vpc, subnets, security_groups: where the nodes run.
-        upload_security_group: the script upload function's group.
-        log_retention: of the upload function's log group.
+        node_recovery: "Automatic" or "None".
+        deep_health_checks: checks run on compute nodes when they start (none: no checks).
+        partition: the Slurm partition of the compute groups.
+        scripts: the local folder of lifecycle scripts (must contain on_create.sh).
+        bucket: where the scripts are uploaded (under hyperpod/lifecycle/).
+        compile_cache_bucket: holds the Neuron compile cache of the compute family (read/write for the nodes).
+        key: encrypts the nodes' volumes and the upload's logs.
+        vpc, subnets, security_groups: the nodes' network; upload_security_group: the upload function's.
+        log_retention: of the upload function's logs.
 
-    Attributes:
-        cluster: the CfnCluster.
-        role: the nodes' execution role.
-        scripts: the BucketDeployment of the lifecycle scripts and `cluster.env`.
-        compile_cache_url: the `s3://` URL of the compile cache.
+    Attributes: `cluster` (CfnCluster), `execution` (the nodes' SageMakerExecutionRole), `role` (its iam.Role),
+    `scripts` (the S3 upload), `compile_cache_url`.
     """
 
     def __init__(
@@ -117,28 +112,18 @@ class HyperPodCluster(Construct):
             security_groups=[upload_security_group],
             log_group=logs.LogGroup(self, "UploadLogs", encryption_key=key, retention=log_retention),
         )
-        self.role = iam.Role(
+        self.execution = SageMakerExecutionRole(
             self,
             "NodeRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="HyperPod cluster nodes: lifecycle scripts, logs, metrics, network",
+            description="HyperPod cluster nodes: lifecycle scripts, compile cache, logs, metrics, network",
+            log_groups=["/aws/sagemaker/Clusters/*"],
+            metric_namespaces=["/aws/sagemaker/*"],
+            detach_network_interfaces=True,
         )
-        bucket.grant_read(self.role, f"{SCRIPTS_PREFIX}*")
-        compile_cache_bucket.grant_read_write(self.role, f"{cache_prefix}*")
-        key.grant_encrypt_decrypt(self.role)
-        self.role.add_to_policy(statements.write_logs(stack, ["/aws/sagemaker/Clusters/*"]))
-        self.role.add_to_policy(statements.publish_metrics("/aws/sagemaker/*"))
-        self.role.add_to_policy(statements.vpc_network_interfaces(detach=True))
-        acknowledge_wildcards(
-            self.role,
-            "CloudWatch metrics (SageMaker namespaces only) and the nodes' network "
-            "interfaces have no resource-level ARNs; S3 access is limited to the "
-            "lifecycle-script and compile-cache prefixes; cluster log groups are named by "
-            "SageMaker",
-        )
-        acknowledge_in_hipaa_and_nist(
-            self.role, "The node role's grants are specific to this cluster", "IAMNoInlinePolicy"
-        )
+        self.role = self.execution.role
+        self.execution.grant_read(bucket, SCRIPTS_PREFIX, label="models (lifecycle scripts)")
+        self.execution.grant_read_write(compile_cache_bucket, cache_prefix, label="checkpoints (compile cache)")
+        self.execution.grant_key(key)
 
         source = f"s3://{bucket.bucket_name}/{SCRIPTS_PREFIX}"
         self.cluster = sagemaker.CfnCluster(
@@ -155,8 +140,8 @@ class HyperPodCluster(Construct):
             ),
         )
         self.cluster.node.add_dependency(self.scripts)
-        self.cluster.node.add_dependency(self.role)
-        self._acknowledge_upload_function(stack)
+        self.cluster.node.add_dependency(self.execution)
+        self._acknowledge_upload_function(stack, bucket)
 
     def _group(
         self, group: HyperPodGroup, source: str, key: kms.IKey, checks: Sequence[str], partition: str
@@ -187,7 +172,7 @@ class HyperPodCluster(Construct):
         )
 
     @staticmethod
-    def _acknowledge_upload_function(stack: cdk.Stack) -> None:
+    def _acknowledge_upload_function(stack: cdk.Stack, bucket: s3.IBucket) -> None:
         """BucketDeployment's handler is a stack-level singleton; acknowledge its findings there, with reasons."""
         for child in stack.node.children:
             if child.node.id.startswith("Custom::CDKBucketDeployment"):
@@ -198,10 +183,11 @@ class HyperPodCluster(Construct):
                     "service-role/AWSLambdaBasicExecutionRole",
                     "service-role/AWSLambdaVPCAccessExecutionRole",
                 )
-                acknowledge_wildcards(
+                expect_bucket_deployment_wildcards(
                     child,
-                    "CDK's BucketDeployment handler reads the CDK asset bucket and "
-                    "writes the lifecycle-script prefix; its wildcards come from CDK",
+                    bucket.bucket_arn,
+                    "CDK's BucketDeployment handler copies the lifecycle scripts from the CDK asset bucket to the "
+                    "hyperpod/lifecycle/ prefix during deployments only; its grant sets are CDK's",
                 )
                 acknowledge(child, "The runtime is pinned by aws-cdk-lib's BucketDeployment", "AwsSolutions-L1")
                 acknowledge_in_hipaa_and_nist(

@@ -10,6 +10,7 @@ into the failure notification. Every state is logged to an encrypted log group w
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -26,19 +28,35 @@ from constructs import Construct
 from cdk_constructs.handoffs import EvaluationStage, ServingTarget
 from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
 from cdk_constructs.sagemaker_tasks import IDEMPOTENT, S3_TRANSIENT, SageMakerTasks, notify, state_key
+from compliance.wildcards import ExpectedWildcards
 from sagemaker_requests import release
+from sagemaker_requests.processing import generated_name_prefix
 
 ENDPOINT_FAILED = ("Failed", "OutOfService", "RollingBack")
-# Resource types the workflow's SageMaker calls act on; names are generated per run, so each is `<type>/*`.
-SAGEMAKER_RESOURCE_TYPES = (
-    "training-job",
-    "processing-job",
-    "model",
-    "endpoint",
-    "endpoint-config",
-    "model-package",
-    "model-package-group",
-)
+# Names the workflow gives what it creates per run (`<prefix><run id>`): the role's SageMaker permissions are scoped to
+# these prefixes (and to the live endpoint), so it cannot create, change or delete anything else in the account.
+MODEL_PREFIX = "lifecycle-"
+CANDIDATE_PREFIX = "eval-"  # the candidate endpoint and its config
+LIVE_CONFIG_PREFIX = "live-"
+NAME_PATHS = {
+    "$.candidate.model_name": MODEL_PREFIX,
+    "$.candidate.eval_endpoint_name": CANDIDATE_PREFIX,
+    "$.candidate.live_config_name": LIVE_CONFIG_PREFIX,
+}
+# The resource type each operation's name parameter names.
+NAMED_RESOURCES = {
+    "TrainingJobName": "training-job",
+    "ProcessingJobName": "processing-job",
+    "ModelName": "model",
+    "EndpointConfigName": "endpoint-config",
+    "EndpointName": "endpoint",
+}
+
+
+def name_prefix(value: str) -> str:
+    """The fixed prefix of a generated name: a JSONPath of the workflow's candidate names, or
+    `States.Format('<prefix>{}', ...)`."""
+    return NAME_PATHS[value] if value in NAME_PATHS else generated_name_prefix(value)
 
 
 class LifecycleWorkflow(Construct):
@@ -49,8 +67,10 @@ class LifecycleWorkflow(Construct):
         pretrain_request: the CreateTrainingJob request of continued pre-training; `None` leaves the stage out,
             otherwise it runs when the run's `pretrain` option is true.
         training_role: the role the training jobs run as (passed to SageMaker).
+        model_role: the role the workflow's models (candidate and deployed) run as; required with `serving`.
         training_output_s3_uri: the S3 prefix training jobs write under; the model is `<prefix><job>/output/model/`.
         run_defaults: the run options a run's input is merged over (`States.JsonMerge`).
+        model_package_group_arn: the group's ARN (the role may register versions in this group only).
         model_package_group_name, package_image_uri, package_environment, package_instance_type: where and how the
             trained model is registered (CreateModelPackage).
         auto_approve: register a model that passes the gate as Approved (else PendingManualApproval).
@@ -80,9 +100,11 @@ class LifecycleWorkflow(Construct):
         fine_tune_request: Mapping[str, Any],
         pretrain_request: Mapping[str, Any] | None,
         training_role: iam.IRole,
+        model_role: iam.IRole | None,
         training_output_s3_uri: str,
         run_defaults: Mapping[str, Any],
         model_package_group_name: str,
+        model_package_group_arn: str,
         package_image_uri: str,
         package_environment: Mapping[str, str],
         package_instance_type: str,
@@ -104,12 +126,23 @@ class LifecycleWorkflow(Construct):
             description="Runs the foundation-model lifecycle workflow",
         )
         self._passed_roles: list[iam.IRole] = [training_role]
+        self._model_role = model_role
+        self._live_endpoint_arn = serving.endpoint_arn if serving is not None else None
+        group = cdk.Fn.select(1, cdk.Fn.split("model-package-group/", model_package_group_arn))
+        self._package_arns = [
+            model_package_group_arn,
+            cdk.Stack.of(self).format_arn(
+                service="sagemaker", resource="model-package", resource_name=cdk.Fn.join("", [group, "/*"])
+            ),
+        ]
+        self._report_bucket: s3.IBucket | None = None
+        self._report_prefix = ""
         self._topic = topic
         self._poll = poll_interval
         self._training_output = training_output_s3_uri
 
         self._notify_failure = self._failure_path()
-        self._tasks = SageMakerTasks(self, catch=self._notify_failure)
+        self._tasks = SageMakerTasks(self, catch=self._notify_failure, resources_of=self._resources_of)
         self.requests = self._tasks.requests
 
         start = self._prepare(run_defaults)
@@ -231,13 +264,16 @@ class LifecycleWorkflow(Construct):
         tail: sfn.INextable = trained.next(candidate)
         if serving is None:
             return tail
-        self._passed_roles.append(serving.execution_role)
+        if self._model_role is None:
+            raise ValueError("a serving target needs the model role the workflow's models run as")
+        self._passed_roles.append(self._model_role)
         return tail.next(
             self._tasks.task(
                 "CreateModel",
                 "createModel",
                 release.create_model_request(
                     serving=serving,
+                    execution_role_arn=self._model_role.role_arn,
                     model_name_path="$.candidate.model_name",
                     model_s3_uri_path="$.candidate.model_s3_uri",
                 ),
@@ -539,13 +575,13 @@ class LifecycleWorkflow(Construct):
                 "Bucket": evaluation.report_bucket.bucket_name,
                 "Key": sfn.JsonPath.string_at(evaluation.report_key_path),
             },
-            iam_resources=[evaluation.report_bucket.arn_for_objects("*")],
+            iam_resources=[evaluation.report_bucket.arn_for_objects(f"{evaluation.report_prefix}*")],
             result_selector={"report": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body"))},
             result_path="$.evaluation.result",
         )
         S3_TRANSIENT.apply(read_report)
         read_report.add_catch(self._notify_failure, errors=["States.ALL"], result_path="$.error")
-        evaluation.report_bucket.grant_read(self.role)
+        self._report_bucket, self._report_prefix = evaluation.report_bucket, evaluation.report_prefix
         record = sfn.Pass(
             self,
             "RecordReportLocation",
@@ -611,12 +647,58 @@ class LifecycleWorkflow(Construct):
         return config
 
     # ---- permissions ----------------------------------------------------------------------------------------------
+    def _resources_of(self, operation: str, parameters: Mapping[str, Any]) -> list[str]:
+        """The ARNs one SageMaker call touches: the names it passes (generated with a fixed prefix, or the live
+        endpoint), never a whole resource type."""
+        stack = cdk.Stack.of(self)
+        if operation == "CreateModelPackage":
+            return list(self._package_arns)
+        arns = []
+        for parameter, resource in NAMED_RESOURCES.items():
+            if f"{parameter}.$" in parameters:
+                name = f"{name_prefix(parameters[f'{parameter}.$'])}*"
+                arns.append(stack.format_arn(service="sagemaker", resource=resource, resource_name=name))
+            elif parameter in parameters:
+                if resource != "endpoint" or self._live_endpoint_arn is None:
+                    raise ValueError(f"{operation}: a fixed {parameter} other than the live endpoint's")
+                arns.append(self._live_endpoint_arn)
+        if not arns:
+            raise ValueError(f"{operation}: no resource name found to scope its permission to")
+        return arns
+
     def _grant(self, key: kms.IKey) -> None:
-        """Exactly the SageMaker actions the definition calls, PassRole for the roles its requests name, and the
-        key grants SageMaker creates with the caller's credentials for encrypted job outputs and endpoint volumes."""
-        for statement in self._tasks.policy_statements(cdk.Stack.of(self), SAGEMAKER_RESOURCE_TYPES):
+        """Each SageMaker action on the names it uses, PassRole only to SageMaker for the roles its requests name,
+        the key grants SageMaker creates with the caller's credentials; every wildcard named with its reason."""
+        stack = cdk.Stack.of(self)
+        self.wildcards = ExpectedWildcards.of(self.role.node.find_child("DefaultPolicy"))
+        for statement in self._tasks.policy_statements(stack):
             self.role.add_to_policy(statement)
-        for role in self._passed_roles:
-            role.grant_pass_role(self.role)
+        for resource in sorted({r for rs in self._tasks.resources.values() for r in rs}, key=str):
+            if "*" in json.dumps(stack.resolve(resource)):
+                self.wildcards.resource(
+                    resource,
+                    "Names the workflow generates per run (<prefix><run id>) or the versions of this profile's "
+                    "model package group: the prefix is fixed, the run id is not known before the run",
+                )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=sorted({r.role_arn for r in self._passed_roles}, key=str),
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        if self._report_bucket is not None:
+            self.wildcards.resource(
+                self._report_bucket.arn_for_objects(f"{self._report_prefix}*"),
+                "The evaluation report of a run is read from the reports prefix of the evaluation bucket; its key "
+                "holds the execution's name, known only at run time",
+            )
+            # The report is SSE-KMS encrypted with the platform key.
+            self.role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
         for statement in key_grants_for_sagemaker(key.key_arn):
             self.role.add_to_policy(statement)
+        self.wildcards.resource(
+            "*",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log-delivery actions "
+            "(CreateLogDelivery, ...), which CDK adds for tracing and logging, accept only '*'",
+        )

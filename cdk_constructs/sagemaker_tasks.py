@@ -18,7 +18,7 @@ fails anyway.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,19 +91,30 @@ class SageMakerTasks:
         scope: the workflow construct the states are created in.
         catch: where a failure goes after the retries, unless a task names its own (`catch=`); `None` means tasks
             must name one.
+        resources_of: (operation, parameters) -> the ARNs the call acts on (the names it passes). Default: none,
+            and `policy_statements` needs resource types.
 
     Attributes:
         requests: state name -> (API operation, parameters) exactly as written into the definition.
         actions: the IAM actions the definition needs (`CreateTrainingJob`, and for `.sync` also Describe/Stop).
         sync_actions: the `.sync` integrations used (their EventBridge rules need permissions).
+        resources: IAM action -> the ARNs it is called on (with `resources_of`; Create* also tags what it creates).
     """
 
-    def __init__(self, scope: Construct, *, catch: sfn.IChainable | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        catch: sfn.IChainable | None = None,
+        resources_of: Callable[[str, Mapping[str, Any]], list[str]] | None = None,
+    ) -> None:
         self._scope = scope
         self._catch = catch
+        self._resources_of = resources_of
         self.requests: dict[str, tuple[str, dict[str, Any]]] = {}
         self.actions: set[str] = set()
         self.sync_actions: set[str] = set()
+        self.resources: dict[str, set[str]] = {}
 
     def task(
         self,
@@ -140,22 +151,41 @@ class SageMakerTasks:
         operation = action[0].upper() + action[1:]
         self.requests[name] = (operation, dict(parameters))
         self.actions.add(operation)
+        operations = [operation, *(["AddTags"] if operation.startswith("Create") else [])]
         if sync:
             self.sync_actions.add(action)
-            self.actions |= {operation.replace("Create", verb, 1) for verb in ("Describe", "Stop")}
+            verbs = [operation.replace("Create", verb, 1) for verb in ("Describe", "Stop")]
+            self.actions |= set(verbs)
+            operations += verbs
+        if self._resources_of is not None:
+            arns = self._resources_of(operation, parameters)
+            for each in operations:
+                self.resources.setdefault(f"sagemaker:{each}", set()).update(arns)
         return task
 
-    def policy_statements(self, stack: cdk.Stack, resource_types: Iterable[str]) -> list[iam.PolicyStatement]:
-        """The recorded SageMaker actions on `resource_types` (names are generated per run, so `<type>/*`), plus
-        the EventBridge rules of the `.sync` integrations used."""
-        statements = [
-            iam.PolicyStatement(
-                actions=sorted({f"sagemaker:{a}" for a in self.actions} | {"sagemaker:AddTags"}),
-                resources=[
-                    stack.format_arn(service="sagemaker", resource=kind, resource_name="*") for kind in resource_types
-                ],
-            )
-        ]
+    def policy_statements(self, stack: cdk.Stack, resource_types: Iterable[str] = ()) -> list[iam.PolicyStatement]:
+        """The recorded SageMaker actions, each on the ARNs it is called on (with `resources_of`) or else on
+        `resource_types` (`<type>/*`), plus the EventBridge rules of the `.sync` integrations used."""
+        if self._resources_of is not None:
+            by_arns: dict[tuple[str, ...], list[str]] = {}
+            for action, arns in self.resources.items():
+                by_arns.setdefault(tuple(sorted(arns, key=str)), []).append(action)
+            statements = [
+                iam.PolicyStatement(actions=sorted(actions), resources=list(arns))
+                for arns, actions in sorted(by_arns.items(), key=lambda item: sorted(item[1]))
+            ]
+        else:
+            if not resource_types:
+                raise ValueError("policy_statements: no resources_of and no resource types to scope the actions to")
+            statements = [
+                iam.PolicyStatement(
+                    actions=sorted({f"sagemaker:{a}" for a in self.actions} | {"sagemaker:AddTags"}),
+                    resources=[
+                        stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
+                        for kind in resource_types
+                    ],
+                )
+            ]
         rules = [
             stack.format_arn(service="events", resource="rule", resource_name=f"StepFunctionsGetEventsFor{rule}")
             for action, rule in SYNC_RULES.items()

@@ -1,10 +1,15 @@
-"""Acknowledge AwsSolutions-IAM5 (wildcard permissions) findings one by one, with a reason, on a scope's policies.
+"""Acknowledge AwsSolutions-IAM5 (wildcard permissions) findings one by one: each acknowledgement names the exact
+finding it expects on one policy, with its own reason, and is declared next to the statement that creates it.
 
 cdk-nag 3 reports IAM5 per wildcard (`AwsSolutions-IAM5[Resource::<bucket arn>/*]`) and accepts only the exact finding
-id; the ids contain resolved cross-stack references, known only after CDK has resolved references. So the findings
-are computed in a construct validation (which runs after reference resolution and before the nag packs) the same way
-the rule computes them, and each one is acknowledged on its policy with the reason. A wildcard that appears later
-than the reviewed ones is acknowledged too, but only inside `scope`: the reason must cover everything the scope grants.
+id; the ids contain resolved cross-stack references, known only after CDK has resolved references. So an expected
+finding is written with the same tokens the statement uses (`bucket.arn_for_objects("base/*")`), and resolved and
+flattened the way the rule flattens it in a construct validation (which runs after reference resolution and before the
+nag packs). Then:
+
+- a wildcard nobody expected is not acknowledged: the AwsSolutions pack reports it and the synth fails;
+- an expected finding the policy no longer has fails the synth too (its reason would describe nothing), so reasons
+  cannot drift away from the policy they excuse.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from aws_cdk import aws_iam as iam
 from constructs import IConstruct, IValidation
 
 from compliance.packs import acknowledge
+
+RULE = "AwsSolutions-IAM5"
 
 
 def flatten_reference(node: Any) -> str:
@@ -60,26 +67,66 @@ def wildcard_findings(document: dict[str, Any]) -> list[str]:
     return list(findings)
 
 
+def _policy_resource(policy: IConstruct) -> iam.CfnPolicy | iam.CfnManagedPolicy:
+    """The L1 policy of an L2 policy (or the L1 itself)."""
+    if isinstance(policy, iam.CfnPolicy | iam.CfnManagedPolicy):
+        return policy
+    child = policy.node.default_child
+    if not isinstance(child, iam.CfnPolicy | iam.CfnManagedPolicy):
+        raise TypeError(f"{policy.node.path} is not an IAM policy (its default child is {type(child).__name__})")
+    return child
+
+
 @jsii.implements(IValidation)
-class _AcknowledgeWildcards:
-    def __init__(self, scope: IConstruct, reason: str) -> None:
-        self._scope, self._reason = scope, reason
+class ExpectedWildcards:
+    """The wildcard findings one policy is expected to have, each with its reason: `ExpectedWildcards.of(policy)`."""
+
+    def __init__(self, policy: IConstruct) -> None:
+        self.policy = policy
+        self.expected: dict[str, str] = {}  # unresolved finding -> reason
+
+    @staticmethod
+    def of(policy: IConstruct) -> ExpectedWildcards:
+        """The (single) registry of `policy` (an iam.Policy, iam.ManagedPolicy or their L1), created on first use."""
+        resource = _policy_resource(policy)
+        existing = getattr(resource, "_expected_wildcards", None)
+        if existing is None:
+            existing = ExpectedWildcards(resource)
+            resource._expected_wildcards = existing  # type: ignore[union-attr]
+            resource.node.add_validation(existing)
+        return existing
+
+    def resource(self, resource: str, reason: str) -> None:
+        """Expect `Resource::<resource>`; `resource` may contain tokens (bucket ARNs), written as in the statement."""
+        self._expect(f"Resource::{resource}", reason)
+
+    def action(self, action: str, reason: str) -> None:
+        """Expect `Action::<action>` (an action with a wildcard, such as CDK's `kms:GenerateDataKey*`)."""
+        self._expect(f"Action::{action}", reason)
+
+    def _expect(self, finding: str, reason: str) -> None:
+        if len(reason) < 40:
+            raise ValueError(f"the reason for {finding} is too short to tell a reviewer why: {reason!r}")
+        previous = self.expected.get(finding)
+        self.expected[finding] = reason if previous in (None, reason) else f"{previous}; {reason}"
 
     def validate(self) -> list[str]:
-        for child in self._scope.node.find_all():
-            document = None
-            if isinstance(child, iam.CfnPolicy | iam.CfnManagedPolicy):
-                document = cdk.Stack.of(child).resolve(child.policy_document)
-            if document:
-                findings = wildcard_findings(document)
-                if findings:
-                    acknowledge(child, self._reason, *(f"AwsSolutions-IAM5[{finding}]" for finding in findings))
-        return []
-
-
-def acknowledge_wildcards(scope: IConstruct, reason: str) -> None:
-    """Acknowledge every AwsSolutions-IAM5 finding of the policies under `scope`, with `reason`."""
-    scope.node.add_validation(_AcknowledgeWildcards(scope, reason))
+        resource = self.policy
+        assert isinstance(resource, iam.CfnPolicy | iam.CfnManagedPolicy)
+        stack = cdk.Stack.of(resource)
+        actual = set(wildcard_findings(stack.resolve(resource.policy_document)))
+        errors = []
+        for finding, reason in self.expected.items():
+            kind, _, value = finding.partition("::")
+            flat = f"{kind}::{flatten_reference(stack.resolve(value))}"
+            if flat not in actual:
+                errors.append(
+                    f"{resource.node.path}: the acknowledged wildcard {flat} is not in the policy any more; remove "
+                    "its acknowledgement (or restore the statement it describes)"
+                )
+                continue
+            acknowledge(resource, reason, f"{RULE}[{flat}]")
+        return errors
 
 
 def acknowledge_managed_policies(scope: IConstruct, reason: str, *policy_names: str) -> None:
@@ -89,3 +136,31 @@ def acknowledge_managed_policies(scope: IConstruct, reason: str, *policy_names: 
         reason,
         *(f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]" for name in policy_names),
     )
+
+
+# CDK's BucketDeployment handler gets `grant_read` on the asset bucket and `grant_read_write` on the destination bucket
+# (aws-cdk-lib aws-s3-deployment/lib/bucket-deployment.ts): these action wildcards, on those two resources.
+BUCKET_DEPLOYMENT_ACTIONS = (
+    "s3:GetObject*",
+    "s3:GetBucket*",
+    "s3:List*",
+    "s3:DeleteObject*",
+    "s3:Abort*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+)
+
+
+def expect_bucket_deployment_wildcards(handler: IConstruct, destination_bucket_arn: str, reason: str) -> None:
+    """The findings of a BucketDeployment handler's policy (a stack-level singleton), named one by one."""
+    stack = cdk.Stack.of(handler)
+    role = handler.node.find_child("ServiceRole")
+    expected = ExpectedWildcards.of(role.node.find_child("DefaultPolicy"))
+    qualifier = stack.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or (
+        cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    )
+    assets = cdk.Fn.sub(f"cdk-{qualifier}-assets-${{AWS::AccountId}}-{stack.region}")
+    expected.resource(f"arn:{stack.partition}:s3:::{assets}/*", f"CDK's asset bucket (read): {reason}")
+    expected.resource(f"{destination_bucket_arn}/*", f"The destination bucket: {reason}")
+    for action in BUCKET_DEPLOYMENT_ACTIONS:
+        expected.action(action, f"CDK's grant set for BucketDeployment: {reason}")

@@ -557,6 +557,15 @@ class InferenceConfig(StrictModel):
                     "scaling applies to a single-model endpoint; with inference_components scale copies "
                     "with models.<key>.scaling and instances with instance_scaling"
                 )
+            hub = sorted(k for k, m in self.models.items() if m.needs_hub_egress)
+            if hub and len(hub) < len(self.models):
+                isolated = sorted(set(self.models) - set(hub))
+                problems.append(
+                    f"models {hub} download from the Hugging Face Hub (internet egress, outside the VPC) and models "
+                    f"{isolated} load from S3: inference components share the endpoint's network settings and "
+                    "execution role, so the Hub models would turn network isolation and the VPC off for all of them; "
+                    "give the Hub models compiled_artifacts or an S3 source, or serve them from another profile"
+                )
         else:
             if self.instance_scaling is not None:
                 problems.append("instance_scaling (managed, scale to zero) needs inference_components: true")

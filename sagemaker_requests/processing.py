@@ -6,6 +6,7 @@ private subnets, inter-container encryption, a runtime limit. Keys ending in `.$
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,15 @@ def unique_name(prefix: str) -> dict[str, str]:
     if not 1 <= len(prefix) <= MAX_NAME_PREFIX:
         raise ValueError(f"job name prefix {prefix!r} must be 1 to {MAX_NAME_PREFIX} characters")
     return {"ProcessingJobName.$": f"States.Format('{prefix}-{{}}', States.UUID())"}
+
+
+def generated_name_prefix(value: str) -> str:
+    """The fixed part of a name `unique_name` (or any `States.Format('<prefix>{}', ...)`) generates: what a policy
+    scopes the job's permissions to."""
+    match = re.fullmatch(r"States\.Format\('([a-z0-9][a-z0-9-]*)\{\}'.*", value, flags=re.DOTALL)
+    if match is None:
+        raise ValueError(f"{value!r} is not a generated name with a fixed prefix: a policy cannot be scoped to it")
+    return match.group(1)
 
 
 def s3_input(

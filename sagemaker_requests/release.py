@@ -10,16 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from aws_cdk import aws_iam as iam
-
 
 class ServingTarget(Protocol):
     """What these requests read of the live endpoint (`cdk_constructs.handoffs.ServingTarget` provides it)."""
 
     @property
     def endpoint_name(self) -> str: ...
-    @property
-    def execution_role(self) -> iam.IRole: ...
     @property
     def image_uri(self) -> str: ...
     @property
@@ -39,10 +35,13 @@ def model_data_source(model_s3_uri_path: str) -> dict[str, Any]:
     return {"S3DataSource": {"S3Uri.$": model_s3_uri_path, "S3DataType": "S3Prefix", "CompressionType": "None"}}
 
 
-def create_model_request(*, serving: ServingTarget, model_name_path: str, model_s3_uri_path: str) -> dict[str, Any]:
+def create_model_request(
+    *, serving: ServingTarget, execution_role_arn: str, model_name_path: str, model_s3_uri_path: str
+) -> dict[str, Any]:
+    """The candidate model: the live model's image and environment, the new artifacts, the workflow's model role."""
     return {
         "ModelName.$": model_name_path,
-        "ExecutionRoleArn": serving.execution_role.role_arn,
+        "ExecutionRoleArn": execution_role_arn,
         "PrimaryContainer": {
             "Image": serving.image_uri,
             "Environment": dict(serving.environment),

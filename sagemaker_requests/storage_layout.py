@@ -15,6 +15,15 @@ TRAINING_OUTPUT_PREFIX = "training-output/"
 COMPILE_CACHE_PREFIX = "neuron-compile-cache/"
 
 
+# Data-capture bucket: the inference endpoint captures under `data-capture/<profile>/`; Model Monitor reads it there.
+DATA_CAPTURE_PREFIX = "data-capture/"
+
+
+def capture_prefix(profile: str) -> str:
+    """Where a profile's endpoint captures its traffic (no trailing '/': SageMaker appends the endpoint's name)."""
+    return f"{DATA_CAPTURE_PREFIX}{profile}"
+
+
 def compile_cache_prefix(family: str) -> str:
     """The compile cache prefix of one instance family (`neuron-compile-cache/trn1/`)."""
     return f"{COMPILE_CACHE_PREFIX}{family}/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from cdk_constructs.handoffs import EvaluationStage, ServingTarget
+from cdk_constructs.lifecycle_workflow import CANDIDATE_PREFIX
 from compliance.packs import add_compliance_checks
 from config import AppConfig
 from stacks.evaluation import EvaluationStack
@@ -20,14 +21,23 @@ def build_stacks(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
     stacks: dict[str, cdk.Stack] = {"platform": platform}
     serving: ServingTarget | None = None
     evaluation: EvaluationStage | None = None
+    invoke_arns: list[str] = []
     if config.inference is not None:
         inference = InferenceStack(
             app, config.stack_name("inference"), config=config, platform=platform.platform, env=env
         )
         stacks["inference"], serving = inference, inference.serving_target
+        invoke_arns = inference.invoke_arns
     if config.evaluation is not None:  # monitoring watches the tabular endpoint its config names
         evaluation_stack = EvaluationStack(
-            app, config.stack_name("evaluation"), config=config, platform=platform.platform, env=env
+            app,
+            config.stack_name("evaluation"),
+            config=config,
+            platform=platform.platform,
+            env=env,
+            invoke_arns=invoke_arns,
+            # The lifecycle scores its candidate endpoints with these jobs (only when it hosts candidates).
+            candidate_endpoint_prefix=CANDIDATE_PREFIX if serving and config.lifecycle.enabled else None,
         )
         stacks["evaluation"], evaluation = evaluation_stack, evaluation_stack.stage
     if config.lifecycle.enabled:  # joins whichever of the inference and evaluation stacks exist

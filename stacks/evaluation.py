@@ -6,23 +6,23 @@ on-demand evaluation workflow, monitoring schedules on the live endpoint, and a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk_constructs import sagemaker_role as statements
 from cdk_constructs.clarify_jobs import ClarifyJobs
 from cdk_constructs.config_objects import ConfigObjects
 from cdk_constructs.evaluation_workflow import EvaluationWorkflow
-from cdk_constructs.fm_evaluation_job import FoundationModelEvaluationJob
+from cdk_constructs.fm_evaluation_job import REPORTS_PREFIX, FoundationModelEvaluationJob
 from cdk_constructs.guardrail import ContentGuardrail
 from cdk_constructs.handoffs import EvaluationStage, Platform
 from cdk_constructs.model_monitoring import ModelMonitoring
-from compliance.packs import acknowledge
-from compliance.wildcards import acknowledge_wildcards
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from config import AppConfig
+from config.evaluation import EvaluationConfig
 from evaluation.catalog import METRICS, PAYLOAD_FORMATS, UNSUPPORTED_SERVERS
 from neuron.errors import UserError
 from neuron.images import UnknownRegionError, clarify_image_uri
@@ -90,6 +90,8 @@ class EvaluationStack(cdk.Stack):
         *,
         config: AppConfig,
         platform: Platform,
+        invoke_arns: Sequence[str] = (),
+        candidate_endpoint_prefix: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -102,27 +104,19 @@ class EvaluationStack(cdk.Stack):
         clarify_image = clarify_image_for(config)
         buckets = platform.buckets
 
-        self.job_role = iam.Role(
+        self.processing = SageMakerExecutionRole(
             self,
             "ProcessingRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Evaluation processing jobs and monitoring schedules",
+            log_groups=["/aws/sagemaker/ProcessingJobs*"],
+            metric_namespaces=["/aws/sagemaker/*", "aws/sagemaker/*"],
+            in_vpc=True,
         )
-        buckets.datasets.grant_read(self.job_role)
-        buckets.evaluation.grant_read_write(self.job_role)
-        platform.key.grant_encrypt_decrypt(self.job_role)
-        self.job_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:InvokeEndpoint"],
-                resources=[
-                    self.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
-                    self.format_arn(service="sagemaker", resource="inference-component", resource_name="*"),
-                ],
-            )
-        )
-        self.job_role.add_to_policy(statements.vpc_network_interfaces())
-        self.job_role.add_to_policy(statements.write_logs(self, ["/aws/sagemaker/ProcessingJobs*"]))
-        self.job_role.add_to_policy(statements.publish_metrics(["/aws/sagemaker/*", "aws/sagemaker/*"]))
+        self.job_role = self.processing.role
+        self.processing.grant_read(buckets.datasets, label="datasets")
+        self.processing.grant_read_write(buckets.evaluation, label="evaluation")
+        self.processing.grant_key(platform.key)
+        self._grant_invoke(settings, invoke_arns, candidate_endpoint_prefix)
 
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         placement = ProcessingPlacement(
@@ -147,7 +141,7 @@ class EvaluationStack(cdk.Stack):
             "FoundationModelEvaluation",
             settings=settings.foundation_model,
             placement=placement,
-            role=self.job_role,
+            role=self.processing,
             datasets_bucket=buckets.datasets,
             reports_bucket=buckets.evaluation,
         )
@@ -176,7 +170,7 @@ class EvaluationStack(cdk.Stack):
             # The config guarantees clarify.predictor.endpoint_name (EvaluationConfig validator): the tabular model.
             assert settings.clarify is not None and settings.clarify.predictor.endpoint_name is not None
             # Model Monitor reads the endpoint's captured data with this role: only the configured capture prefix.
-            buckets.data_capture.grant_read(self.job_role, f"{settings.monitoring.capture_prefix}*")
+            self.processing.grant_read(buckets.data_capture, settings.monitoring.capture_prefix, label="data-capture")
             self.monitoring = ModelMonitoring(
                 self,
                 "Monitoring",
@@ -204,7 +198,6 @@ class EvaluationStack(cdk.Stack):
             key=platform.key,
             log_retention=platform.log_retention,
         )
-        buckets.evaluation.grant_read_write(self.workflow.state_machine)
 
         thresholds = dict(settings.foundation_model.thresholds)
         self.stage = EvaluationStage(
@@ -214,18 +207,7 @@ class EvaluationStack(cdk.Stack):
             report_key_path=self.fm_evaluation.report_key_path,
             thresholds=thresholds,
             directions={name: METRICS[name].direction.value for name in thresholds},
-        )
-
-        acknowledge_wildcards(
-            self.job_role,
-            "Evaluated endpoints are chosen per run (endpoint/*); ENI actions for VPC jobs and ECR's token accept "
-            "only '*'; bucket grants are CDK's object-level wildcards; metrics are limited to SageMaker namespaces",
-        )
-        acknowledge(
-            self.job_role,
-            "Policies generated by CDK grants for this role only",
-            "HIPAA.Security-IAMNoInlinePolicy",
-            "NIST.800.53.R5-IAMNoInlinePolicy",
+            report_prefix=f"{REPORTS_PREFIX}/",
         )
 
         cdk.CfnOutput(self, "EvaluationStateMachineArn", value=self.workflow.state_machine.state_machine_arn)
@@ -235,3 +217,36 @@ class EvaluationStack(cdk.Stack):
             self.guardrail = ContentGuardrail(self, "Guardrail", settings=settings.guardrail, key=platform.key)
             cdk.CfnOutput(self, "GuardrailId", value=self.guardrail.guardrail_id)
             cdk.CfnOutput(self, "GuardrailVersion", value=self.guardrail.version_number)
+
+    def _grant_invoke(
+        self, settings: EvaluationConfig, invoke_arns: Sequence[str], candidate_endpoint_prefix: str | None
+    ) -> None:
+        """The jobs score this profile's endpoint (and its components), the lifecycle's candidate endpoints and the
+        tabular endpoint the Clarify model jobs query: InvokeEndpoint on those, nothing else."""
+        endpoints = list(invoke_arns)
+        tabular = settings.clarify.predictor.endpoint_name if settings.clarify is not None else None
+        if tabular is not None:
+            # SageMaker writes resource ARNs in lower case; the configured name may not be.
+            for name in sorted({tabular, tabular.lower()}):
+                endpoints.append(self.format_arn(service="sagemaker", resource="endpoint", resource_name=name))
+        if candidate_endpoint_prefix is not None:
+            candidates = self.format_arn(
+                service="sagemaker", resource="endpoint", resource_name=f"{candidate_endpoint_prefix}*"
+            )
+            endpoints.append(candidates)
+            self.processing.wildcards.resource(
+                candidates,
+                "The lifecycle workflow's candidate endpoints are named <prefix><run id> per run; the evaluation "
+                "jobs score them before they are deleted",
+            )
+        if endpoints:
+            self.processing.add_to_policy(
+                iam.PolicyStatement(
+                    sid="InvokeEvaluatedEndpoints", actions=["sagemaker:InvokeEndpoint"], resources=endpoints
+                )
+            )
+        else:
+            cdk.Annotations.of(self).add_info(
+                "No inference stack in this profile: the evaluation jobs may invoke no endpoint. To score an "
+                "endpoint of another stack, grant sagemaker:InvokeEndpoint on it to the EvaluationRoleArn output"
+            )

@@ -21,13 +21,14 @@ from cdk_constructs.inference_alarms import DeploymentAlarms, alarm_names
 from cdk_constructs.inference_autoscaling import NeuronAutoscaling
 from cdk_constructs.inference_components import NeuronInferenceComponent
 from cdk_constructs.inference_endpoint import VARIANT_NAME, NeuronEndpoint
-from cdk_constructs.inference_role import InferenceExecutionRole
+from cdk_constructs.inference_role import inference_execution_role
 from cdk_constructs.served_model import ServedModel, model_prefixes, serving_shape
 from config import AppConfig
 from config.inference import InferenceConfig, ModelConfig
 from neuron.images import container, dlc_account, image_uri
 from neuron.planning import ModelPlan, plan
 from neuron.serving import MODEL_DIR, environment
+from sagemaker_requests import storage_layout
 
 HUB_EGRESS_OUTPUT = (
     "models {keys} download from the Hugging Face Hub: outside the VPC, with internet egress, without network isolation"
@@ -53,7 +54,7 @@ class InferenceStack(cdk.Stack):
         )
         region, instance_type = config.region, inference.instance_type
         images = {key: image_uri(p.config.server, region, instance_type) for key, p in plans.items()}
-        capture_prefix = f"data-capture/{config.profile}"
+        capture_prefix = storage_layout.capture_prefix(config.profile)
         subnets = platform.vpc.select_subnets(
             subnet_type=platform.subnets.subnet_type, subnet_group_name=platform.subnets.subnet_group_name
         )
@@ -63,7 +64,18 @@ class InferenceStack(cdk.Stack):
         }
         isolated = {key: not p.config.needs_hub_egress for key, p in plans.items()}
 
-        self.execution = InferenceExecutionRole(
+        self.repositories = {
+            key: self.format_arn(
+                service="ecr",
+                account=dlc_account(region),
+                resource="repository",
+                resource_name=container(p.config.server).repository,
+            )
+            for key, p in plans.items()
+        }
+        # One endpoint's models are all isolated or all Hub downloads (a config rule for inference components; a
+        # single-model endpoint has one model): its role is of that kind (cdk_constructs/inference_role.py).
+        self.execution = inference_execution_role(
             self,
             "Execution",
             key=platform.key,
@@ -71,16 +83,8 @@ class InferenceStack(cdk.Stack):
             model_prefixes=sorted({prefix for p in plans.values() for prefix in model_prefixes(p)}),
             capture_bucket=platform.buckets.data_capture if inference.data_capture.enabled else None,
             capture_prefix=capture_prefix,
-            image_repository_arns=[
-                self.format_arn(
-                    service="ecr",
-                    account=dlc_account(region),
-                    resource="repository",
-                    resource_name=container(p.config.server).repository,
-                )
-                for p in plans.values()
-            ],
-            in_vpc=any(isolated.values()),
+            image_repository_arns=list(self.repositories.values()),
+            hub_egress=not all(isolated.values()),
         )
         self.models: dict[str, ServedModel] = {}
         self.hub_egress: list[str] = []
@@ -177,8 +181,12 @@ class InferenceStack(cdk.Stack):
             string_value=self.to_json_string(document) if self.components else json.dumps(document),
             description="LLM generation defaults and context windows of the inference endpoint (JSON)",
         )
-        self.serving_target = self._serving_target(plans, images, vpc_config)
+        self.serving_target = self._serving_target(
+            plans, images, vpc_config, f"{capture_prefix}/" if inference.data_capture.enabled else None
+        )
 
+        # What an evaluation job may invoke: this endpoint and its components.
+        self.invoke_arns = [self.endpoint.endpoint_arn, *(c.arn for c in self.components.values())]
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         cdk.CfnOutput(
             self,
@@ -268,15 +276,20 @@ class InferenceStack(cdk.Stack):
         return {"models": models}
 
     def _serving_target(
-        self, plans: dict[str, ModelPlan[ModelConfig]], images: dict[str, str], vpc_config: dict[str, Any]
+        self,
+        plans: dict[str, ModelPlan[ModelConfig]],
+        images: dict[str, str],
+        vpc_config: dict[str, Any],
+        capture_prefix: str | None,
     ) -> ServingTarget:
         """The first LLM (else the first model) as a single-model variant loading new artifacts from S3."""
         key = next((k for k, p in plans.items() if p.config.profile.generates_text), next(iter(plans)))
         model_plan = plans[key]
         return ServingTarget(
             endpoint_name=self.endpoint.endpoint_name,
-            execution_role=self.execution.role,
+            endpoint_arn=self.endpoint.endpoint_arn,
             image_uri=images[key],
+            image_repository_arn=self.repositories[key],
             environment=environment(model_plan.config.server, serving_shape(model_plan, model_location=MODEL_DIR)),
             production_variant={
                 k: v
@@ -292,6 +305,7 @@ class InferenceStack(cdk.Stack):
             },
             vpc_config=vpc_config,
             enable_network_isolation=True,
+            capture_prefix=capture_prefix,
         )
 
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from cdk_constructs import sagemaker_role as role_statements
 from cdk_constructs.handoffs import EvaluationStage, Platform, ServingTarget
+from cdk_constructs.inference_role import LOG_GROUPS, METRIC_NAMESPACES
 from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from cdk_constructs.source_archive import SourceArchive
 from compliance.packs import acknowledge_in_hipaa_and_nist
-from compliance.wildcards import acknowledge_wildcards
 from config import AppConfig
 from config.training import TRAINING_SOURCE_DIR, TrainingJobConfig
 from neuron.images import container, dlc_account, image_uri
@@ -64,7 +63,9 @@ class LifecycleStack(cdk.Stack):
         jobs = {"pretrain": settings.pretrain, "fine-tune": settings.fine_tune}
 
         self.code = SourceArchive(self, "TrainingCode", source=TRAINING_SOURCE_DIR)
-        self.training_role = self._training_role(config, platform, [j for j in jobs.values() if j])
+        self.training = self._training_role(config, platform, [j for j in jobs.values() if j])
+        self.training_role = self.training.role
+        self.model_role = self._model_role(platform, serving) if serving is not None else None
 
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         output = f"s3://{buckets.models.bucket_name}/{TRAINING_OUTPUT_PREFIX}"
@@ -148,9 +149,11 @@ class LifecycleStack(cdk.Stack):
             fine_tune_request=self.requests["fine-tune"],
             pretrain_request=self.requests.get("pretrain"),
             training_role=self.training_role,
+            model_role=self.model_role.role if self.model_role is not None else None,
             training_output_s3_uri=output,
             run_defaults=defaults,
             model_package_group_name=group_name,
+            model_package_group_arn=self.model_package_group.attr_model_package_group_arn,
             package_image_uri=package_image,
             package_environment=package_env,
             package_instance_type=package_type,
@@ -165,15 +168,7 @@ class LifecycleStack(cdk.Stack):
             poll_interval=cdk.Duration.seconds(settings.endpoint_poll_seconds),
         )
         self.workflow.node.add_dependency(self.model_package_group)
-        if serving is not None:
-            self.serving_read = self._serving_reads_training_output(platform, serving)
         self.state_machine = self.workflow.state_machine
-        acknowledge_wildcards(
-            self.workflow.role,
-            "Job, model, endpoint and package names are generated per run (a UUID), so the workflow's SageMaker "
-            "actions are scoped to this account and region by resource type, not by name; the report read is "
-            "limited to the evaluation bucket; KMS actions are CDK's grant set on the platform key",
-        )
         acknowledge_in_hipaa_and_nist(
             self.workflow.role,
             "The workflow role's grants are specific to this state machine and not reusable",
@@ -194,79 +189,55 @@ class LifecycleStack(cdk.Stack):
             # The value is the endpoint a deploy changes; the description says what that means for `cdk deploy`.
             cdk.CfnOutput(self, "DeployDriftNote", value=serving.endpoint_name, description=DEPLOY_DRIFT_NOTE)
 
-    def _serving_reads_training_output(self, platform: Platform, serving: ServingTarget) -> iam.ManagedPolicy:
-        """The serving role loads the fine-tuned model (CreateModel) from the training output prefix.
+    def _model_role(self, platform: Platform, serving: ServingTarget) -> SageMakerExecutionRole:
+        """The role the workflow's models (candidate and deployed) run as: their own, never the inference stack's.
 
-        A managed policy in this stack, attached to the inference stack's role: the grant exists exactly as long as
-        the workflow that needs it, and the inference stack takes no reference back to this one.
+        It reads only what the fine-tune wrote (training-output/), pulls only the serving image, writes the live
+        endpoint's captured data when capture is on, and runs in the VPC (CreateModel always sends a VpcConfig).
         """
-        models = platform.buckets.models
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadTrainedModels",
-                actions=["s3:GetObject"],
-                resources=[models.arn_for_objects(f"{TRAINING_OUTPUT_PREFIX}*")],
-            ),
-            iam.PolicyStatement(
-                sid="ListTrainedModels",
-                actions=["s3:ListBucket"],
-                resources=[models.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{TRAINING_OUTPUT_PREFIX}*"]}},
-            ),
-            iam.PolicyStatement(sid="DecryptTrainedModels", actions=["kms:Decrypt"], resources=[platform.key.key_arn]),
-        ]
-        policy = iam.ManagedPolicy(
+        execution = SageMakerExecutionRole(
             self,
-            "ServingReadsTrainingOutput",
-            roles=[serving.execution_role],
-            statements=statements,
-            description="The serving role reads models trained by the lifecycle workflow",
+            "ModelRole",
+            description="Models created by the lifecycle workflow (candidate and deployed)",
+            log_groups=LOG_GROUPS,
+            metric_namespaces=METRIC_NAMESPACES,
+            image_repository_arns=[serving.image_repository_arn],
+            in_vpc=True,
         )
-        acknowledge_wildcards(
-            policy,
-            f"Trained models are written under {TRAINING_OUTPUT_PREFIX}<job>/ with per-run "
-            "job names: reads are limited to that prefix of the models bucket",
-        )
-        return policy
+        execution.grant_read(platform.buckets.models, TRAINING_OUTPUT_PREFIX, label="models (training output)")
+        if serving.capture_prefix is not None:
+            execution.grant_write(platform.buckets.data_capture, serving.capture_prefix, label="data-capture")
+        execution.grant_key(platform.key, encrypt=serving.capture_prefix is not None)
+        return execution
 
-    def _training_role(self, config: AppConfig, platform: Platform, jobs: list[TrainingJobConfig]) -> iam.Role:
-        """What a training job needs and nothing else: its data, its outputs, its image, its logs, its network."""
-        buckets = platform.buckets
-        role = iam.Role(
+    def _training_role(
+        self, config: AppConfig, platform: Platform, jobs: list[TrainingJobConfig]
+    ) -> SageMakerExecutionRole:
+        """What a training job needs and nothing else: its data, its base and teacher models, its outputs, its code
+        object, its image, its logs, its network."""
+        buckets, settings = platform.buckets, config.lifecycle
+        account = dlc_account(config.region)
+        execution = SageMakerExecutionRole(
             self,
             "TrainingRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Trainium training jobs of the lifecycle workflow",
+            log_groups=[f"{TRAINING_LOG_GROUP}:*"],
+            metric_namespaces=["/aws/sagemaker/*"],
+            image_repository_arns=[
+                self.format_arn(service="ecr", account=account, resource="repository", resource_name=r)
+                for r in sorted({container(j.container).repository for j in jobs})
+            ],
+            in_vpc=True,
         )
-        buckets.datasets.grant_read(role)
-        buckets.models.grant_read(role)
-        buckets.models.grant_put(role, f"{TRAINING_OUTPUT_PREFIX}*")
-        buckets.checkpoints.grant_read_write(role)
-        self.code.asset.grant_read(role)
-        platform.key.grant_encrypt_decrypt(role)
-        repositories = sorted({container(j.container).repository for j in jobs})
-        account = dlc_account(config.region)
-        role.add_to_policy(
-            role_statements.ecr_pull(
-                [
-                    self.format_arn(service="ecr", account=account, resource="repository", resource_name=r)
-                    for r in repositories
-                ]
-            )
-        )
-        role.add_to_policy(role_statements.ecr_login())
-        role.add_to_policy(role_statements.write_logs(self, [f"{TRAINING_LOG_GROUP}:*"]))
-        role.add_to_policy(role_statements.publish_metrics("/aws/sagemaker/*"))
-        # Jobs in a VPC: SageMaker creates and removes the jobs' network interfaces with the role's credentials.
-        role.add_to_policy(role_statements.vpc_network_interfaces())
-        acknowledge_wildcards(
-            role,
-            "ECR authorization tokens, CloudWatch metrics (limited to SageMaker namespaces) and the network "
-            "interfaces SageMaker creates for VPC jobs have no resource-level ARNs; object access is limited to the "
-            "platform's buckets, the training-output prefix and the code asset; log streams are per job; the "
-            "S3 and KMS action wildcards are CDK's read/write grant sets",
-        )
-        acknowledge_in_hipaa_and_nist(
-            role, "The training role's grants are specific to these jobs", "IAMNoInlinePolicy"
-        )
-        return role
+        execution.grant_read(buckets.datasets, label="datasets")
+        # The fine-tune starts from the base model, or from the pre-training's output (under training-output/).
+        reads = [settings.base_model_prefix, settings.distillation_teacher_prefix]
+        execution.grant_read(buckets.models, *sorted(p for p in reads if p), label="models (base and teacher)")
+        if settings.pretrain is not None:  # the fine-tune reads what the pre-training wrote
+            execution.grant_read_write(buckets.models, TRAINING_OUTPUT_PREFIX, label="models (training output)")
+        else:
+            execution.grant_write(buckets.models, TRAINING_OUTPUT_PREFIX, label="models (training output)")
+        execution.grant_read_write(buckets.checkpoints, label="checkpoints (checkpoints and compile cache)")
+        execution.grant_object(self.code.asset.bucket, self.code.asset.s3_object_key)
+        execution.grant_key(platform.key)
+        return execution

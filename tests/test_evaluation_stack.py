@@ -351,8 +351,9 @@ def test_prod_profile_gates_on_stricter_thresholds(prod: Synthesized, unit: str)
 def role_statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
     return [
         s
-        for p in resources(template, "AWS::IAM::Policy").values()
-        if any(r.get("Ref", "").startswith(role_prefix) for r in p["Roles"])
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for p in resources(template, kind).values()
+        if any(r.get("Ref", "").startswith(role_prefix) for r in p.get("Roles", []))
         for s in p["PolicyDocument"]["Statement"]
     ]
 

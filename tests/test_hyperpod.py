@@ -79,8 +79,9 @@ def test_lifecycle_scripts_are_valid_bash(script: Path) -> None:
 def node_role_statements(s: Synthesized) -> list[dict]:
     return [
         st
-        for p in s.resources("hyperpod", "AWS::IAM::Policy").values()
-        if any(r.get("Ref", "").startswith("HyperPodNodeRole") for r in p["Properties"]["Roles"])
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for p in s.resources("hyperpod", kind).values()
+        if any(r.get("Ref", "").startswith("HyperPodNodeRole") for r in p["Properties"].get("Roles", []))
         for st in p["Properties"]["PolicyDocument"]["Statement"]
     ]
 
@@ -94,9 +95,20 @@ def test_nodes_share_the_training_jobs_compile_cache_in_the_checkpoints_bucket(h
     assert bucket["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefCheckpointsBucket")
     # The node role reads and writes that prefix (the family of the trn1 compute group) and no other of the bucket.
     cache = [st for st in node_role_statements(hyperpod) if "CheckpointsBucket" in str(st["Resource"])]
-    assert len(cache) == 1 and "s3:PutObject" in cache[0]["Action"] and "s3:GetObject*" in cache[0]["Action"]
-    objects = [r["Fn::Join"][1][-1] for r in cache[0]["Resource"] if "Fn::Join" in r]
-    assert objects == ["/neuron-compile-cache/trn1/*"]
+    objects = {
+        action: resource["Fn::Join"][1][-1]
+        for st in cache
+        for action in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+        for resource in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+        if "Fn::Join" in resource and "CheckpointsBucket" in str(resource)
+    }
+    assert objects == {
+        "s3:GetObject": "/neuron-compile-cache/trn1/*",
+        "s3:PutObject": "/neuron-compile-cache/trn1/*",
+        "s3:AbortMultipartUpload": "/neuron-compile-cache/trn1/*",
+    }
+    (listing,) = [st for st in cache if st["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["neuron-compile-cache/trn1/*"]}}
 
 
 def test_compile_cache_prefix_is_the_compute_family_and_mixed_families_are_refused() -> None:
@@ -157,6 +169,6 @@ def test_node_role_has_the_shared_log_metric_and_network_statements(hyperpod: Sy
         ]
     )
     (metrics,) = [st for st in statements if st["Action"] == "cloudwatch:PutMetricData"]
-    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}}
     (logs,) = [st for st in statements if "logs:PutLogEvents" in st["Action"]]
     assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Clusters/*"

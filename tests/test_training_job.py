@@ -141,14 +141,17 @@ def test_trn2_fine_tune_uses_a_training_plan_and_a_teacher_channel() -> None:
 def test_training_role_reads_its_image_writes_only_training_output(dev: Synthesized) -> None:
     (policy,) = [
         p["Properties"]["PolicyDocument"]["Statement"]
-        for k, p in dev.resources("lifecycle", "AWS::IAM::Policy").items()
+        for k, p in dev.resources("lifecycle", "AWS::IAM::ManagedPolicy").items()
         if k.startswith("TrainingRole")
     ]
     ecr = next(s for s in policy if "ecr:BatchGetImage" in s["Action"])
     assert ecr["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/pytorch-training-neuronx"
     writes = [s for s in policy if "s3:PutObject" in s["Action"]]
-    models_writes = [s for s in writes if "ModelsBucket" in json.dumps(s["Resource"])]
-    assert models_writes and all(json.dumps(s["Resource"]).endswith('/training-output/*"]]}') for s in models_writes)
+    written = [
+        json.dumps(r) for s in writes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
+    models_writes = [r for r in written if "ModelsBucket" in r]
+    assert models_writes and all(r.endswith('/training-output/*"]]}') for r in models_writes)
     (logs,) = [s for s in policy if "logs:PutLogEvents" in s["Action"]]
     assert logs["Resource"] == {
         "Fn::Join": [

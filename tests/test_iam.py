@@ -1,0 +1,297 @@
+"""Least privilege (issue 12): the SageMaker execution-role construct alone in a bare Stack, wildcard
+acknowledgements that name their exact finding, and what each synthesized role can reach."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import cdk_nag
+import pytest
+import yaml
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
+from compliance.wildcards import ExpectedWildcards
+from config import available_profiles, load_config
+from config.loader import CONFIG_DIR
+from neuron.errors import UserError
+from stacks.lifecycle import LifecycleStack
+from tests.harness import CDK_CONTEXT, Synthesized, synth, synth_with
+
+ACCOUNT = "123456789012"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+
+
+# --- the construct alone ---------------------------------------------------------------------------------------------
+def bare() -> tuple[cdk.App, cdk.Stack, SageMakerExecutionRole, s3.IBucket]:
+    """A bare Stack (imported bucket and key: nothing else for the packs to report) with one execution role."""
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    stack = cdk.Stack(app, "Bare", env=cdk.Environment(account=ACCOUNT, region="us-east-1"))
+    bucket = s3.Bucket.from_bucket_name(stack, "Data", "data-bucket")
+    key = kms.Key.from_key_arn(stack, "Key", KEY_ARN)
+    execution = SageMakerExecutionRole(
+        stack,
+        "Execution",
+        description="a test role",
+        log_groups=["/aws/sagemaker/TrainingJobs:*"],
+        metric_namespaces=["/aws/sagemaker/*"],
+        image_repository_arns=[f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/images"],
+        in_vpc=True,
+    )
+    execution.grant_read(bucket, "base/", "model.tar.gz", label="data")
+    execution.grant_write(bucket, "out/", label="data")
+    execution.grant_key(key, encrypt=False)
+    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+    return app, stack, execution, bucket
+
+
+def statements(app: cdk.App) -> list[dict[str, Any]]:
+    template = app.synth().get_stack_by_name("Bare").template
+    (policy,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    assert [r["Type"] for r in template["Resources"].values()].count("AWS::IAM::Policy") == 0  # no inline policy
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_role_construct_grants_exact_bucket_arns_and_prefixes_in_one_managed_policy() -> None:
+    app, _, execution, _ = bare()
+    found = statements(app)
+    reads = next(s for s in found if s["Action"] == "s3:GetObject")
+    assert reads["Resource"] == ["arn:aws:s3:::data-bucket/base/*", "arn:aws:s3:::data-bucket/model.tar.gz"]
+    listing = next(s for s in found if s["Action"] == "s3:ListBucket")
+    assert listing["Resource"] == "arn:aws:s3:::data-bucket"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["base/*", "model.tar.gz"]}}
+    writes = next(s for s in found if "s3:PutObject" in s["Action"])
+    assert writes["Resource"] == "arn:aws:s3:::data-bucket/out/*"
+    key = next(s for s in found if "kms:Decrypt" in s["Action"])
+    assert key == {"Action": ["kms:Decrypt", "kms:DescribeKey"], "Effect": "Allow", "Resource": KEY_ARN}
+    assert any("ec2:CreateNetworkInterface" in s["Action"] for s in found)
+    assert not any("*" in json.dumps(s["Action"]) for s in found)  # exact actions, no CDK grant sets
+    assert execution.role.assume_role_policy is not None
+
+
+def test_each_wildcard_is_acknowledged_by_its_exact_finding_with_its_own_reason() -> None:
+    app, _, _, _ = bare()
+    assembly = app.synth()
+    report = json.loads((Path(assembly.directory) / "validation-report.json").read_text())
+    suppressed = {
+        finding["ruleName"]: finding["reason"] for r in report["pluginReports"] for finding in r["suppressedViolations"]
+    }
+    assert set(suppressed) == {
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:s3:::data-bucket/base/*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:s3:::data-bucket/out/*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:*]",
+    }
+    assert "under base/" in suppressed["AwsSolutions-IAM5[Resource::arn:aws:s3:::data-bucket/base/*]"]
+    assert "PutMetricData" in suppressed["AwsSolutions-IAM5[Resource::*]"]  # one reason per cause, joined
+
+
+def test_a_new_unexpected_wildcard_fails_the_synth() -> None:
+    app, _, execution, bucket = bare()
+    execution.policy.add_statements(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")])
+    )
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+def test_an_acknowledgement_whose_wildcard_is_gone_fails_the_synth() -> None:
+    app, _, execution, bucket = bare()
+    execution.wildcards.resource(bucket.arn_for_objects("gone/*"), "a reason that describes nothing in this policy")
+    with pytest.raises(RuntimeError, match=r"data-bucket/gone/\* is not in the policy any more"):
+        app.synth()
+
+
+def test_a_wildcard_acknowledgement_needs_a_reason_a_reviewer_can_read() -> None:
+    _, _, execution, _ = bare()
+    with pytest.raises(ValueError, match="too short"):
+        ExpectedWildcards.of(execution.policy).resource("*", "because")
+
+
+def test_a_wildcard_invoke_needs_a_reason() -> None:
+    _, _, execution, _ = bare()
+    with pytest.raises(ValueError, match="say why"):
+        execution.grant_invoke(["eval-*"])
+
+
+# --- the synthesized profiles ----------------------------------------------------------------------------------------
+def policies(s: Synthesized, unit: str, name_prefix: str) -> list[dict[str, Any]]:
+    """The statements of a stack's policies whose logical id starts with `name_prefix`."""
+    return [
+        st
+        for k, r in s.templates[unit]["Resources"].items()
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and k.startswith(name_prefix)
+        for st in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def flat(node: Any) -> str:
+    """A resolved template value as one string: cross-stack outputs and references by name."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return "".join(flat(n) for n in node)
+    if "Fn::Join" in node:
+        delimiter, parts = node["Fn::Join"]
+        return delimiter.join(flat(p) for p in parts)
+    if "Fn::GetStackOutput" in node:
+        return f"<{node['Fn::GetStackOutput']['OutputName']}>"
+    if "Ref" in node:
+        return ACCOUNT if node["Ref"] == "AWS::AccountId" else f"<{node['Ref']}>"
+    if "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    return "<" + json.dumps(node, separators=(",", ":")).replace('"', "'") + ">"
+
+
+def allowed(found: list[dict[str, Any]], action: str, resource: str) -> bool:
+    def listed(x: Any) -> list[Any]:
+        return x if isinstance(x, list) else [x]
+
+    return any(
+        st["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, a) for a in listed(st["Action"]))
+        and any(fnmatch.fnmatchcase(resource, flat(r)) for r in listed(st["Resource"]))
+        for st in found
+    )
+
+
+@pytest.mark.parametrize("profile", available_profiles())
+def test_no_policy_names_objects_of_every_bucket(profile: str) -> None:
+    """Item 4: object ARNs name the platform's buckets, never `arn:aws:s3:::*/<prefix>`."""
+    text = json.dumps(synth(profile).templates)
+    assert "arn:aws:s3:::*" not in text and ':s3:::*"' not in text
+
+
+def test_hub_model_role_reaches_images_logs_metrics_and_its_capture_prefix_only(dev: Synthesized) -> None:
+    """Item 1: dev serves a Hub model with internet egress: its role reads no data and cannot decrypt."""
+    found = policies(dev, "inference", "Execution")
+    actions = {a for st in found for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    assert "s3:GetObject" not in actions and "s3:ListBucket" not in actions
+    assert "kms:Decrypt" not in actions and not any(a.startswith("ec2:") for a in actions)
+    assert allowed(found, "s3:PutObject", "<PublishOutputFnGetAttDataCaptureBucket>/data-capture/dev/x") or any(
+        "data-capture/dev/*" in flat(st["Resource"]) for st in found if "s3:PutObject" in st["Action"]
+    )
+
+
+def test_s3_model_role_reads_its_prefixes_of_the_models_bucket_in_the_vpc(prod: Synthesized) -> None:
+    found = policies(prod, "inference", "Execution")
+    reads = [flat(r) for st in found if st["Action"] == "s3:GetObject" for r in st["Resource"]]
+    assert reads and all(r.startswith("<PublishOutputFnGetAttModelsBucket") for r in reads)
+    assert any("ec2:CreateNetworkInterface" in st["Action"] for st in found)
+
+
+def test_a_hub_model_beside_s3_models_on_inference_components_is_refused(tmp_path: Path) -> None:
+    """Item 1: components share the endpoint's role and network settings."""
+    raw = yaml.safe_load((CONFIG_DIR / "multimodel.yaml").read_text())
+    raw["inference"]["models"]["mistral"]["source"] = {"type": "hub", "model_id": "mistralai/Mistral-7B-Instruct-v0.3"}
+    raw["inference"]["models"]["mistral"].pop("compiled_artifacts", None)
+    (tmp_path / "mixed.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(
+        UserError, match=r"models \['mistral'\] download from the Hugging Face Hub.*\['embed', 'llama'\]"
+    ):
+        load_config("mixed", config_dir=tmp_path, environ={})
+
+
+def test_lifecycle_models_run_as_their_own_role_in_the_vpc(dev: Synthesized) -> None:
+    """Items 1 and 10: the candidate and deployed models are not the inference stack's role, read only the training
+    output and always get the network-interface statement (CreateModel sends a VpcConfig)."""
+    states = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))["States"]
+    role = states["CreateModel"]["Parameters"]["ExecutionRoleArn"]
+    assert role.startswith("<ModelRole") and role.endswith(".Arn>")
+    found = policies(dev, "lifecycle", "ModelRole")
+    assert any("ec2:CreateNetworkInterface" in st["Action"] for st in found)
+    reads = [flat(r) for st in found if st["Action"] == "s3:GetObject" for r in [st["Resource"]]]
+    assert reads == ["<PublishOutputFnGetAttModelsBucket970C6ADAArn603640D1>/training-output/*"]
+    assert not [k for k in dev.templates["lifecycle"]["Resources"] if k.startswith("ServingReadsTrainingOutput")]
+
+
+LIVE = "<EndpointRef>"
+
+
+def workflow_statements(s: Synthesized) -> list[dict[str, Any]]:
+    return policies(s, "lifecycle", "WorkflowRole")
+
+
+def test_workflow_role_acts_only_on_its_own_names(dev: Synthesized) -> None:
+    """Item 5: generated-name prefixes; DeleteEndpoint only on candidates; UpdateEndpoint only on the live one."""
+    found = workflow_statements(dev)
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:"
+    assert allowed(found, "sagemaker:DeleteEndpoint", f"{arn}endpoint/eval-1234")
+    assert not allowed(found, "sagemaker:DeleteEndpoint", f"{arn}endpoint/someone-elses")
+    assert not allowed(found, "sagemaker:CreateTrainingJob", f"{arn}training-job/other-job")
+    assert allowed(found, "sagemaker:CreateTrainingJob", f"{arn}training-job/fine-tune-1234")
+    assert not allowed(found, "sagemaker:CreateModel", f"{arn}model/other")
+    update = [st for st in found if "sagemaker:UpdateEndpoint" in st["Action"]]
+    assert len(update) == 1
+    resources = sorted(flat(r) for r in update[0]["Resource"])
+    # The live endpoint's ARN (the inference stack's output of the endpoint's Ref) and the workflow's live configs.
+    assert resources == [
+        next(r for r in resources if r.startswith("<PublishOutputRefEndpoint")),
+        f"{arn}endpoint-config/live-*",
+    ]
+    everything = [
+        flat(r) for st in found for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+    ]
+    # Every wildcard ARN has a fixed name prefix; model packages only in this profile's group.
+    assert not [r for r in everything if r.startswith(arn) and r.endswith("/*") and "ModelPackageGroupArn" not in r]
+    (passes,) = [st for st in found if st["Action"] == "iam:PassRole"]
+    assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_training_role_reads_its_code_object_and_the_base_and_teacher_prefixes_only(dev: Synthesized) -> None:
+    """Item 6."""
+    found = policies(dev, "lifecycle", "TrainingRole")
+    reads = sorted(flat(r) for st in found if st["Action"] == "s3:GetObject" for r in _listed(st["Resource"]))
+    models = [r for r in reads if "ModelsBucket" in r]
+    assert dev.config.lifecycle.distillation_teacher_prefix is None
+    assert models == [
+        f"<PublishOutputFnGetAttModelsBucket970C6ADAArn603640D1>/{dev.config.lifecycle.base_model_prefix}*"
+    ]
+    code = [r for r in reads if "cdk-" in r]
+    stack = dev.stacks["lifecycle"]
+    assert isinstance(stack, LifecycleStack)
+    assert len(code) == 1 and code[0].endswith(f"/{stack.code.asset.s3_object_key}") and "*" not in code[0]
+
+
+def _listed(x: Any) -> list[Any]:
+    return x if isinstance(x, list) else [x]
+
+
+def test_processing_role_invokes_the_profiles_endpoint_and_the_lifecycle_candidates_only(dev: Synthesized) -> None:
+    """Item 8."""
+    found = policies(dev, "evaluation", "ProcessingRole")
+    (invoke,) = [st for st in found if st["Action"] == "sagemaker:InvokeEndpoint"]
+    resources = [flat(r) for r in _listed(invoke["Resource"])]
+    assert f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/eval-*" in resources
+    assert any(r.startswith("<PublishOutputFnRef") or "Endpoint" in r for r in resources if "eval-" not in r)
+    assert not [r for r in resources if r.endswith("endpoint/*") or r.endswith("inference-component/*")]
+
+
+# Monitoring on (a data-quality and a model-quality schedule) in the dev profile.
+MONITORING = {
+    "model_bias": False,
+    "model_explainability": False,
+    "data_quality_baseline": {"constraints_key": "dq/constraints.json", "statistics_key": "dq/statistics.json"},
+    "features_attribute": "features",
+}
+
+
+def test_model_monitor_role_reads_the_endpoints_captured_data() -> None:
+    """Item 9: the schedules run as the processing role, which must read the capture prefix of the endpoint."""
+    s = synth_with("dev", evaluation={"monitoring": MONITORING})
+    assert s.resources("evaluation", "AWS::SageMaker::MonitoringSchedule")
+    found = policies(s, "evaluation", "ProcessingRole")
+    reads = [flat(r) for st in found if st["Action"] == "s3:GetObject" for r in _listed(st["Resource"])]
+    assert [r for r in reads if "DataCaptureBucket" in r] == [
+        next(r for r in reads if r.startswith("<PublishOutputFnGetAttDataCaptureBucket"))
+    ]
+    assert next(r for r in reads if "DataCaptureBucket" in r).endswith("/data-capture/dev/*")
+    # Without monitoring (dev as shipped) the role reads no captured data.
+    plain = [flat(r) for st in policies(synth("dev"), "evaluation", "ProcessingRole") for r in _listed(st["Resource"])]
+    assert not [r for r in plain if "DataCaptureBucket" in r]
