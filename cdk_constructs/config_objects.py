@@ -93,5 +93,5 @@ class ConfigObjects(Construct):
                 "service-role/AWSLambdaVPCAccessExecutionRole",
             )
             acknowledge_in_hipaa_and_nist(scope, HANDLER_REASON, "IAMNoInlinePolicy", "LambdaConcurrency", "LambdaDLQ")
-        expect_bucket_deployment_wildcards(handler, self.bucket.bucket_arn, HANDLER_REASON)
+        expect_bucket_deployment_wildcards(handler, self.bucket, HANDLER_REASON)
         return self.deployment

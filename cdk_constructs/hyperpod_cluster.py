@@ -185,7 +185,7 @@ class HyperPodCluster(Construct):
                 )
                 expect_bucket_deployment_wildcards(
                     child,
-                    bucket.bucket_arn,
+                    bucket,
                     "CDK's BucketDeployment handler copies the lifecycle scripts from the CDK asset bucket to the "
                     "hyperpod/lifecycle/ prefix during deployments only; its grant sets are CDK's",
                 )

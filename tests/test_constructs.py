@@ -41,6 +41,7 @@ from cdk_constructs.inference_endpoint import NeuronEndpoint
 from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
 from cdk_constructs.model_monitoring import ModelMonitoring
 from cdk_constructs.private_network import INTERFACE_ENDPOINTS, PrivateNetwork
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from cdk_constructs.secure_bucket import SecureBucket
 from cdk_constructs.served_model import ServedModel
 from cdk_constructs.source_archive import SourceArchive, reproducible_tarball
@@ -732,9 +733,11 @@ def test_lifecycle_workflow_alone_trains_registers_and_notifies_with_only_the_ac
         fine_tune_request={"TrainingJobName.$": "States.Format('fine-tune-{}', $.run.id)"},
         pretrain_request=None,
         training_role=training_role,
+        model_role=None,
         training_output_s3_uri="s3://models/training-output/",
         run_defaults={"base_model_s3_uri": "s3://models/base/", "deploy": False},
         model_package_group_name="group",
+        model_package_group_arn=f"arn:aws:sagemaker:{REGION}:123456789012:model-package-group/group",
         package_image_uri="image:1",
         package_environment={"HF_MODEL_ID": "/opt/ml/model"},
         package_instance_type="ml.inf2.8xlarge",
@@ -779,20 +782,32 @@ def test_lifecycle_workflow_alone_trains_registers_and_notifies_with_only_the_ac
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
     assert only(stack, "AWS::Logs::LogGroup")["KmsKeyId"] == get_att(stack, key.node.default_child, "Arn")
     statements = policy_statements(stack, built.role)
-    (sagemaker,) = [s for s in statements if str(s["Action"]).startswith("['sagemaker:")]
-    assert sagemaker["Action"] == [
+    # Each action on the names it uses (tests/test_iam.py checks the scope in the profiles).
+    sagemaker: dict[str, list[str]] = {}
+    for s in statements:
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        listed = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        for action in actions:
+            if action.startswith("sagemaker:"):
+                sagemaker.setdefault(action, []).extend(json.dumps(stack.resolve(r)) for r in listed)
+    assert sorted(sagemaker) == [
         "sagemaker:AddTags",
         "sagemaker:CreateModelPackage",
         "sagemaker:CreateTrainingJob",
         "sagemaker:DescribeTrainingJob",
         "sagemaker:StopTrainingJob",
     ]
+    assert all(
+        len(arns) == 1 and "training-job/fine-tune-*" in arns[0] for a, arns in sagemaker.items() if "Training" in a
+    )
+    assert len(sagemaker["sagemaker:AddTags"]) == 3  # the training jobs, the group and its packages
     (events,) = [s for s in statements if s["Action"] == ["events:DescribeRule", "events:PutRule", "events:PutTargets"]]
     assert stack.resolve(events["Resource"])["Fn::Join"][1][-1] == (
         ":rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
     )
     (passes,) = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert passes["Resource"] == get_att(stack, training_role.node.default_child, "Arn")
+    assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
 # --- EvaluationWorkflow ----------------------------------------------------------------------------------------------
@@ -889,7 +904,7 @@ def test_foundation_model_evaluation_job_reads_the_target_from_the_run_and_write
     evaluation = profile("dev").evaluation
     assert evaluation is not None
     stack = bare()
-    role = iam.Role(stack, "JobRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    role = SageMakerExecutionRole(stack, "JobRole", description="evaluation jobs")
     bucket = s3.Bucket(stack, "Bucket")
     built = FoundationModelEvaluationJob(
         stack,
@@ -912,8 +927,14 @@ def test_foundation_model_evaluation_job_reads_the_target_from_the_run_and_write
     assert "--output=/opt/ml/processing/output/report" in arguments
     assert built.report_key_format == "evaluation-reports/{}/report.json"
     assert built.report_key_path == "States.Format('evaluation-reports/{}/report.json', $$.Execution.Name)"
-    (pull,) = [s for s in policy_statements(stack, role) if "ecr:BatchGetImage" in s["Action"]]
+    managed = [
+        s
+        for p in resources(stack, "AWS::IAM::ManagedPolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (pull,) = [s for s in managed if "ecr:BatchGetImage" in s["Action"]]
     assert "ecr:GetDownloadUrlForLayer" in pull["Action"]
+    assert stack.resolve(pull["Resource"]) == stack.resolve(built.image.repository.repository_arn)
 
 
 def test_model_monitoring_schedules_each_configured_monitor_on_the_endpoint() -> None:
