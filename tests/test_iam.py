@@ -22,7 +22,7 @@ from config import available_profiles, load_config
 from config.loader import CONFIG_DIR
 from neuron.errors import UserError
 from stacks.lifecycle import LifecycleStack
-from tests.harness import CDK_CONTEXT, Synthesized, synth, synth_with
+from tests.harness import CDK_CONTEXT, Synthesized, synth
 
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
@@ -273,25 +273,15 @@ def test_processing_role_invokes_the_profiles_endpoint_and_the_lifecycle_candida
     assert not [r for r in resources if r.endswith("endpoint/*") or r.endswith("inference-component/*")]
 
 
-# Monitoring on (a data-quality and a model-quality schedule) in the dev profile.
-MONITORING = {
-    "model_bias": False,
-    "model_explainability": False,
-    "data_quality_baseline": {"constraints_key": "dq/constraints.json", "statistics_key": "dq/statistics.json"},
-    "features_attribute": "features",
-}
-
-
-def test_model_monitor_role_reads_the_endpoints_captured_data() -> None:
-    """Item 9: the schedules run as the processing role, which must read the capture prefix of the endpoint."""
-    s = synth_with("dev", evaluation={"monitoring": MONITORING})
+def test_model_monitor_role_reads_the_monitored_endpoints_captured_data() -> None:
+    """Item 9: the schedules run as the processing role, which reads the configured capture prefix, and only it."""
+    s = synth("monitoring")
+    assert s.config.evaluation is not None and s.config.evaluation.monitoring is not None
     assert s.resources("evaluation", "AWS::SageMaker::MonitoringSchedule")
     found = policies(s, "evaluation", "ProcessingRole")
     reads = [flat(r) for st in found if st["Action"] == "s3:GetObject" for r in _listed(st["Resource"])]
-    assert [r for r in reads if "DataCaptureBucket" in r] == [
-        next(r for r in reads if r.startswith("<PublishOutputFnGetAttDataCaptureBucket"))
-    ]
-    assert next(r for r in reads if "DataCaptureBucket" in r).endswith("/data-capture/dev/*")
-    # Without monitoring (dev as shipped) the role reads no captured data.
+    captured = [r for r in reads if "DataCaptureBucket" in r]
+    assert len(captured) == 1 and captured[0].endswith(f"/{s.config.evaluation.monitoring.capture_prefix}*")
+    # Without monitoring (dev) the role reads no captured data.
     plain = [flat(r) for st in policies(synth("dev"), "evaluation", "ProcessingRole") for r in _listed(st["Resource"])]
     assert not [r for r in plain if "DataCaptureBucket" in r]
