@@ -22,7 +22,7 @@ from config import available_profiles, load_config
 from config.loader import CONFIG_DIR
 from neuron.errors import UserError
 from stacks.lifecycle import LifecycleStack
-from tests.harness import CDK_CONTEXT, Synthesized, synth
+from tests.support.harness import CDK_CONTEXT, Synthesized, synth
 
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
