@@ -17,6 +17,7 @@ from cdk_constructs.config_objects import ConfigObjects
 from config.evaluation import ClarifyConfig
 from sagemaker_requests import clarify_analysis_config as analysis
 from sagemaker_requests.processing import ProcessingPlacement, processing_request, s3_input, s3_output
+from sagemaker_requests.shapes import CreateProcessingJobRequest, ProcessingInput
 
 RUNS_PREFIX = "clarify/runs"
 
@@ -58,7 +59,9 @@ class ClarifyJobs(Construct):
         dataset_uri = datasets_bucket.s3_url_for_object(clarify.dataset_key)
         dataset = s3_input("dataset", analysis.DATA_INPUT, s3_uri=dataset_uri, data_type="S3Prefix")
 
-        def request(kind: str, prefix: str, config_input: dict[str, Any], *, isolated: bool) -> dict[str, Any]:
+        def request(
+            kind: str, prefix: str, config_input: ProcessingInput, *, isolated: bool
+        ) -> CreateProcessingJobRequest:
             return processing_request(
                 name_prefix=prefix,
                 image_uri=image_uri,
@@ -95,7 +98,7 @@ class ClarifyJobs(Construct):
                 self.model_configs["explainability"] = analysis.explainability(clarify)
 
         # These query the tabular endpoint through the SageMaker runtime VPC endpoint, so they need the network.
-        self.model_requests: dict[str, dict[str, Any]] = {
+        self.model_requests: dict[str, CreateProcessingJobRequest] = {
             kind: request(
                 kind,
                 f"clarify-{kind.replace('_', '-')}",

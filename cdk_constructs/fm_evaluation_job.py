@@ -7,7 +7,6 @@ from `$.evaluation` (endpoint name, optional inference component), writes report
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -23,6 +22,7 @@ from sagemaker_requests.processing import (
     s3_input,
     s3_output,
 )
+from sagemaker_requests.shapes import ProcessingInput
 
 EVALUATION_SOURCE = Path(__file__).resolve().parent.parent / "evaluation"
 REPORTS_PREFIX = "evaluation-reports"
@@ -81,7 +81,7 @@ class FoundationModelEvaluationJob(Construct):
         if settings.max_records is not None:
             arguments.append(f"--max-records={settings.max_records}")
 
-        inputs: list[dict[str, Any]] = []
+        inputs: list[ProcessingInput] = []
         if settings.datasets_prefix is not None:
             inputs.append(
                 s3_input("datasets", DATASETS_PATH, s3_uri=datasets_bucket.s3_url_for_object(settings.datasets_prefix))

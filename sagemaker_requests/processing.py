@@ -9,9 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from config.evaluation import JobResources
+from sagemaker_requests.shapes import (
+    AppSpecification,
+    CreateProcessingJobRequest,
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+)
 
 PROCESSING_ROOT = "/opt/ml/processing"
 MAX_NAME_PREFIX = 26  # 63-character job names: prefix + "-" + a 36-character UUID
@@ -27,11 +33,12 @@ class ProcessingPlacement:
     security_group_ids: Sequence[str]
 
 
-def unique_name(prefix: str) -> dict[str, str]:
-    """A fresh job name per run (names are unique per account and region, and retries must not collide)."""
+def unique_name(prefix: str) -> str:
+    """The intrinsic of a fresh job name per run (names are unique per account and region, and retries must not
+    collide)."""
     if not 1 <= len(prefix) <= MAX_NAME_PREFIX:
         raise ValueError(f"job name prefix {prefix!r} must be 1 to {MAX_NAME_PREFIX} characters")
-    return {"ProcessingJobName.$": f"States.Format('{prefix}-{{}}', States.UUID())"}
+    return f"States.Format('{prefix}-{{}}', States.UUID())"
 
 
 def generated_name_prefix(value: str) -> str:
@@ -50,24 +57,24 @@ def s3_input(
     s3_uri: str | None = None,
     s3_uri_path: str | None = None,
     data_type: str = "S3Prefix",
-) -> dict[str, Any]:
+) -> ProcessingInput:
     """One input channel; `s3_uri_path` is a JSONPath or intrinsic for a URI known only at run time."""
-    uri = {"S3Uri": s3_uri} if s3_uri is not None else {"S3Uri.$": s3_uri_path}
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            **uri,
-            "LocalPath": local_path,
-            "S3DataType": data_type,
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-        },
+    source: ProcessingS3Input = {
+        "LocalPath": local_path,
+        "S3DataType": data_type,
+        "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated",
+        "S3CompressionType": "None",
     }
+    if s3_uri is not None:
+        source["S3Uri"] = s3_uri
+    else:
+        assert s3_uri_path is not None
+        source["S3Uri.$"] = s3_uri_path
+    return {"InputName": name, "AppManaged": False, "S3Input": source}
 
 
-def s3_output(name: str, local_path: str, *, s3_uri_path: str) -> dict[str, Any]:
+def s3_output(name: str, local_path: str, *, s3_uri_path: str) -> ProcessingOutput:
     return {
         "OutputName": name,
         "AppManaged": False,
@@ -81,21 +88,21 @@ def processing_request(
     image_uri: str,
     placement: ProcessingPlacement,
     resources: JobResources,
-    inputs: Sequence[Mapping[str, Any]],
-    outputs: Sequence[Mapping[str, Any]],
+    inputs: Sequence[ProcessingInput],
+    outputs: Sequence[ProcessingOutput],
     network_isolation: bool,
     environment: Mapping[str, str] | None = None,
     arguments: Sequence[str] | None = None,
     purpose: str,
-) -> dict[str, Any]:
-    app: dict[str, Any] = {"ImageUri": image_uri}
+) -> CreateProcessingJobRequest:
+    app: AppSpecification = {"ImageUri": image_uri}
     if arguments:
         app["ContainerArguments"] = list(arguments)
-    request: dict[str, Any] = {
-        **unique_name(name_prefix),
+    request: CreateProcessingJobRequest = {
+        "ProcessingJobName.$": unique_name(name_prefix),
         "RoleArn": placement.role_arn,
         "AppSpecification": app,
-        "ProcessingOutputConfig": {"KmsKeyId": placement.kms_key_arn, "Outputs": [dict(o) for o in outputs]},
+        "ProcessingOutputConfig": {"KmsKeyId": placement.kms_key_arn, "Outputs": list(outputs)},
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": resources.instance_count,
@@ -116,7 +123,7 @@ def processing_request(
         "Tags": [{"Key": "neuron-genai:purpose", "Value": purpose}],
     }
     if inputs:
-        request["ProcessingInputs"] = [dict(i) for i in inputs]
+        request["ProcessingInputs"] = list(inputs)
     if environment:
         request["Environment"] = dict(environment)
     return request

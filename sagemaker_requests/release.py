@@ -2,13 +2,29 @@
 to the live endpoint.
 
 Each request is built by one function, in SageMaker API shape, as Step Functions task parameters (keys ending in `.$`
-take a JSONPath or an intrinsic function). The tests validate every one against botocore's service model.
+take a JSONPath or an intrinsic function), typed with the TypedDicts of `sagemaker_requests.shapes`. The tests validate
+every one against botocore's service model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
+
+from sagemaker_requests.shapes import (
+    CreateEndpointConfigRequest,
+    CreateEndpointRequest,
+    CreateModelPackageRequest,
+    CreateModelRequest,
+    DeleteEndpointConfigRequest,
+    EndpointNameRequest,
+    ModelDataSource,
+    Tag,
+    UpdateEndpointRequest,
+)
+
+# Endpoint-config settings of the live endpoint a new config carries over (the rest is the production variant).
+CARRIED_CONFIG_SETTINGS = ("KmsKeyId", "DataCaptureConfig")
 
 
 class ServingTarget(Protocol):
@@ -30,14 +46,19 @@ class ServingTarget(Protocol):
     def enable_network_isolation(self) -> bool: ...
 
 
-def model_data_source(model_s3_uri_path: str) -> dict[str, Any]:
+def run_tag() -> Tag:
+    """Every resource a lifecycle run creates is tagged with its run id."""
+    return {"Key": "lifecycle-run", "Value.$": "$.run.id"}
+
+
+def model_data_source(model_s3_uri_path: str) -> ModelDataSource:
     """An uncompressed model directory (the training jobs write CompressionType NONE)."""
     return {"S3DataSource": {"S3Uri.$": model_s3_uri_path, "S3DataType": "S3Prefix", "CompressionType": "None"}}
 
 
 def create_model_request(
     *, serving: ServingTarget, execution_role_arn: str, model_name_path: str, model_s3_uri_path: str
-) -> dict[str, Any]:
+) -> CreateModelRequest:
     """The candidate model: the live model's image and environment, the new artifacts, the workflow's model role."""
     return {
         "ModelName.$": model_name_path,
@@ -47,39 +68,52 @@ def create_model_request(
             "Environment": dict(serving.environment),
             "ModelDataSource": model_data_source(model_s3_uri_path),
         },
-        "VpcConfig": dict(serving.vpc_config),
+        "VpcConfig": {
+            "SecurityGroupIds": list(serving.vpc_config["SecurityGroupIds"]),
+            "Subnets": list(serving.vpc_config["Subnets"]),
+        },
         "EnableNetworkIsolation": serving.enable_network_isolation,
-        "Tags": [{"Key": "lifecycle-run", "Value.$": "$.run.id"}],
+        "Tags": [run_tag()],
     }
 
 
 def endpoint_config_request(
     *, serving: ServingTarget, config_name_path: str, model_name_path: str, candidate: bool
-) -> dict[str, Any]:
+) -> CreateEndpointConfigRequest:
     """Like the live endpoint's config with the new model; a candidate runs on one instance and captures nothing."""
+    unknown = sorted(set(serving.endpoint_config) - set(CARRIED_CONFIG_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"the serving target's endpoint_config has {', '.join(unknown)}; the lifecycle carries over only "
+            f"{', '.join(CARRIED_CONFIG_SETTINGS)}: add the setting to sagemaker_requests.shapes and here, or leave it "
+            "out of ServingTarget.endpoint_config"
+        )
     variant: dict[str, Any] = {**serving.production_variant, "ModelName.$": model_name_path}
-    settings = dict(serving.endpoint_config)
     if candidate:
         variant["InitialInstanceCount"] = 1
         variant.pop("ManagedInstanceScaling", None)
-        settings.pop("DataCaptureConfig", None)  # evaluation prompts are not production traffic
-    return {
-        **settings,
+    request: CreateEndpointConfigRequest = {
         "EndpointConfigName.$": config_name_path,
         "ProductionVariants": [variant],
-        "Tags": [{"Key": "lifecycle-run", "Value.$": "$.run.id"}],
+        "Tags": [run_tag()],
     }
+    if "KmsKeyId" in serving.endpoint_config:
+        request["KmsKeyId"] = serving.endpoint_config["KmsKeyId"]
+    # Evaluation prompts are not production traffic: a candidate captures nothing.
+    if "DataCaptureConfig" in serving.endpoint_config and not candidate:
+        request["DataCaptureConfig"] = dict(serving.endpoint_config["DataCaptureConfig"])
+    return request
 
 
-def create_endpoint_request(*, endpoint_name_path: str, config_name_path: str) -> dict[str, Any]:
+def create_endpoint_request(*, endpoint_name_path: str, config_name_path: str) -> CreateEndpointRequest:
     return {
         "EndpointName.$": endpoint_name_path,
         "EndpointConfigName.$": config_name_path,
-        "Tags": [{"Key": "lifecycle-run", "Value.$": "$.run.id"}],
+        "Tags": [run_tag()],
     }
 
 
-def update_endpoint_request(*, serving: ServingTarget, config_name_path: str) -> dict[str, Any]:
+def update_endpoint_request(*, serving: ServingTarget, config_name_path: str) -> UpdateEndpointRequest:
     # RetainDeploymentConfig keeps the inference stack's blue/green traffic shifting and alarm rollback.
     return {
         "EndpointName": serving.endpoint_name,
@@ -88,15 +122,23 @@ def update_endpoint_request(*, serving: ServingTarget, config_name_path: str) ->
     }
 
 
-def describe_endpoint_request(*, endpoint_name: str | None = None, endpoint_name_path: str | None = None) -> dict:
-    return {"EndpointName": endpoint_name} if endpoint_name else {"EndpointName.$": endpoint_name_path}
-
-
-def delete_endpoint_request(*, endpoint_name_path: str) -> dict[str, Any]:
+def describe_endpoint_request(
+    *, endpoint_name: str | None = None, endpoint_name_path: str | None = None
+) -> EndpointNameRequest:
+    """By name (the live endpoint) or by a JSONPath (the run's candidate): exactly one."""
+    if (endpoint_name is None) == (endpoint_name_path is None):
+        raise ValueError("describe_endpoint_request takes endpoint_name or endpoint_name_path, exactly one")
+    if endpoint_name is not None:
+        return {"EndpointName": endpoint_name}
+    assert endpoint_name_path is not None
     return {"EndpointName.$": endpoint_name_path}
 
 
-def delete_endpoint_config_request(*, config_name_path: str) -> dict[str, Any]:
+def delete_endpoint_request(*, endpoint_name_path: str) -> EndpointNameRequest:
+    return {"EndpointName.$": endpoint_name_path}
+
+
+def delete_endpoint_config_request(*, config_name_path: str) -> DeleteEndpointConfigRequest:
     return {"EndpointConfigName.$": config_name_path}
 
 
@@ -110,9 +152,9 @@ def model_package_request(
     approval_status_path: str,
     report_s3_uri_path: str | None,
     description_path: str,
-) -> dict[str, Any]:
+) -> CreateModelPackageRequest:
     """A version in the model package group, its approval status set by the evaluation gate."""
-    request: dict[str, Any] = {
+    request: CreateModelPackageRequest = {
         "ModelPackageGroupName": group_name,
         "ModelPackageDescription.$": description_path,
         "ModelApprovalStatus.$": approval_status_path,
@@ -129,7 +171,7 @@ def model_package_request(
             "SupportedResponseMIMETypes": ["application/json"],
         },
         "CustomerMetadataProperties": {"lifecycle-run.$": "$.run.id", "training-job.$": "$.fine_tune.TrainingJobName"},
-        "Tags": [{"Key": "lifecycle-run", "Value.$": "$.run.id"}],
+        "Tags": [run_tag()],
     }
     if report_s3_uri_path:
         request["ModelMetrics"] = {

@@ -10,12 +10,21 @@ those values replaced by typed samples.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from config.training import TrainingJobConfig
 from neuron.catalog import instance
+from sagemaker_requests.shapes import (
+    Channel,
+    CheckpointConfig,
+    CreateTrainingJobRequest,
+    MetricDefinition,
+    ResourceConfig,
+    StoppingCondition,
+    TrainingS3DataSource,
+)
 from sagemaker_requests.storage_layout import compile_cache_prefix
 
 CODE_CHANNEL = "code"
@@ -24,7 +33,7 @@ CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 # libfabric's EFA provider with device RDMA; fork-safe because data-loader workers fork after EFA is opened.
 EFA_ENVIRONMENT = {"FI_PROVIDER": "efa", "FI_EFA_USE_DEVICE_RDMA": "1", "FI_EFA_FORK_SAFE": "1"}
 # What the training script prints, turned into SageMaker metrics (train.py logs `step=N loss=X`).
-METRIC_DEFINITIONS = ({"Name": "train:loss", "Regex": r"loss=([0-9]+\.[0-9]+)"},)
+METRIC_DEFINITIONS: tuple[MetricDefinition, ...] = ({"Name": "train:loss", "Regex": r"loss=([0-9]+\.[0-9]+)"},)
 
 
 @dataclass(frozen=True)
@@ -52,18 +61,18 @@ def training_job_request(
     run_id_path: str,
     model_s3_uri_path: str | None,
     teacher_s3_uri_path: str | None = None,
-) -> dict[str, Any]:
+) -> CreateTrainingJobRequest:
     """The CreateTrainingJob parameters of one lifecycle stage (`pretrain`, `fine-tune`).
 
     The job name, checkpoint location and run tag derive from the run id at `run_id_path`; the model to start from
     (channel `model`) and a distillation teacher (channel `teacher`) are S3 prefixes read from the workflow state.
     """
     spec = instance(job.instance_type)
-    checkpoint = {
+    checkpoint: CheckpointConfig = {
         "S3Uri.$": f"States.Format('s3://{targets.checkpoints_bucket}/checkpoints/{stage}/{{}}/', {run_id_path})",
         "LocalPath": CHECKPOINT_LOCAL_PATH,
     }
-    resources: dict[str, Any] = {
+    resources: ResourceConfig = {
         "InstanceType": job.instance_type,
         "InstanceCount": job.instance_count,
         "VolumeSizeInGB": job.volume_size_gb,
@@ -74,7 +83,7 @@ def training_job_request(
         resources["KeepAlivePeriodInSeconds"] = job.keep_alive_seconds
     if job.training_plan_arn:
         resources["TrainingPlanArn"] = job.training_plan_arn
-    stopping: dict[str, int] = {"MaxRuntimeInSeconds": job.max_runtime_seconds}
+    stopping: StoppingCondition = {"MaxRuntimeInSeconds": job.max_runtime_seconds}
     if job.spot and job.max_wait_seconds:
         stopping["MaxWaitTimeInSeconds"] = job.max_wait_seconds
 
@@ -86,26 +95,31 @@ def training_job_request(
     if job.multi_node:
         environment.update(EFA_ENVIRONMENT)
 
-    channels = [
-        _channel(CODE_CHANNEL, {"S3Uri": targets.code_s3_uri}, "File"),
+    channels: list[Channel] = [
+        _channel(CODE_CHANNEL, "File", s3_uri=targets.code_s3_uri),
         *(
-            _channel(name, {"S3Uri": f"s3://{targets.datasets_bucket}/{c.prefix}"}, c.input_mode, c.distribution)
+            _channel(
+                name,
+                c.input_mode,
+                s3_uri=f"s3://{targets.datasets_bucket}/{c.prefix}",
+                distribution=c.distribution,
+            )
             for name, c in job.channels.items()
         ),
     ]
     if model_s3_uri_path:
-        channels.append(_channel("model", {"S3Uri.$": model_s3_uri_path}, "FastFile"))
+        channels.append(_channel("model", "FastFile", s3_uri_path=model_s3_uri_path))
     if teacher_s3_uri_path:
-        channels.append(_channel("teacher", {"S3Uri.$": teacher_s3_uri_path}, "FastFile"))
+        channels.append(_channel("teacher", "FastFile", s3_uri_path=teacher_s3_uri_path))
 
-    request: dict[str, Any] = {
+    request: CreateTrainingJobRequest = {
         "TrainingJobName.$": f"States.Format('{stage}-{{}}', {run_id_path})",
         "RoleArn": targets.role_arn,
         "AlgorithmSpecification": {
             "TrainingImage": targets.image_uri,
             "TrainingInputMode": "File",
             "EnableSageMakerMetricsTimeSeries": True,
-            "MetricDefinitions": [dict(m) for m in METRIC_DEFINITIONS],
+            "MetricDefinitions": [{"Name": m["Name"], "Regex": m["Regex"]} for m in METRIC_DEFINITIONS],
         },
         "HyperParameters": _hyperparameters(stage, job, targets),
         "Environment": environment,
@@ -130,12 +144,22 @@ def training_job_request(
     return request
 
 
-def _channel(name: str, s3_uri: Mapping[str, str], mode: str, distribution: str = "FullyReplicated") -> dict[str, Any]:
-    return {
-        "ChannelName": name,
-        "InputMode": mode,
-        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3DataDistributionType": distribution, **s3_uri}},
-    }
+def _channel(
+    name: str,
+    mode: str,
+    *,
+    s3_uri: str | None = None,
+    s3_uri_path: str | None = None,
+    distribution: str = "FullyReplicated",
+) -> Channel:
+    """An S3-prefix channel at a fixed URI or at one read from the workflow state (`s3_uri_path`)."""
+    source: TrainingS3DataSource = {"S3DataType": "S3Prefix", "S3DataDistributionType": distribution}
+    if s3_uri is not None:
+        source["S3Uri"] = s3_uri
+    else:
+        assert s3_uri_path is not None
+        source["S3Uri.$"] = s3_uri_path
+    return {"ChannelName": name, "InputMode": mode, "DataSource": {"S3DataSource": source}}
 
 
 def _hyperparameters(stage: str, job: TrainingJobConfig, targets: TrainingJobTargets) -> dict[str, str]:

@@ -27,6 +27,7 @@ from evaluation.catalog import METRICS, PAYLOAD_FORMATS, UNSUPPORTED_SERVERS
 from neuron.errors import UserError
 from neuron.images import UnknownRegionError, clarify_image_uri
 from sagemaker_requests.processing import ProcessingPlacement
+from sagemaker_requests.shapes import CreateProcessingJobRequest
 
 # State names of the evaluation jobs (the lifecycle uses them as its state names too).
 FM_EVALUATION_STATE = "FoundationModelEvaluation"
@@ -145,7 +146,7 @@ class EvaluationStack(cdk.Stack):
             datasets_bucket=buckets.datasets,
             reports_bucket=buckets.evaluation,
         )
-        jobs: dict[str, dict[str, Any]] = {FM_EVALUATION_STATE: self.fm_evaluation.request}
+        jobs: dict[str, CreateProcessingJobRequest] = {FM_EVALUATION_STATE: self.fm_evaluation.request}
         workflow_jobs = dict(jobs)
         self.clarify: ClarifyJobs | None = None
         if settings.clarify is not None and clarify_image is not None:

@@ -24,6 +24,7 @@ from compliance.packs import acknowledge_in_hipaa_and_nist
 from config import AppConfig
 from config.training import TRAINING_SOURCE_DIR, TrainingJobConfig
 from neuron.images import container, dlc_account, image_uri
+from sagemaker_requests.shapes import CreateTrainingJobRequest
 from sagemaker_requests.storage_layout import TRAINING_OUTPUT_PREFIX
 from sagemaker_requests.training_job import TrainingJobTargets, training_job_request
 
@@ -70,7 +71,9 @@ class LifecycleStack(cdk.Stack):
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         output = f"s3://{buckets.models.bucket_name}/{TRAINING_OUTPUT_PREFIX}"
 
-        def request(stage: str, job: TrainingJobConfig, model_path: str, teacher_path: str | None) -> dict:
+        def request(
+            stage: str, job: TrainingJobConfig, model_path: str, teacher_path: str | None
+        ) -> CreateTrainingJobRequest:
             groups = [platform.workload_security_group.security_group_id]
             if job.attach_efa_security_group:
                 groups.append(platform.efa_security_group.security_group_id)
