@@ -214,7 +214,7 @@ def test_training_and_processing_requests_conform_to_their_types() -> None:
         assert conforms(request, shapes.CreateTrainingJobRequest) == [], stage
     evaluation = load_config("dev", environ={}).evaluation
     assert evaluation is not None
-    request = processing_request(
+    processing = processing_request(
         name_prefix="fm-evaluation",
         image_uri="image:1",
         placement=ProcessingPlacement(role_arn="role", kms_key_arn="key", subnet_ids=["s"], security_group_ids=["g"]),
@@ -226,8 +226,8 @@ def test_training_and_processing_requests_conform_to_their_types() -> None:
         arguments=["--max-new-tokens=64"],
         purpose="fm-evaluation",
     )
-    assert conforms(request, shapes.CreateProcessingJobRequest) == []
-    assert request["ProcessingJobName.$"] == "States.Format('fm-evaluation-{}', States.UUID())"
+    assert conforms(processing, shapes.CreateProcessingJobRequest) == []
+    assert processing["ProcessingJobName.$"] == "States.Format('fm-evaluation-{}', States.UUID())"
 
 
 def test_the_checks_reach_nested_shapes() -> None:
@@ -245,7 +245,8 @@ def test_the_checks_reach_nested_shapes() -> None:
     ]
     # A member SageMaker does not have, three levels down a list, is found in the service model check.
     Wrong = TypedDict("Wrong", {"S3DataType": str, "Compression": str})  # noqa: UP013
-    Container = TypedDict("Container", {"Image": str, "ModelDataSource": TypedDict("Source", {"S3DataSource": Wrong})})  # noqa: UP013
+    Source = TypedDict("Source", {"S3DataSource": Wrong})  # noqa: UP013
+    Container = TypedDict("Container", {"Image": str, "ModelDataSource": Source})  # noqa: UP013
     Spec = TypedDict("Spec", {"Containers": list[Container]})  # noqa: UP013
     Request = TypedDict("Request", {"InferenceSpecification": Spec})  # noqa: UP013
     shape = service().operation_model("CreateModelPackage").input_shape
