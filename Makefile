@@ -14,7 +14,7 @@ LOCK_PYTHON := 3.11
 LOCK_PLATFORM := x86_64-unknown-linux-gnu
 UV_VENV := .venv-uv
 
-.PHONY: setup synth test lint lock bench clean diagram
+.PHONY: setup synth test lint lock bench clean diagram image eval-lock eval-smoke
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -52,11 +52,48 @@ lock:
 	$(UV_VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version $(LOCK_PYTHON) \
 	  --python-platform $(LOCK_PLATFORM) --custom-compile-command 'make lock' --quiet -o requirements.lock
 
+# --- The evaluation job's image (evaluation/, docs/evaluation.md "The job image") -----------------------------------
+# Build it and run the offline smoke test in it with the network off: fmeval constructs from the baked-in caches and
+# one record of every servable metric is scored against a stubbed endpoint. Needs a Docker daemon (and, for the
+# build, PyPI, download.pytorch.org, the Hugging Face Hub and GitHub).
+EVAL_IMAGE := neuron-genai-evaluation:local
+image:
+	@docker info > /dev/null 2>&1 || { echo "make image needs a running Docker daemon (docker info failed)"; exit 1; }
+	docker build --platform linux/amd64 -t $(EVAL_IMAGE) evaluation
+	docker run --rm --platform linux/amd64 --network none --entrypoint python $(EVAL_IMAGE) -m evaluation.smoke --all-metrics
+
+# Re-resolve evaluation/requirements.lock after changing evaluation/requirements.in (the command is recorded in the
+# lock's header; tests/test_evaluation_image.py re-runs it). Move --exclude-newer to today when re-locking on purpose.
+eval-lock: setup
+	cd evaluation && uv pip compile --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --exclude-newer $$(date -u +%Y-%m-%dT00:00:00Z) --excludes lock-excludes.txt requirements.in -o requirements.lock
+
+# Without Docker: the job's main() offline against a stubbed endpoint, in a cached venv installed from the locks
+# (Python 3.11, as in the image). Opt-in, not part of `make test`: the prefetch needs the Hugging Face Hub and GitHub,
+# and CPU torch comes from download.pytorch.org (override EVAL_TORCH_SOURCE, e.g. "--no-index --find-links DIR").
+# EVAL_CACHE keeps the prefetched models; EVAL_SMOKE_ARGS selects metrics (default: all the tgi server can serve).
+EVAL_VENV := .venv-eval
+EVAL_CACHE := .eval-cache
+EVAL_TORCH_SOURCE := --index-url https://download.pytorch.org/whl/cpu
+EVAL_SMOKE_ARGS := --all-metrics
+$(EVAL_VENV)/.installed: evaluation/requirements.lock evaluation/torch-cpu.lock
+	python3.11 -m venv $(EVAL_VENV)
+	$(EVAL_VENV)/bin/pip install -q --require-hashes --no-deps $(EVAL_TORCH_SOURCE) -r evaluation/torch-cpu.lock
+	$(EVAL_VENV)/bin/pip install -q --require-hashes --no-deps -r evaluation/requirements.lock
+	$(EVAL_VENV)/bin/pip check
+	@touch $@
+
+eval-smoke: setup $(EVAL_VENV)/.installed
+	export HF_HOME=$(CURDIR)/$(EVAL_CACHE)/huggingface TORCH_HOME=$(CURDIR)/$(EVAL_CACHE)/torch; \
+	  test -f $(EVAL_CACHE)/.prefetched || { $(EVAL_VENV)/bin/python -m evaluation.prefetch && touch $(EVAL_CACHE)/.prefetched; }; \
+	  HF_HUB_OFFLINE=1 HF_EVALUATE_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(EVAL_VENV)/bin/python -m evaluation.smoke $(EVAL_SMOKE_ARGS)
+	python -m tools.clarify_sdk_contract $(EVAL_VENV)/bin/python monitoring
+
 bench: setup
 	python -m tools.bench
 
 clean:
-	rm -rf $(VENV) $(UV_VENV) node_modules cdk.out .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UV_VENV) $(EVAL_VENV) $(EVAL_CACHE) node_modules cdk.out .bench .pytest_cache .mypy_cache .ruff_cache
 
 diagram: synth
 	python -m tools.diagram cdk.out docs/stacks.md

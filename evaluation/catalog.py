@@ -108,8 +108,11 @@ class PayloadFormat:
     # Whether the server at the version this project pins actually fills `log_probability_path`, read from its source.
     prompt_log_probabilities: bool
     evidence: str  # where that was read
+    chat: bool = False  # OpenAI-style chat completions (Messages API) instead of {"inputs", "parameters"}
 
     def generation_request(self, prompt: str, max_new_tokens: int) -> dict[str, Any]:
+        if self.chat:  # temperature 0 is greedy in TGI's chat route ("enable greedy only when temperature is 0")
+            return {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_new_tokens, "temperature": 0}
         return {
             "inputs": prompt,
             "parameters": {"max_new_tokens": max_new_tokens, "do_sample": False, "return_full_text": False},
@@ -121,16 +124,19 @@ class PayloadFormat:
 
 
 PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
-    # Hugging Face TGI (tgi-neuronx, optimum-neuron 0.0.28): a list with one generation; `details.prefill` is where TGI
-    # puts prompt log probabilities, but the Neuron server never fills it.
+    # Hugging Face TGI (tgi-neuronx, optimum-neuron 0.0.28) as this app runs it: MESSAGES_API_ENABLED=true
+    # (neuron/serving.py), so the router sends SageMaker's /invocations to chat_completions, not compat_generate
+    # (text-generation-inference router/src/server.rs: `if messages_api_enabled { route("/invocations",
+    # post(chat_completions)) }`): OpenAI chat requests and responses. Prompt log probabilities: none (below).
     "tgi": PayloadFormat(
         "tgi",
         "tgi-neuronx",
-        "[0].generated_text",
-        "[0].details.prefill[].logprob",
+        "choices[0].message.content",
+        None,
         prompt_log_probabilities=False,
         evidence="huggingface/optimum-neuron v0.0.28 text-generation-inference/server/text_generation_server/"
         "generator.py:553-560: every Generation has prefill_tokens=None and token logprobs=[0]",
+        chat=True,
     ),
     # DJL LMI (lmi-neuronx 0.30.0) rolling batch: one object; the Neuron scheduler emits no prefill tokens either.
     "lmi": PayloadFormat(

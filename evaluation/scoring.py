@@ -179,7 +179,7 @@ class BuiltinScorer:
     def toxicity(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if self._toxicity is None:
             raise ScoringUnavailableError(
-                "toxicity needs a classifier: install fmeval (evaluation/requirements.txt, as the container does) "
+                "toxicity needs a classifier: install fmeval (evaluation/requirements.lock, as the image does) "
                 "or pass toxicity_classifier="
             )
         return self._toxicity(texts)

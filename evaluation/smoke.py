@@ -35,7 +35,12 @@ def stubbed_runtime(payload_format: str, answer: str) -> tuple[Any, Any]:
         "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="smoke", aws_secret_access_key="smoke"
     )
     stubber = Stubber(client)
-    body = [{"generated_text": answer}] if payload_format == "tgi" else {"generated_text": answer}
+    fmt = PAYLOAD_FORMATS[payload_format]
+    body = (
+        {"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]}
+        if fmt.chat
+        else {"generated_text": answer}
+    )
     for _ in range(MAX_CALLS):
         data = json.dumps(body).encode()
         stubber.add_response(
@@ -49,7 +54,10 @@ def stubbed_runtime(payload_format: str, answer: str) -> tuple[Any, Any]:
 
 class _Any:
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, bytes) and bool(json.loads(other).get("inputs"))
+        if not isinstance(other, bytes):
+            return False
+        request = json.loads(other)
+        return bool(request.get("inputs") or request.get("messages"))
 
 
 _ANY = _Any()

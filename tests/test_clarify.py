@@ -77,7 +77,7 @@ def test_model_bias_and_shap_query_the_tabular_endpoint_of_the_config(clarify: C
 #   ExplainabilityAnalysisConfig(SHAPConfig(<baseline>, 100, "mean_abs", seed=123, use_logit=False,
 #       save_local_shap_values=True), ModelConfig(endpoint_name="credit-risk-classifier", content_type="text/csv",
 #       accept_type="text/csv"), headers=<5 features>)   -- headers without the label, as suggest_baseline does
-# `make eval-smoke` re-runs those builders live in the evaluation venv (evaluation/sdk_contract.py).
+# `make eval-smoke` re-runs those builders live in the evaluation venv (tools/clarify_sdk_contract.py).
 SDK_BIAS_MONITOR = {
     "label_values_or_threshold": [1],
     "facet": [

@@ -207,29 +207,27 @@ class StubRuntime:
         return {"Body": io.BytesIO(json.dumps(self.payload).encode())}
 
 
-def test_endpoint_runner_sends_tgi_requests_to_the_inference_component() -> None:
-    stub = StubRuntime(
-        [
-            {
-                "generated_text": " Paris",
-                "details": {
-                    "prefill": [{"id": 1, "logprob": None}, {"id": 2, "logprob": -1.5}, {"id": 3, "logprob": -0.5}]
-                },
-            }
-        ]
-    )
+def test_endpoint_runner_sends_chat_requests_to_tgi_neuronx_on_the_inference_component() -> None:
+    """tgi-neuronx runs with MESSAGES_API_ENABLED=true: /invocations takes OpenAI chat requests (catalog.py)."""
+    stub = StubRuntime({"choices": [{"index": 0, "message": {"role": "assistant", "content": " Paris"}}]})
     runner = EndpointModelRunner(
         endpoint_name="ep", inference_component_name="ic", payload_format="tgi", max_new_tokens=16, client=stub
     )
     assert runner.generate("Capital of France?") == " Paris"
-    assert runner.log_probability("Paris is nice.") == -2.0
     first = stub.requests[0]
     assert (first["EndpointName"], first["InferenceComponentName"]) == ("ep", "ic")
+    assert (first["ContentType"], first["Accept"]) == ("application/json", "application/json")
     assert json.loads(first["Body"]) == {
-        "inputs": "Capital of France?",
-        "parameters": {"max_new_tokens": 16, "do_sample": False, "return_full_text": False},
+        "messages": [{"role": "user", "content": "Capital of France?"}],
+        "max_tokens": 16,
+        "temperature": 0,
     }
-    assert json.loads(stub.requests[1]["Body"])["parameters"]["decoder_input_details"] is True
+    with pytest.raises(ModelResponseError, match="tgi payload format has no prompt log probabilities"):
+        runner.log_probability("Paris is nice.")
+    with pytest.raises(ModelResponseError, match=r"no text at 'choices\[0\].message.content'"):
+        EndpointModelRunner(
+            endpoint_name="ep", payload_format="tgi", client=StubRuntime([{"generated_text": "x"}])
+        ).generate("p")
 
 
 def test_lmi_format_has_no_log_probabilities() -> None:

@@ -446,3 +446,74 @@ def test_quality_monitoring_in_a_region_without_the_analyzer_image_names_the_set
         "ap-east-1, ap-northeast-1,"
     )
     assert str(err.value).endswith("Fix: choose one of those regions, or set both to null")
+
+
+# --- every job of the on-demand workflow sends what its target accepts ----------------------------------------------
+# What each target accepts, from its server's source: TGI's router sends SageMaker's /invocations to chat_completions
+# when MESSAGES_API_ENABLED is set (an OpenAI chat request, JSON) and to compat_generate otherwise ({"inputs", ...});
+# text-generation-inference router/src/server.rs, the TGI 3.0.0 router in optimum-neuron 0.0.28's image.
+def tgi_accepts(environment: dict[str, Any]) -> tuple[str, str]:
+    chat = environment.get("MESSAGES_API_ENABLED") == "true"
+    return "application/json", "messages" if chat else "inputs"
+
+
+def test_dev_workflow_jobs_each_send_the_content_their_target_accepts(dev: Synthesized) -> None:
+    from evaluation.catalog import PAYLOAD_FORMATS
+    from evaluation.model_runner import EndpointModelRunner
+
+    states = processing_states(definition(dev.templates["evaluation"])["States"])
+    assert set(states) == {"FoundationModelEvaluation", "ClarifyDataBias"}  # no tabular model: no model bias / SHAP
+    evaluation, inference = dev.config.evaluation, dev.config.inference
+    assert evaluation is not None and inference is not None
+
+    # FoundationModelEvaluation -> dev's chat model (tgi-neuronx): the job's own runner builds the request.
+    fm = as_sent(states["FoundationModelEvaluation"]["Parameters"])
+    payload = next(a.split("=", 1)[1] for a in fm["AppSpecification"]["ContainerArguments"] if "payload-format" in a)
+    (model,) = dev.resources("inference", "AWS::SageMaker::Model").values()
+    environment = model["Properties"]["PrimaryContainer"]["Environment"]
+    assert PAYLOAD_FORMATS[payload].server == inference.models["chat"].server == "tgi-neuronx"
+
+    class Runtime:
+        def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+            self.request = request
+            return {"Body": __import__("io").BytesIO(b'{"choices": [{"message": {"content": "ok"}}]}')}
+
+    runtime = Runtime()
+    EndpointModelRunner(endpoint_name="chat", payload_format=payload, client=runtime).generate("Hello?")
+    content_type, top_key = tgi_accepts(environment)
+    assert runtime.request["ContentType"] == content_type
+    assert top_key in json.loads(runtime.request["Body"])
+
+    # ClarifyDataBias -> no model at all: no predictor in its config, and no network to reach one.
+    data_bias = as_sent(states["ClarifyDataBias"]["Parameters"])
+    assert data_bias["NetworkConfig"]["EnableNetworkIsolation"] is True
+    stack = dev.stacks["evaluation"]
+    assert stack.clarify is not None and stack.clarify.model_requests == {}  # type: ignore[attr-defined]
+
+
+def test_monitoring_workflow_sends_csv_rows_to_the_tabular_model_that_accepts_them() -> None:
+    from tests.harness import synth
+
+    monitoring = synth("monitoring")
+    clarify = monitoring.config.evaluation.clarify  # type: ignore[union-attr]
+    assert clarify is not None
+    stack = monitoring.stacks["evaluation"]
+    for kind, config in stack.clarify.model_configs.items():  # type: ignore[attr-defined]
+        predictor = config["predictor"]
+        # Clarify sends rows of the CSV dataset: the predictor declares text/csv both ways, which the tabular
+        # endpoint of the profile accepts (config/monitoring.yaml), and never names the LLM the fmeval job scores.
+        assert (predictor["content_type"], predictor["accept_type"]) == (clarify.dataset_type, "text/csv"), kind
+        assert predictor["endpoint_name"] == "credit-risk-classifier", kind
+
+
+def test_a_payload_format_the_profile_server_does_not_speak_is_refused_at_synth() -> None:
+    config = load_config("dev", {"evaluation": {"foundation_model": {"payload_format": "lmi"}}}, environ={})
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    env = cdk.Environment(region=config.region)
+    platform = PlatformStack(app, "Platform", config=config, env=env)
+    with pytest.raises(ValueError) as err:
+        EvaluationStack(app, "Evaluation", config=config, platform=platform.platform, env=env)
+    assert str(err.value) == (
+        "profile 'dev': evaluation.foundation_model.payload_format 'lmi' is the shape of lmi-neuronx, but "
+        "inference.models.chat.server is tgi-neuronx: use payload_format 'tgi'"
+    )
