@@ -49,14 +49,14 @@ def main(argv: list[str]) -> int:
     evaluation = load_config(profile, environ={}).evaluation
     if evaluation is None or evaluation.clarify is None or evaluation.clarify.shap is None:
         raise SystemExit(f"profile {profile!r} has no evaluation.clarify with shap")
-    c = evaluation.clarify
+    c, shap = evaluation.clarify, evaluation.clarify.shap
     settings = {
         "label_values": c.label_values_or_threshold,
         "facets": [{"name": f.name, "values": f.values} for f in c.facets],
         "group_variable": c.group_variable,
         "headers": c.headers,
         "label": c.label,
-        "shap": c.shap.model_dump(),
+        "shap": shap.model_dump(),
         "endpoint_name": c.predictor.endpoint_name,
         "content_type": c.predictor.content_type,
         "accept_type": c.predictor.accept_type,
