@@ -492,7 +492,7 @@ def test_dev_workflow_jobs_each_send_the_content_their_target_accepts(dev: Synth
 
 
 def test_monitoring_workflow_sends_csv_rows_to_the_tabular_model_that_accepts_them() -> None:
-    from tests.harness import synth
+    from tests.support.harness import synth
 
     monitoring = synth("monitoring")
     clarify = monitoring.config.evaluation.clarify  # type: ignore[union-attr]
