@@ -64,7 +64,8 @@ class HyperPodCluster(Construct):
         bucket: where the scripts are uploaded (under hyperpod/lifecycle/).
         compile_cache_bucket: holds the Neuron compile cache of the compute family (read/write for the nodes).
         key: encrypts the nodes' volumes and the upload's logs.
-        vpc, subnets, security_groups: the nodes' network; upload_security_group: the upload function's.
+        vpc, subnets, security_groups: the nodes' network.
+        upload_security_group: the upload function's security group.
         log_retention: of the upload function's logs.
 
     Attributes: `cluster` (CfnCluster), `execution` (the nodes' SageMakerExecutionRole), `role` (its iam.Role),

@@ -8,8 +8,12 @@ construct shows up here even when no profile exercises that path. Configuration 
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import io
 import json
+import pkgutil
+import re
 import tarfile
 from functools import cache
 from pathlib import Path
@@ -26,6 +30,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
 from cdk_constructs.clarify_jobs import ClarifyJobs
@@ -1055,3 +1060,65 @@ def test_hyperpod_cluster_without_on_create_is_refused(tmp_path: Path) -> None:
             upload_security_group=group,
             log_retention=RETENTION,
         )
+
+
+# --- every construct: documented, and built alone here ---------------------------------------------------------------
+def construct_classes() -> dict[str, type]:
+    import cdk_constructs
+
+    found: dict[str, type] = {}
+    for info in pkgutil.iter_modules(cdk_constructs.__path__):
+        module = importlib.import_module(f"cdk_constructs.{info.name}")
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and issubclass(value, Construct) and value.__module__ == module.__name__:
+                found[name] = value
+    return found
+
+
+def documented_arguments(docstring: str) -> dict[str, str]:
+    """Argument name -> its entry in the `Args:` section (an entry may name several: `a, b: ...`)."""
+    section = docstring.split("Args:", 1)[1].split("Attributes:", 1)[0]
+    entries: dict[str, str] = {}
+    head: list[str] = []
+    for line in section.splitlines():
+        match = re.match(r"^ {8}(\w[\w, ]*):(.*)$", line)
+        if match:
+            head = [n.strip() for n in match.group(1).split(",")]
+            for name in head:
+                entries[name] = match.group(2)
+        elif line.strip():
+            for name in head:
+                entries[name] += " " + line.strip()
+    return entries
+
+
+def test_every_construct_documents_its_arguments_defaults_and_attributes() -> None:
+    classes = construct_classes()
+    assert len(classes) >= 15
+    problems = []
+    checked = 0
+    for name, cls in sorted(classes.items()):
+        doc = inspect.getdoc(cls) or ""
+        doc = "\n".join("    " + line for line in doc.splitlines())  # getdoc dedents; entries are matched at 8
+        if "Args:" not in doc or "Attributes:" not in doc:
+            problems.append(f"{name}: no Args: or Attributes: section")
+            continue
+        entries = documented_arguments(doc)
+        initializer: Any = cls.__dict__["__init__"]  # the class's own: jsii's metaclass hides it from signature(cls)
+        for parameter in inspect.signature(initializer).parameters.values():
+            if parameter.kind != parameter.KEYWORD_ONLY:
+                continue
+            checked += 1
+            if parameter.name not in entries:
+                problems.append(f"{name}: argument {parameter.name} undocumented")
+            elif parameter.default is not parameter.empty and "Default" not in entries[parameter.name]:
+                problems.append(f"{name}: argument {parameter.name} does not state its default")
+        if not doc.split("Attributes:", 1)[1].strip():
+            problems.append(f"{name}: empty Attributes: section")
+    assert problems == []
+    assert checked >= 100  # the arguments were read (not an empty signature)
+
+
+def test_every_construct_is_built_alone_in_this_module() -> None:
+    source = Path(__file__).read_text()
+    assert [name for name in sorted(construct_classes()) if f"{name}(" not in source] == []
