@@ -62,6 +62,40 @@ class LifecycleConfig(StrictModel):
             )
         return value
 
+    @field_validator("pretrain")
+    @classmethod
+    def _pretraining_trains_every_weight(cls, value: TrainingJobConfig | None) -> TrainingJobConfig | None:
+        if value is not None and value.method != "full":
+            raise ValueError(
+                f"pretrain.method = {value.method}: pre-training trains every weight; set method: full "
+                "(LoRA adapters are for fine-tuning)"
+            )
+        if value is not None and value.teacher_model:
+            raise ValueError(
+                "pretrain.teacher_model: the workflow passes a teacher only to the fine-tune; remove it, or set "
+                "fine_tune.teacher_model with distillation_teacher_prefix"
+            )
+        return value
+
+    @field_validator("distillation_teacher_prefix")
+    @classmethod
+    def _teacher_named_and_placed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        fine_tune = info.data.get("fine_tune")
+        if fine_tune is None:
+            return value
+        if value and not fine_tune.teacher_model:
+            raise ValueError(
+                f"distillation_teacher_prefix {value!r} without fine_tune.teacher_model: the memory pre-flight "
+                "sizes the teacher from its preset; set fine_tune.teacher_model (e.g. llama-3.1-70b)"
+            )
+        if fine_tune.teacher_model and not value:
+            raise ValueError(
+                f"fine_tune.teacher_model = {fine_tune.teacher_model} without distillation_teacher_prefix: the job "
+                "gets no teacher weights; set distillation_teacher_prefix to the teacher's models-bucket prefix or "
+                "remove teacher_model"
+            )
+        return value
+
     @field_validator("model_package_group")
     @classmethod
     def _package_group(cls, value: str) -> str:

@@ -14,7 +14,16 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from config.base import StrictModel
-from neuron.catalog import CONTAINERS, INSTANCES, TENSOR_PARALLEL_DEGREES, ContainerKind, instance
+from neuron import training_memory
+from neuron.catalog import (
+    INSTANCES,
+    TENSOR_PARALLEL_DEGREES,
+    TRAINING_IMAGE_FAMILIES,
+    TRAINING_IMAGE_FAMILIES_SOURCE,
+    ContainerKind,
+    instance,
+)
+from neuron.models import PRESETS, preset
 
 # The training code shipped with every job (entry point + source dir), packaged at synth.
 TRAINING_SOURCE_DIR = Path(__file__).resolve().parent.parent / "training"
@@ -25,9 +34,27 @@ MAX_KEEP_ALIVE_SECONDS = 3600
 # Channels the lifecycle workflow fills itself: the training code, the model to start from, a distillation teacher.
 RESERVED_CHANNELS = ("code", "model", "teacher")
 TRAINIUM_TYPES = tuple(name for name, spec in INSTANCES.items() if spec.accelerator == "trainium")
-TRAINING_CONTAINERS = tuple(
-    kind.value for kind, image in CONTAINERS.items() if image.purpose == "training" and image.family == "neuronx"
-)
+# The images train.py runs in: it needs optimum-neuron, which only the HF training image ships (neuron/catalog.py).
+TRAINING_CONTAINERS = (ContainerKind.HF_TRAINING_NEURONX.value,)
+# Architectures optimum-neuron 0.4.1 trains with tensor/pipeline parallelism: llama, granite, qwen3
+# (huggingface/optimum-neuron v0.4.1 optimum/neuron/models/training/auto_models.py L30-37); of the catalog's presets,
+# the Llama ones.
+TRAINABLE_MODELS = tuple(name for name, arch in PRESETS.items() if arch.kind == "decoder" and name.startswith("llama"))
+# Hyperparameters the job derives from typed settings (the pre-flight sizes them): naming them again is an error.
+DERIVED_HYPERPARAMETERS = {
+    "tensor_parallel_size": "tensor_parallel_degree",
+    "pipeline_parallel_size": "pipeline_parallel_degree",
+    "per_device_train_batch_size": "micro_batch_size",
+    "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "gradient_checkpointing": "gradient_checkpointing",
+    "zero_1": "zero_1",
+    "max_seq_length": "sequence_length",
+    "method": "method",
+    "lora_r": "lora_rank",
+    "bf16": "(always true)",
+    "output_dir": "(always /opt/ml/checkpoints)",
+    "mode": "(the lifecycle stage)",
+}
 TRAINING_PLAN_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 
 
@@ -41,14 +68,26 @@ class DataChannel(StrictModel):
 
 
 class TrainingJobConfig(StrictModel):
-    container: ContainerKind = ContainerKind.PYTORCH_TRAINING_NEURONX
+    container: ContainerKind = ContainerKind.HF_TRAINING_NEURONX
     instance_type: str = "ml.trn1.2xlarge"
     instance_count: int = Field(1, ge=1, le=256)
     volume_size_gb: int = Field(256, ge=1, le=16384)
     encrypt_volume_with_platform_key: bool = False
     efa_security_group: bool | None = Field(None, description="Attach the EFA security group; None = when multi-node.")
-    tensor_parallel_degree: int = Field(1, ge=1)
+    tensor_parallel_degree: int = Field(2, ge=1)
     pipeline_parallel_degree: int = Field(1, ge=1)
+    # What is trained, and the shape the memory pre-flight sizes (neuron/training_memory.py).
+    model: str = Field("llama-3.1-8b", description="Model preset of the `model` channel's weights.")
+    method: training_memory.Method = Field("lora", description="full: every weight; lora: adapters, merged at the end.")
+    lora_rank: int = Field(16, ge=1, le=256)
+    micro_batch_size: int = Field(1, ge=1, le=64, description="Sequences per NeuronCore rank and step.")
+    gradient_accumulation_steps: int = Field(8, ge=1, le=1024)
+    sequence_length: int = Field(2048, ge=128)
+    gradient_checkpointing: bool = True
+    zero_1: bool = Field(True, description="Shard the optimizer state over data-parallel ranks (ZeRO-1).")
+    teacher_model: str | None = Field(
+        None, description="Model preset of the distillation teacher (weights: lifecycle.distillation_teacher_prefix)."
+    )
     entry_point: str = "train.py"
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     channels: dict[str, DataChannel] = Field(default_factory=lambda: {"train": DataChannel(prefix="train/")})
@@ -70,8 +109,10 @@ class TrainingJobConfig(StrictModel):
     def _neuronx_training_image(cls, value: ContainerKind) -> ContainerKind:
         if value.value not in TRAINING_CONTAINERS:
             raise ValueError(
-                f"container {value.value!r} is not a Neuron training image; training needs a neuronx training "
-                f"container: {', '.join(TRAINING_CONTAINERS)}"
+                f"container {value.value!r} cannot run the training entry point: train.py trains with "
+                f"optimum-neuron 0.4.1, which only {', '.join(TRAINING_CONTAINERS)} ships "
+                "(pytorch-training-neuronx has NxD Training but no optimum-neuron); use "
+                f"{TRAINING_CONTAINERS[0]}"
             )
         return value
 
@@ -83,6 +124,41 @@ class TrainingJobConfig(StrictModel):
             raise ValueError(
                 f"{value} is an {spec.accelerator.capitalize()} instance; training runs only on Trainium: "
                 f"{', '.join(TRAINIUM_TYPES)}"
+            )
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _image_runs_on_the_instance(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("container")
+        families = TRAINING_IMAGE_FAMILIES.get(kind) if kind else None
+        if families and instance(value).family not in families:
+            fitting = ", ".join(n for n in TRAINIUM_TYPES if INSTANCES[n].family in families)
+            raise ValueError(
+                f"container {kind.value if kind else kind} on {value}: the image's training stack is tested only on "
+                f"{', '.join(families)} ({TRAINING_IMAGE_FAMILIES_SOURCE}); use {fitting}"
+            )
+        return value
+
+    @field_validator("model", "teacher_model")
+    @classmethod
+    def _trainable_model(cls, value: str | None) -> str | None:
+        if value is not None and value not in TRAINABLE_MODELS:
+            preset(value)  # an unknown name: the error lists the presets
+            raise ValueError(
+                f"model {value!r} is not an architecture optimum-neuron 0.4.1 trains with tensor parallelism "
+                f"(llama, granite, qwen3); trainable presets: {', '.join(TRAINABLE_MODELS)}"
+            )
+        return value
+
+    @field_validator("sequence_length")
+    @classmethod
+    def _sequence_within_positions(cls, value: int, info: ValidationInfo) -> int:
+        name = info.data.get("model")
+        if name and value > preset(name).max_positions:
+            raise ValueError(
+                f"sequence_length {value} exceeds the {preset(name).max_positions} positions of model {name}; "
+                "lower sequence_length"
             )
         return value
 
@@ -101,6 +177,13 @@ class TrainingJobConfig(StrictModel):
             raise ValueError(
                 f"{', '.join(reserved)}: the sagemaker_ prefix is reserved for the training toolkit's "
                 "own settings, which the stack sets; rename the hyperparameter"
+            )
+        derived = sorted(k for k in value if k.replace("-", "_") in DERIVED_HYPERPARAMETERS)
+        if derived:
+            settings = ", ".join(f"{k} -> {DERIVED_HYPERPARAMETERS[k.replace('-', '_')]}" for k in derived)
+            raise ValueError(
+                f"{', '.join(derived)}: set by the job's typed settings, which the memory pre-flight checks "
+                f"({settings}); remove the hyperparameter and use the setting"
             )
         return value
 
@@ -209,6 +292,45 @@ class TrainingJobConfig(StrictModel):
             )
         return value
 
+    @field_validator("teacher_model")
+    @classmethod
+    def _fits_in_memory(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The training-memory pre-flight: weights, gradients, optimizer state, activations (and a teacher) per
+        NeuronCore against its HBM, for this TP/PP/DP split; refused with the numbers and the smallest fit."""
+        needed = (
+            "instance_type",
+            "instance_count",
+            "tensor_parallel_degree",
+            "pipeline_parallel_degree",
+            "model",
+            "method",
+            "lora_rank",
+            "micro_batch_size",
+            "sequence_length",
+            "gradient_checkpointing",
+            "zero_1",
+        )
+        d = info.data
+        if any(d.get(k) is None for k in needed):
+            return value  # an earlier rule already refused one of them
+        shape = training_memory.TrainingShape(
+            model=preset(d["model"]),
+            method=d["method"],
+            instance_type=d["instance_type"],
+            instance_count=d["instance_count"],
+            tensor_parallel=d["tensor_parallel_degree"],
+            pipeline_parallel=d["pipeline_parallel_degree"],
+            micro_batch=d["micro_batch_size"],
+            sequence_length=d["sequence_length"],
+            gradient_checkpointing=d["gradient_checkpointing"],
+            zero_1=d["zero_1"],
+            lora_rank=d["lora_rank"],
+            teacher=preset(value) if value else None,
+        )
+        kind = d.get("container")
+        training_memory.check(shape, "memory pre-flight", TRAINING_IMAGE_FAMILIES.get(kind) if kind else None)
+        return value
+
     @field_validator("spot")
     @classmethod
     def _spot_needs_checkpoints(cls, value: bool, info: ValidationInfo) -> bool:
@@ -293,6 +415,23 @@ class TrainingJobConfig(StrictModel):
     @property
     def data_parallel_degree(self) -> int:
         return self.total_neuron_cores // (self.tensor_parallel_degree * self.pipeline_parallel_degree)
+
+    @property
+    def memory_shape(self) -> training_memory.TrainingShape:
+        return training_memory.TrainingShape(
+            model=preset(self.model),
+            method=self.method,
+            instance_type=self.instance_type,
+            instance_count=self.instance_count,
+            tensor_parallel=self.tensor_parallel_degree,
+            pipeline_parallel=self.pipeline_parallel_degree,
+            micro_batch=self.micro_batch_size,
+            sequence_length=self.sequence_length,
+            gradient_checkpointing=self.gradient_checkpointing,
+            zero_1=self.zero_1,
+            lora_rank=self.lora_rank,
+            teacher=preset(self.teacher_model) if self.teacher_model else None,
+        )
 
     @property
     def longest_seconds(self) -> int:

@@ -306,20 +306,74 @@ CONTAINERS: dict[ContainerKind, ContainerImage] = {
         "2.20.2",
         _DLC_SOURCE,
     ),
+    # The last pytorch-training-neuronx ever published (SDK 2.31 stopped it: aws-neuron/aws-neuron-sdk
+    # release-notes/components/containers.rst L49-50 @ 81ce03ae): torch-neuronx 2.9 + NxD Training 1.7.0, no
+    # optimum-neuron (aws-neuron/deep-learning-containers tag 2.30.0 pytorch/training/2.9.0/Dockerfile.neuronx
+    # L210-218, L277-301). For NxD Training (HyperPod, own scripts); the lifecycle's train.py does not run on it.
     ContainerKind.PYTORCH_TRAINING_NEURONX: ContainerImage(
         "pytorch-training-neuronx",
         "2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04",
         "neuronx",
         "training",
         "2.30.0",
-        _DLC_SOURCE,
+        "aws/deep-learning-containers docs/src/data/pytorch-training-neuronx/2.9-neuronx-sdk2.30.0.yml L11 @ e0ecedea",
     ),
+    # The newest HF training image: optimum-neuron[training] 0.4.1 (peft 0.17.0, trl 0.11.4), torch-neuronx 2.8
+    # (SDK 2.26.0), transformers 4.55.4, the SageMaker training toolkit (aws/deep-learning-containers ed7cbf3a
+    # huggingface/pytorch/training/docker/2.8/py3/sdk2.26.0/Dockerfile.neuronx L29, L217, L260-280, L288-289). Every
+    # optimum-neuron release up to v0.4.5 pins torch-neuronx 2.8, so this SDK-2.26 line is the one its training runs on.
     ContainerKind.HF_TRAINING_NEURONX: ContainerImage(
         "huggingface-pytorch-training-neuronx",
         "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
         "neuronx",
         "training",
         "2.26.0",
-        _DLC_SOURCE,
+        "aws/deep-learning-containers docs/src/data/huggingface-pytorch-training-neuronx/2.8-neuronx-sdk2.26.0.yml "
+        "L12 @ e0ecedea",
+    ),
+}
+
+# Where each training image may run, where the catalog knows a limit (training images only; absent = no limit known).
+# huggingface-pytorch-training-neuronx 2.8.0/sdk2.26.0: tested on trn1 only — the image's SageMaker tests know
+# `NEURONX_TRN1_INSTANCES = ["ml.trn1.2xlarge", "ml.trn1.32xlarge"]` (aws/deep-learning-containers ed7cbf3a
+# test/sagemaker_tests/huggingface_pytorch/training/conftest.py L90) and optimum-neuron's own training CI runs on
+# trn1.32xlarge (huggingface/optimum-neuron v0.4.1 .github/workflows/test_trainium_training.yml L33-34); no training
+# tutorial of v0.4.1 uses trn2. trn1n is the same Trainium1 chip with more EFA bandwidth.
+TRAINING_IMAGE_FAMILIES: dict[ContainerKind, tuple[str, ...]] = {
+    ContainerKind.HF_TRAINING_NEURONX: ("trn1", "trn1n"),
+}
+TRAINING_IMAGE_FAMILIES_SOURCE = (
+    "aws/deep-learning-containers ed7cbf3a test/sagemaker_tests/huggingface_pytorch/training/conftest.py L90; "
+    "huggingface/optimum-neuron v0.4.1 .github/workflows/test_trainium_training.yml L33-34"
+)
+# The regions the HF training image 4.55.4 is published in: aws/sagemaker-python-sdk a2481266
+# sagemaker-core/src/sagemaker/core/image_uri_config/huggingface-neuronx.json, training "4.55.4" registries
+# (us-west-1, eu-west-2, eu-north-1, ap-northeast-2 and others are absent).
+TRAINING_IMAGE_REGIONS: dict[ContainerKind, tuple[str, ...]] = {
+    ContainerKind.HF_TRAINING_NEURONX: (
+        "ap-northeast-1",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ca-west-1",
+        "cn-north-1",
+        "cn-northwest-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-3",
+        "il-central-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-gov-east-1",
+        "us-gov-west-1",
+        "us-west-2",
     ),
 }

@@ -65,6 +65,12 @@ def cmd_plan(ctx: Context) -> int:
     from neuronctl import plan, prices
 
     a = ctx.args
+    if a.train:
+        from neuronctl.train_plan import cmd_plan_train
+
+        return cmd_plan_train(ctx)
+    if a.model is None:
+        raise CliError("plan: name a model preset (or use --train for the profile's training jobs)", ExitCode.USAGE)
     try:
         arch = plan.resolve_model(a.model)
         server = ContainerKind(a.server) if a.server else plan.default_server(arch)
@@ -455,7 +461,22 @@ def build_parser() -> argparse.ArgumentParser:
         "pre-flight's arithmetic), cheapest first.",
         epilog=EXIT_CODES_HELP,
     )
-    p.add_argument("model", help="model preset (llama-3.1-8b, llama-3.1-70b, ...) or a Hugging Face config.json path")
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="model preset (llama-3.1-8b, llama-3.1-70b, ...) or a Hugging Face config.json path",
+    )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="training memory per NeuronCore (the training pre-flight): without a model, the profile's lifecycle "
+        "jobs; with one, the smallest split per Trainium instance type",
+    )
+    p.add_argument("--method", choices=("full", "lora"), help="--train: full fine-tune or LoRA (default lora)")
+    p.add_argument("--lora-rank", type=_positive_int, default=16, help="--train: LoRA rank (default %(default)s)")
+    p.add_argument("--micro-batch", type=_positive_int, default=1, help="--train: sequences per core and step")
+    p.add_argument("--teacher", help="--train: distillation teacher preset")
+    p.add_argument("--no-zero-1", action="store_true", help="--train: optimizer state on every data-parallel rank")
     p.add_argument("--batch", type=_positive_int, default=4, help="batch size (default %(default)s)")
     p.add_argument("--seq", type=_positive_int, default=4096, help="sequence length (default %(default)s)")
     p.add_argument(

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.training import TrainingJobConfig
-from neuron.catalog import instance
+from neuron.catalog import TRAINING_IMAGE_REGIONS, instance
+from neuron.errors import UserError
 from sagemaker_requests.shapes import (
     Channel,
     CheckpointConfig,
@@ -29,7 +30,23 @@ from sagemaker_requests.storage_layout import compile_cache_prefix
 
 CODE_CHANNEL = "code"
 CODE_DIR = f"/opt/ml/input/data/{CODE_CHANNEL}"
+# CheckpointConfig.LocalPath's platform default (botocore service-2.json, CheckpointConfig); train.py writes its
+# checkpoint-<step>/ directories there and resumes from the newest one SageMaker restored.
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+# The channels train.py reads (SM_CHANNEL_<NAME>); `code` carries the source archive. The model it writes to
+# /opt/ml/model (SM_MODEL_DIR) lands uncompressed at <S3OutputPath>/<job name>/output/model/.
+DATA_CHANNELS = ("train", "validation")
+MODEL_CHANNEL = "model"
+TEACHER_CHANNEL = "teacher"
+# Hyperparameters every job gets unless the profile sets them (the DLC's own CI passes report_to none).
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {"report_to": "none", "logging_steps": 10}
+# The runtime settings optimum-neuron's own training launch scripts export (huggingface/optimum-neuron v0.4.1
+# examples/training/llama/finetune_llama.sh L4-7): fused softmax, 3 in-flight async executions, host OOM mitigation.
+TRAINING_ENVIRONMENT = {
+    "NEURON_FUSE_SOFTMAX": "1",
+    "NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS": "3",
+    "MALLOC_ARENA_MAX": "64",
+}
 # libfabric's EFA provider with device RDMA; fork-safe because data-loader workers fork after EFA is opened.
 EFA_ENVIRONMENT = {"FI_PROVIDER": "efa", "FI_EFA_USE_DEVICE_RDMA": "1", "FI_EFA_FORK_SAFE": "1"}
 # What the training script prints, turned into SageMaker metrics (train.py logs `step=N loss=X`).
@@ -68,6 +85,13 @@ def training_job_request(
     (channel `model`) and a distillation teacher (channel `teacher`) are S3 prefixes read from the workflow state.
     """
     spec = instance(job.instance_type)
+    regions = TRAINING_IMAGE_REGIONS.get(job.container)
+    if regions is not None and targets.region not in regions:
+        raise UserError(
+            f"lifecycle.{stage.replace('-', '_')}.container = {job.container.value}: the image is not published in "
+            f"region {targets.region} (aws/sagemaker-python-sdk image_uri_config/huggingface-neuronx.json, training "
+            f"4.55.4); deploy the profile to one of {', '.join(regions)}"
+        )
     checkpoint: CheckpointConfig = {
         "S3Uri.$": f"States.Format('s3://{targets.checkpoints_bucket}/checkpoints/{stage}/{{}}/', {run_id_path})",
         "LocalPath": CHECKPOINT_LOCAL_PATH,
@@ -87,7 +111,7 @@ def training_job_request(
     if job.spot and job.max_wait_seconds:
         stopping["MaxWaitTimeInSeconds"] = job.max_wait_seconds
 
-    environment = {"NEURON_CC_FLAGS": " ".join(job.compiler_flags), "MALLOC_ARENA_MAX": "64"}
+    environment = {"NEURON_CC_FLAGS": " ".join(job.compiler_flags), **TRAINING_ENVIRONMENT}
     if job.persistent_compile_cache:
         environment["NEURON_COMPILE_CACHE_URL"] = (
             f"s3://{targets.checkpoints_bucket}/{compile_cache_prefix(spec.family)}"
@@ -108,9 +132,9 @@ def training_job_request(
         ),
     ]
     if model_s3_uri_path:
-        channels.append(_channel("model", "FastFile", s3_uri_path=model_s3_uri_path))
+        channels.append(_channel(MODEL_CHANNEL, "FastFile", s3_uri_path=model_s3_uri_path))
     if teacher_s3_uri_path:
-        channels.append(_channel("teacher", "FastFile", s3_uri_path=teacher_s3_uri_path))
+        channels.append(_channel(TEACHER_CHANNEL, "FastFile", s3_uri_path=teacher_s3_uri_path))
 
     request: CreateTrainingJobRequest = {
         "TrainingJobName.$": f"States.Format('{stage}-{{}}', {run_id_path})",
@@ -163,12 +187,27 @@ def _channel(
 
 
 def _hyperparameters(stage: str, job: TrainingJobConfig, targets: TrainingJobTargets) -> dict[str, str]:
-    """The training toolkit's settings plus the job's own, JSON-encoded as the SageMaker Python SDK sends them."""
+    """The training toolkit's settings plus the job's own, JSON-encoded as the SageMaker Python SDK sends them.
+
+    The toolkit json-decodes each value and passes it to train.py as `--key str(value)` (booleans as True/False), which
+    the script's HfArgumentParser reads: names are optimum-neuron's NeuronTrainingArguments fields or train.py's own
+    ScriptArguments (tests/test_training_contract.py proves every profile's set parses).
+    """
     values: dict[str, Any] = {
+        **DEFAULT_HYPERPARAMETERS,
         **job.hyperparameters,
         "mode": "pretrain" if stage == "pretrain" else "fine-tune",
-        "tensor-parallel-degree": job.tensor_parallel_degree,
-        "pipeline-parallel-degree": job.pipeline_parallel_degree,
+        "method": job.method,
+        "lora_r": job.lora_rank,
+        "max_seq_length": job.sequence_length,
+        "tensor_parallel_size": job.tensor_parallel_degree,
+        "pipeline_parallel_size": job.pipeline_parallel_degree,
+        "per_device_train_batch_size": job.micro_batch_size,
+        "gradient_accumulation_steps": job.gradient_accumulation_steps,
+        "gradient_checkpointing": job.gradient_checkpointing,
+        "zero_1": job.zero_1,
+        "bf16": True,
+        "output_dir": CHECKPOINT_LOCAL_PATH,
         "sagemaker_program": job.entry_point,
         # Read from the code channel: works with network isolation, where the container cannot call S3 itself.
         "sagemaker_submit_directory": f"{CODE_DIR}/{targets.code_file_name}",

@@ -37,9 +37,46 @@ TRAINING_RULES = [
     ),
     pytest.param(
         {"container": "tgi-neuronx"},
-        "lifecycle.fine_tune.container = 'tgi-neuronx': container 'tgi-neuronx' is not a Neuron training "
-        "image; training needs a neuronx training container: pytorch-training-neuronx, hf-training-neuronx",
+        "lifecycle.fine_tune.container = 'tgi-neuronx': container 'tgi-neuronx' cannot run the training entry "
+        "point: train.py trains with optimum-neuron 0.4.1, which only hf-training-neuronx ships",
         id="neuronx-training-image",
+    ),
+    pytest.param(
+        {"container": "pytorch-training-neuronx"},
+        "lifecycle.fine_tune.container = 'pytorch-training-neuronx': container 'pytorch-training-neuronx' cannot "
+        "run the training entry point: train.py trains with optimum-neuron 0.4.1, which only hf-training-neuronx "
+        "ships (pytorch-training-neuronx has NxD Training but no optimum-neuron); use hf-training-neuronx",
+        id="image-with-optimum-neuron",
+    ),
+    pytest.param(
+        {"instance_type": "ml.trn2.48xlarge", "tensor_parallel_degree": 8},
+        "lifecycle.fine_tune.instance_type = 'ml.trn2.48xlarge': container hf-training-neuronx on ml.trn2.48xlarge: "
+        "the image's training stack is tested only on trn1, trn1n (aws/deep-learning-containers ed7cbf3a "
+        "test/sagemaker_tests/huggingface_pytorch/training/conftest.py L90; huggingface/optimum-neuron v0.4.1 "
+        ".github/workflows/test_trainium_training.yml L33-34); use ml.trn1.2xlarge, ml.trn1.32xlarge, "
+        "ml.trn1n.32xlarge",
+        id="hf-image-not-on-trn2",
+    ),
+    pytest.param(
+        {"model": "mistral-7b"},
+        "lifecycle.fine_tune.model = 'mistral-7b': model 'mistral-7b' is not an architecture optimum-neuron 0.4.1 "
+        "trains with tensor parallelism (llama, granite, qwen3); trainable presets: llama-3.1-8b, llama-3.1-70b, "
+        "llama-3.2-3b",
+        id="trainable-architecture",
+    ),
+    pytest.param({"model": "gpt-9"}, "model preset 'gpt-9' is unknown; known presets:", id="unknown-model"),
+    pytest.param(
+        {"sequence_length": 200000},
+        "lifecycle.fine_tune.sequence_length = 200000: sequence_length 200000 exceeds the 131072 positions of "
+        "model llama-3.1-8b; lower sequence_length",
+        id="sequence-within-positions",
+    ),
+    pytest.param(
+        {"hyperparameters": {"tensor_parallel_size": 8, "per_device_train_batch_size": 4}},
+        "per_device_train_batch_size, tensor_parallel_size: set by the job's typed settings, which the memory "
+        "pre-flight checks (per_device_train_batch_size -> micro_batch_size, tensor_parallel_size -> "
+        "tensor_parallel_degree); remove the hyperparameter and use the setting",
+        id="derived-hyperparameters",
     ),
     pytest.param(
         {"instance_count": 2},
@@ -195,7 +232,7 @@ def test_rules_apply_to_the_pretraining_job_too() -> None:
 def test_valid_multi_node_spot_job_derives_its_parallel_layout() -> None:
     job = load_config("pretrain", environ={}).lifecycle.pretrain
     assert job is not None
-    assert (job.total_neuron_cores, job.data_parallel_degree, job.attach_efa_security_group) == (128, 4, True)
+    assert (job.total_neuron_cores, job.data_parallel_degree, job.attach_efa_security_group) == (128, 16, True)
     prod = load_config("prod", environ={}).lifecycle.fine_tune
     assert prod.spot and prod.max_wait_seconds is not None and prod.max_wait_seconds >= prod.max_runtime_seconds
     assert prod.longest_seconds == 172800
@@ -297,6 +334,25 @@ def test_hyperpod_rule(groups: list[dict[str, Any]], message: str) -> None:
             {"endpoint_poll_seconds": 901},
             "lifecycle.endpoint_poll_seconds = 901: Input should be less than or equal to 900",
             id="poll-at-most-900s",
+        ),
+        pytest.param(
+            {"pretrain": {"instance_type": "ml.trn1.32xlarge", "tensor_parallel_degree": 8, "method": "lora"}},
+            "lifecycle.pretrain = {'instance_type': 'ml.trn1.32xlarge', 'tensor_parallel_degree': 8, 'method': "
+            "'lora'}: pretrain.method = lora: pre-training trains every weight; set method: full",
+            id="pretrain-is-full",
+        ),
+        pytest.param(
+            {"distillation_teacher_prefix": "base-models/llama-3.1-70b/"},
+            "lifecycle.distillation_teacher_prefix = 'base-models/llama-3.1-70b/': distillation_teacher_prefix "
+            "'base-models/llama-3.1-70b/' without fine_tune.teacher_model: the memory pre-flight sizes the teacher "
+            "from its preset; set fine_tune.teacher_model (e.g. llama-3.1-70b)",
+            id="teacher-prefix-needs-teacher-model",
+        ),
+        pytest.param(
+            {"fine_tune": {"teacher_model": "llama-3.2-3b"}},
+            "fine_tune.teacher_model = llama-3.2-3b without distillation_teacher_prefix: the job gets no teacher "
+            "weights",
+            id="teacher-model-needs-prefix",
         ),
         pytest.param(
             {"training_log_group": "create"},

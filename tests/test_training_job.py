@@ -34,7 +34,10 @@ def channels(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_default_fine_tune_is_one_trn1_2xlarge_from_the_catalog_image(dev: Synthesized) -> None:
     params = request(dev)
     assert params["AlgorithmSpecification"]["TrainingImage"] == image_uri(
-        "pytorch-training-neuronx", "us-east-1", "ml.trn1.2xlarge"
+        "hf-training-neuronx", "us-east-1", "ml.trn1.2xlarge"
+    )
+    assert params["AlgorithmSpecification"]["TrainingImage"].endswith(
+        "/huggingface-pytorch-training-neuronx:2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04"
     )
     assert params["ResourceConfig"] == {"InstanceType": "ml.trn1.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 256}
     assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 14400}
@@ -63,6 +66,7 @@ def test_outputs_checkpoints_and_cache_are_encrypted_and_placed(dev: Synthesized
     assert "VolumeKmsKeyId" not in params["ResourceConfig"]  # trn1 has local NVMe: SageMaker rejects a volume key
     env = params["Environment"]
     assert env["NEURON_CC_FLAGS"] == "--model-type=transformer"
+    assert (env["NEURON_FUSE_SOFTMAX"], env["NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS"]) == ("1", "3")
     assert env["NEURON_COMPILE_CACHE_URL"].startswith("s3://platform-PublishOutputRefCheckpointsBucket")
     assert env["NEURON_COMPILE_CACHE_URL"].endswith("/neuron-compile-cache/trn1/")
 
@@ -87,11 +91,33 @@ def test_code_ships_as_a_reproducible_asset_read_through_the_code_channel(dev: S
     assert hyper["sagemaker_program"] == "train.py"
     assert hyper["sagemaker_torch_distributed_enabled"] is True
     assert hyper["sagemaker_instance_type"] == "ml.trn1.2xlarge"
-    assert (hyper["tensor-parallel-degree"], hyper["pipeline-parallel-degree"], hyper["epochs"]) == (2, 1, 1)
+    # The default profile: LoRA on Llama 3.1 8B over both cores of the chip, checkpoints in /opt/ml/checkpoints.
+    assert {k: hyper[k] for k in ("mode", "method", "lora_r", "tensor_parallel_size", "pipeline_parallel_size")} == {
+        "mode": "fine-tune",
+        "method": "lora",
+        "lora_r": 16,
+        "tensor_parallel_size": 2,
+        "pipeline_parallel_size": 1,
+    }
+    assert (hyper["max_seq_length"], hyper["gradient_checkpointing"], hyper["zero_1"], hyper["bf16"]) == (
+        2048,
+        True,
+        True,
+        True,
+    )
+    assert (hyper["output_dir"], hyper["num_train_epochs"], hyper["report_to"]) == ("/opt/ml/checkpoints", 1, "none")
     archive = reproducible_tarball(TRAINING_SOURCE_DIR)
     assert archive == reproducible_tarball(TRAINING_SOURCE_DIR)  # same sources, same bytes, same asset hash
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        assert sorted(tar.getnames()) == ["__init__.py", "requirements.txt", "train.py"]
+        assert sorted(tar.getnames()) == [
+            "__init__.py",
+            "requirements.txt",
+            "train.py",
+            "train_data.py",
+            "train_distill.py",
+            "train_export.py",
+            "train_resume.py",
+        ]
 
 
 def test_multi_node_spot_job_gets_efa_and_max_wait(prod: Synthesized) -> None:
@@ -117,25 +143,34 @@ def test_pretraining_on_four_trn1_32xlarge_then_fine_tune_with_warm_pool() -> No
     assert pre["Environment"]["NEURON_CC_FLAGS"] == "--model-type=transformer --distribution-strategy=llm-training"
     assert pre["Environment"]["FI_PROVIDER"] == "efa"
     hyper = {k: json.loads(v) for k, v in pre["HyperParameters"].items()}
-    assert (hyper["mode"], hyper["tensor-parallel-degree"], hyper["pipeline-parallel-degree"]) == ("pretrain", 8, 4)
+    assert (hyper["mode"], hyper["method"], hyper["tensor_parallel_size"], hyper["pipeline_parallel_size"]) == (
+        "pretrain",
+        "full",
+        8,
+        1,
+    )
+    assert hyper["from_scratch"] is True
     assert pre["TrainingJobName.$"] == "States.Format('pretrain-{}', $.run.id)"
     fine = request(s)
     assert fine["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 1800
     assert fine["EnableManagedSpotTraining"] is False
 
 
-def test_trn2_fine_tune_uses_a_training_plan_and_a_teacher_channel() -> None:
+def test_distillation_fine_tune_uses_a_training_plan_and_a_teacher_channel() -> None:
+    # The `trn2` profile: the HF training image is refused on trn2 (tested only on trn1), so it distills on trn1.
     params = request(synth("trn2"))
-    assert params["ResourceConfig"]["InstanceType"] == "ml.trn2.48xlarge"
+    assert params["ResourceConfig"]["InstanceType"] == "ml.trn1.32xlarge"
     assert params["ResourceConfig"]["TrainingPlanArn"] == (
-        "arn:aws:sagemaker:us-east-1:123456789012:training-plan/trn2-finetune-plan"
+        "arn:aws:sagemaker:us-east-1:123456789012:training-plan/trn1-distill-plan"
     )
     assert params["AlgorithmSpecification"]["TrainingImage"] == image_uri(
-        "hf-training-neuronx", "us-east-1", "ml.trn2.48xlarge"
+        "hf-training-neuronx", "us-east-1", "ml.trn1.32xlarge"
     )
     teacher = channels(params)["teacher"]["DataSource"]["S3DataSource"]
     assert teacher["S3Uri.$"] == "$.run.options.teacher_model_s3_uri"
-    assert params["Environment"]["NEURON_COMPILE_CACHE_URL"].endswith("/neuron-compile-cache/trn2/")
+    hyper = {k: json.loads(v) for k, v in params["HyperParameters"].items()}
+    assert (hyper["distillation_alpha"], hyper["tensor_parallel_size"], hyper["method"]) == (0.5, 32, "full")
+    assert params["Environment"]["NEURON_COMPILE_CACHE_URL"].endswith("/neuron-compile-cache/trn1/")
 
 
 def test_training_role_reads_its_image_writes_only_training_output(dev: Synthesized) -> None:
@@ -145,7 +180,7 @@ def test_training_role_reads_its_image_writes_only_training_output(dev: Synthesi
         if k.startswith("TrainingRole")
     ]
     ecr = next(s for s in policy if "ecr:BatchGetImage" in s["Action"])
-    assert ecr["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/pytorch-training-neuronx"
+    assert ecr["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-training-neuronx"
     writes = [s for s in policy if "s3:PutObject" in s["Action"]]
     written = [
         json.dumps(r) for s in writes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
