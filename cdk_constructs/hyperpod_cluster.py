@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -29,6 +30,22 @@ from neuron.errors import UserError
 from sagemaker_requests import storage_layout
 
 ON_CREATE = "on_create.sh"
+# The HyperPod cluster agent's needs, as AWS's managed AmazonSageMakerClusterInstanceRolePolicy grants them
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/security-iam-awsmanpol-AmazonSageMakerClusterInstanceRolePolicy.html,
+# checked 2026-11): log streams and groups under /aws/sagemaker/Clusters/, metrics in the /aws/sagemaker/Clusters
+# namespace, the lifecycle scripts from a `sagemaker-*` bucket of the account, and the SSM message channels through
+# which operators reach the nodes (`aws ssm start-session`). The role below grants the same, scoped to this cluster's
+# bucket prefix, plus the compile cache, the key and the network interfaces.
+CLUSTER_METRICS_NAMESPACE = "/aws/sagemaker/Clusters"
+SSM_CHANNEL_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+# ClusterLifeCycleConfig.SourceS3Uri (botocore 1.44.8 sagemaker service model): "Make sure that the S3 bucket path
+# starts with s3://sagemaker-".
+LIFECYCLE_BUCKET_PREFIX = "sagemaker-"
 SCRIPTS_PREFIX = "hyperpod/lifecycle/"
 CLUSTER_ENV = "cluster.env"  # read by on_create.sh
 
@@ -61,7 +78,8 @@ class HyperPodCluster(Construct):
         deep_health_checks: checks run on compute nodes when they start (none: no checks).
         partition: the Slurm partition of the compute groups.
         scripts: the local folder of lifecycle scripts (must contain on_create.sh).
-        bucket: where the scripts are uploaded (under hyperpod/lifecycle/).
+        bucket: where the scripts are uploaded (under hyperpod/lifecycle/); its name must start with `sagemaker-` (the
+            API's requirement for SourceS3Uri; checked here when the name is known at synth).
         compile_cache_bucket: holds the Neuron compile cache of the compute family (read/write for the nodes).
         key: encrypts the nodes' volumes and the upload's logs.
         vpc, subnets, security_groups: the nodes' network.
@@ -96,6 +114,13 @@ class HyperPodCluster(Construct):
             raise ValueError(
                 f"HyperPod lifecycle scripts: {scripts / ON_CREATE} is missing; HyperPod runs it on every new node"
             )
+        name = getattr(bucket.node.default_child, "bucket_name", None)  # the physical name, when one is set
+        if isinstance(name, str) and not cdk.Token.is_unresolved(name) and not name.startswith(LIFECYCLE_BUCKET_PREFIX):
+            raise UserError(
+                f"HyperPod lifecycle scripts in bucket {name!r}: SourceS3Uri must start with "
+                f"s3://{LIFECYCLE_BUCKET_PREFIX} (the cluster instance role policy reads only such buckets); use a "
+                f"bucket named {LIFECYCLE_BUCKET_PREFIX}..."
+            )
         stack = cdk.Stack.of(self)
         cache_prefix = compile_cache_prefix(groups)
         self.compile_cache_url = f"s3://{compile_cache_bucket.bucket_name}/{cache_prefix}"
@@ -116,13 +141,21 @@ class HyperPodCluster(Construct):
         self.execution = SageMakerExecutionRole(
             self,
             "NodeRole",
-            description="HyperPod cluster nodes: lifecycle scripts, compile cache, logs, metrics, network",
+            description="HyperPod cluster nodes: the cluster agent (logs, metrics, lifecycle scripts, SSM), compile "
+            "cache, network",
             log_groups=["/aws/sagemaker/Clusters/*"],
-            metric_namespaces=["/aws/sagemaker/*"],
+            metric_namespaces=[CLUSTER_METRICS_NAMESPACE],
             detach_network_interfaces=True,
         )
         self.role = self.execution.role
-        self.execution.grant_read(bucket, SCRIPTS_PREFIX, label="models (lifecycle scripts)")
+        # SSM sessions to the nodes (`aws ssm start-session`), as the managed cluster instance role policy allows.
+        self.execution.policy.add_statements(
+            iam.PolicyStatement(sid="SsmSessionChannels", actions=list(SSM_CHANNEL_ACTIONS), resources=["*"])
+        )
+        self.execution.wildcards.resource(
+            "*", "ssmmessages channel actions (SSM sessions to the cluster nodes) have no resource-level ARNs"
+        )
+        self.execution.grant_read(bucket, SCRIPTS_PREFIX, label="sagemaker-* bucket (lifecycle scripts)")
         self.execution.grant_read_write(compile_cache_bucket, cache_prefix, label="checkpoints (compile cache)")
         self.execution.grant_key(key)
 

@@ -22,6 +22,7 @@ class SecureBucket(Construct):
     Args:
         key: the encryption key.
         access_logs: receives the server access logs under `<construct_id>/`.
+        bucket_name: a physical name, only where an API requires one (HyperPod: `sagemaker-...`); default generated.
         retain: keep the bucket and its objects when the stack is deleted; else both are deleted.
         noncurrent_version_expiration_days: how long overwritten or deleted versions are kept.
 
@@ -38,11 +39,13 @@ class SecureBucket(Construct):
         access_logs: s3.IBucket,
         retain: bool,
         noncurrent_version_expiration_days: int,
+        bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,

@@ -196,7 +196,9 @@ class HyperPodConfig(StrictModel):
     groups: tuple[HyperPodGroup, ...] = Field(default_factory=_default_groups)
     node_recovery: Literal["Automatic", "None"] = "Automatic"
     deep_health_checks: tuple[DeepHealthCheck, ...] = DEEP_HEALTH_CHECKS
-    partition: str = Field("trainium", pattern=r"^[a-zA-Z0-9_-]{1,32}$")
+    # ClusterSlurmConfig.PartitionNames (botocore 1.44.8): one name per group, pattern [a-zA-Z0-9](-*[a-zA-Z0-9])*,
+    # at most 1024 characters (no underscores or dots: `ml.trn1.32xlarge` as in older provisioning files is refused).
+    partition: str = Field("trainium", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$", max_length=1024)
 
     @field_validator("groups")
     @classmethod

@@ -1,8 +1,9 @@
 #!/bin/bash
 # HyperPod runs this on every node when it is created or replaced (automatic node recovery included).
 # SageMaker manages Slurm itself (Orchestrator.Slurm, SlurmConfigStrategy=Managed); this script prepares the node:
-# the scratch volume on local NVMe, the Neuron and EFA environment for every login shell and Slurm job, and the
-# Neuron persistent compile cache (an S3 prefix shared by the whole cluster, named in cluster.env).
+# /scratch on the instance store the image mounted at /opt/dlami/nvme, the Neuron and EFA environment for every
+# login shell and Slurm job, and the Neuron persistent compile cache (an S3 prefix shared by the whole cluster, named
+# in cluster.env).
 set -euo pipefail
 exec > >(tee -a /var/log/provision-on-create.log) 2>&1
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,7 +13,5 @@ echo "on_create: $(date -Is) instance group ${SAGEMAKER_INSTANCE_GROUP_NAME:-unk
 # shellcheck source=/dev/null
 source "${HERE}/cluster.env"
 bash "${HERE}/setup_neuron_env.sh" "${NEURON_COMPILE_CACHE_URL:?cluster.env sets no NEURON_COMPILE_CACHE_URL}"
-if [[ -e /dev/neuron0 ]]; then
-  bash "${HERE}/mount_nvme.sh" /scratch
-fi
+bash "${HERE}/use_instance_store.sh" /scratch
 echo "on_create: done"

@@ -6,11 +6,25 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 
-from cdk_constructs.hyperpod_cluster import CLUSTER_ENV, ON_CREATE, SCRIPTS_PREFIX, compile_cache_prefix
+from cdk_constructs.hyperpod_cluster import (
+    CLUSTER_ENV,
+    ON_CREATE,
+    SCRIPTS_PREFIX,
+    SSM_CHANNEL_ACTIONS,
+    HyperPodCluster,
+    compile_cache_prefix,
+)
+from config import ConfigError, load_config
 from config.lifecycle import HyperPodGroup
-from stacks.hyperpod import SCRIPTS
+from neuron.errors import UserError
+from stacks.hyperpod import SCRIPTS, lifecycle_bucket_prefix
 from tests.support.harness import Synthesized, synth
 
 
@@ -67,7 +81,8 @@ def test_every_group_runs_the_repo_lifecycle_scripts_uploaded_to_s3(hyperpod: Sy
     assert upload["DestinationBucketKeyPrefix"] == SCRIPTS_PREFIX
     assert upload["Prune"] is True
     handlers = hyperpod.resources("hyperpod", "AWS::Lambda::Function")
-    assert all("VpcConfig" in h["Properties"] for h in handlers.values())  # the upload runs inside the private VPC
+    uploads = [h for k, h in handlers.items() if k.startswith("CustomCDKBucketDeployment")]
+    assert uploads and all("VpcConfig" in h["Properties"] for h in uploads)  # the upload runs inside the private VPC
 
 
 @pytest.mark.parametrize("script", sorted(Path(SCRIPTS).glob("*.sh")))
@@ -169,6 +184,159 @@ def test_node_role_has_the_shared_log_metric_and_network_statements(hyperpod: Sy
         ]
     )
     (metrics,) = [st for st in statements if st["Action"] == "cloudwatch:PutMetricData"]
-    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}}
-    (logs,) = [st for st in statements if "logs:PutLogEvents" in st["Action"]]
-    assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Clusters/*"
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Clusters"]}}
+    (writes,) = [st for st in statements if "logs:PutLogEvents" in st["Action"]]
+    assert writes["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Clusters/*"
+
+
+def test_node_role_grants_what_the_cluster_instance_role_policy_grants_scoped(hyperpod: Synthesized) -> None:
+    """AmazonSageMakerClusterInstanceRolePolicy: log streams/groups under /aws/sagemaker/Clusters, metrics in that
+    namespace, lifecycle scripts from a sagemaker-* bucket, the SSM message channels."""
+    statements = node_role_statements(hyperpod)
+    (writes,) = [st for st in statements if "logs:PutLogEvents" in st["Action"]]
+    assert {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"} <= set(
+        writes["Action"]
+    )
+    (ssm,) = [st for st in statements if "ssmmessages:OpenDataChannel" in st["Action"]]
+    assert sorted(ssm["Action"]) == sorted(SSM_CHANNEL_ACTIONS) and ssm["Resource"] == "*"
+    # S3: only the scripts prefix of the lifecycle-scripts bucket (and the compile cache), nothing else.
+    reads = [st for st in statements if "s3:GetObject*" in st["Action"] and "LifecycleScriptsBucket" in str(st)]
+    assert len(reads) == 1
+    objects = [r["Fn::Join"][1][-1] for r in reads[0]["Resource"] if "Fn::Join" in r]
+    assert objects == [f"/{SCRIPTS_PREFIX}*"]
+    assert not [st for st in statements if "s3:PutObject" in st["Action"] and "LifecycleScriptsBucket" in str(st)]
+
+
+def test_lifecycle_scripts_bucket_is_named_sagemaker_and_protected_like_the_platform_buckets(
+    hyperpod: Synthesized,
+) -> None:
+    buckets = hyperpod.resources("hyperpod", "AWS::S3::Bucket")
+    (key,) = [k for k in buckets if k.startswith("LifecycleScriptsBucket")]
+    bucket = buckets[key]["Properties"]
+    delimiter, parts = bucket["BucketName"]["Fn::Join"]
+    assert (
+        delimiter == "-"
+        and parts[0].startswith("sagemaker-")
+        and parts[1:]
+        == [
+            {"Ref": "AWS::AccountId"},
+            {"Ref": "AWS::Region"},
+        ]
+    )
+    assert parts[0] == lifecycle_bucket_prefix("NeuronGenAI", "hyperpod")
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert "DataKey" in str(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("ScriptsAccessLogs")
+    assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    policies = hyperpod.resources("hyperpod", "AWS::S3::BucketPolicy")
+    (policy,) = [p for p in policies.values() if p["Properties"]["Bucket"] == {"Ref": key}]
+    denies = [st for st in policy["Properties"]["PolicyDocument"]["Statement"] if st["Effect"] == "Deny"]
+    assert {"aws:SecureTransport": "false"} in [st["Condition"].get("Bool") for st in denies]
+    # Every instance group reads its scripts from that bucket.
+    for group in groups(hyperpod).values():
+        assert group["LifeCycleConfig"]["SourceS3Uri"]["Fn::Join"][1][1] == {"Ref": key}
+
+
+def test_lifecycle_bucket_names_fit_s3_and_differ_per_deployment() -> None:
+    names = {lifecycle_bucket_prefix(p, q) for p in ("NeuronGenAI", "Team") for q in ("dev", "a" * 40, "My_Profile")}
+    assert len(names) == 6
+    for name in names:
+        assert name.startswith("sagemaker-") and len(name) + 1 + 12 + 1 + 14 <= 63
+        assert all(c.islower() or c.isdigit() or c == "-" for c in name)
+
+
+def test_a_scripts_bucket_not_named_sagemaker_is_refused() -> None:
+    settings = load_config("hyperpod", environ={}).hyperpod
+    stack = cdk.Stack(cdk.App(), "Bare")
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="i", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+    group = ec2.SecurityGroup(stack, "Group", vpc=vpc)
+    bucket = s3.Bucket(stack, "Scripts", bucket_name="models-bucket-of-mine")
+    with pytest.raises(UserError) as err:
+        HyperPodCluster(
+            stack,
+            "Cluster",
+            groups=settings.groups,
+            node_recovery="Automatic",
+            deep_health_checks=(),
+            partition="trainium",
+            scripts=SCRIPTS,
+            bucket=bucket,
+            compile_cache_bucket=bucket,
+            key=kms.Key(stack, "Key"),
+            vpc=vpc,
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[group],
+            upload_security_group=group,
+            log_retention=logs.RetentionDays.ONE_WEEK,
+        )
+    assert str(err.value) == (
+        "HyperPod lifecycle scripts in bucket 'models-bucket-of-mine': SourceS3Uri must start with s3://sagemaker- "
+        "(the cluster instance role policy reads only such buckets); use a bucket named sagemaker-..."
+    )
+
+
+@pytest.mark.parametrize("partition", ["trn_1", "ml.trn1.32xlarge", "-trainium", "trainium-", ""])
+def test_partition_names_follow_the_api_pattern(partition: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config("hyperpod", {"hyperpod": {"partition": partition}}, environ={})
+    assert f"hyperpod.partition = {partition!r}: String should match pattern '^[a-zA-Z0-9](-*[a-zA-Z0-9])*$'" in str(
+        err.value
+    )
+    assert load_config("hyperpod", {"hyperpod": {"partition": "trn1-32xl--a"}}, environ={}).hyperpod.partition
+
+
+def fake_node(tmp_path: Path, *, active: bool, mounted: bool) -> dict[str, str]:
+    """A PATH with `systemctl` answering for dlami-nvme.service and `mountpoint` answering for the NVMe mount."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    answer = "active" if active else "activating"
+    (bin_dir / "systemctl").write_text(
+        f'#!/bin/bash\ncase "$*" in *ActiveState*) echo {answer};; *ExecMainStatus*) echo 0;; esac\n'
+    )
+    (bin_dir / "mountpoint").write_text(f"#!/bin/bash\nexit {0 if mounted else 1}\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    return {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "NVME_MOUNT": str(tmp_path / "nvme"),
+        "NVME_WAIT_SECONDS": "2",
+        "NVME_CHECK_SECONDS": "1",
+    }
+
+
+def test_scratch_reuses_the_instance_store_the_image_mounted(tmp_path: Path) -> None:
+    env = fake_node(tmp_path, active=True, mounted=True)
+    (tmp_path / "nvme").mkdir()
+    scratch = tmp_path / "scratch"
+    run = subprocess.run(
+        ["bash", str(SCRIPTS / "use_instance_store.sh"), str(scratch)], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert scratch.is_symlink() and scratch.resolve() == (tmp_path / "nvme/scratch").resolve()
+    assert oct((tmp_path / "nvme/scratch").stat().st_mode)[-4:] == "1777"
+
+
+def test_without_instance_store_scratch_stays_on_the_root_volume(tmp_path: Path) -> None:
+    env = fake_node(tmp_path, active=False, mounted=False)  # the service never becomes active: waits 2 s, moves on
+    scratch = tmp_path / "scratch"
+    run = subprocess.run(
+        ["bash", str(SCRIPTS / "use_instance_store.sh"), str(scratch)], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert scratch.is_dir() and not scratch.is_symlink()
+    assert "dlami-nvme.service not active after 2 s" in run.stdout and "stays on the root volume" in run.stdout
+
+
+def test_no_lifecycle_script_formats_or_stripes_disks() -> None:
+    for script in SCRIPTS.glob("*.sh"):
+        text = script.read_text()
+        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        assert not {"mdadm", "mkfs", "wipefs"} & set(body.replace("/", " ").replace(".", " ").split()), script.name
+    assert 'use_instance_store.sh" /scratch' in (SCRIPTS / ON_CREATE).read_text()
