@@ -69,8 +69,9 @@ def cmd_plan(ctx: Context) -> int:
         from neuronctl.train_plan import cmd_plan_train
 
         return cmd_plan_train(ctx)
-    if a.model is None:
-        raise CliError("plan: name a model preset (or use --train for the profile's training jobs)", ExitCode.USAGE)
+    if a.model is None:  # argparse's own wording and exit code: the positional is optional only with --train
+        print("neuronctl plan: error: the following arguments are required: model (or --train)", file=sys.stderr)
+        raise SystemExit(ExitCode.USAGE)
     try:
         arch = plan.resolve_model(a.model)
         server = ContainerKind(a.server) if a.server else plan.default_server(arch)

@@ -254,4 +254,6 @@ def test_plan_train_for_a_model_lists_the_smallest_split_per_instance(capsys: py
     )  # fmt: skip
     assert cli.main(["plan", "--train", "llama-3.1-70b", "--method", "full"]) == 3
     assert "No full split of up to 16 nodes fits" in capsys.readouterr().err
-    assert cli.main(["plan"]) == 2
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["plan"])
+    assert usage.value.code == 2

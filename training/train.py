@@ -191,20 +191,16 @@ def blocks(script: ScriptArguments, tokenizer: Any, path: Path) -> list[list[int
     return train_data.pack(ids, script.max_seq_length, tokenizer.eos_token_id)
 
 
-class LossPrinter:
-    """Prints `step=N loss=X` on the first rank: the training job's MetricDefinitions parse it."""
+def loss_printer(start_step: int) -> Any:
+    """A TrainerCallback printing `step=N loss=X` (global step) on the first rank: the job's MetricDefinitions."""
+    from transformers import TrainerCallback
 
-    def __init__(self, start_step: int) -> None:
-        self.start_step = start_step
+    class LossPrinter(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
+            if rank()[0] == 0 and logs and "loss" in logs:
+                print(f"step={start_step + state.global_step} loss={logs['loss']:.4f}", flush=True)
 
-    def __getattr__(self, name: str) -> Any:  # the other TrainerCallback events: nothing to do
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
-        if rank()[0] == 0 and logs and "loss" in logs:
-            print(f"step={self.start_step + state.global_step} loss={logs['loss']:.4f}", flush=True)
+    return LossPrinter()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -265,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     settings = {**training.to_dict(), **overrides}
     dtype = torch.bfloat16
-    trn_config = NeuronTrainingArguments(**settings).trn_config
+    arguments = NeuronTrainingArguments(**settings)
+    trn_config = arguments.trn_config
     if script.mode == "pretrain" and script.from_scratch and not resume.resumed:
         config = AutoConfig.from_pretrained(base, torch_dtype=dtype)
         model = NeuronModelForCausalLM.from_config(config, trn_config)
@@ -277,11 +274,11 @@ def main(argv: list[str] | None = None) -> None:
         "model": model,
         "train_dataset": dataset,
         "data_collator": train_data.PackedCollator(),
-        "callbacks": [LossPrinter(resume.start_step)],
+        "callbacks": [loss_printer(resume.start_step)],
     }
     if script.mode == "pretrain":
         trainer_cls = type("PretrainTrainer", (NeuronTrainer,), sequential)
-        trainer = trainer_cls(args=NeuronTrainingArguments(**settings), processing_class=tokenizer, **common)
+        trainer = trainer_cls(args=arguments, processing_class=tokenizer, **common)
     else:
         from peft import LoraConfig
 
