@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> None:
         config = AutoConfig.from_pretrained(base, torch_dtype=dtype)
         model = NeuronModelForCausalLM.from_config(config, trn_config)
     else:
+        # Weights from outside the job: safetensors only; optimum-neuron's loader also defaults to
+        # torch.load(weights_only=True) (optimum/neuron/models/training/modeling_utils.py L691-692, v0.4.1).
         model = NeuronModelForCausalLM.from_pretrained(start, trn_config, torch_dtype=dtype, use_safetensors=True)
 
     sequential = {"_get_train_sampler": lambda self, train_dataset=None: None}  # keep train_data's order
