@@ -200,11 +200,16 @@ def test_node_role_grants_what_the_cluster_instance_role_policy_grants_scoped(hy
     (ssm,) = [st for st in statements if "ssmmessages:OpenDataChannel" in st["Action"]]
     assert sorted(ssm["Action"]) == sorted(SSM_CHANNEL_ACTIONS) and ssm["Resource"] == "*"
     # S3: only the scripts prefix of the lifecycle-scripts bucket (and the compile cache), nothing else.
-    reads = [st for st in statements if "s3:GetObject*" in st["Action"] and "LifecycleScriptsBucket" in str(st)]
-    assert len(reads) == 1
-    objects = [r["Fn::Join"][1][-1] for r in reads[0]["Resource"] if "Fn::Join" in r]
-    assert objects == [f"/{SCRIPTS_PREFIX}*"]
-    assert not [st for st in statements if "s3:PutObject" in st["Action"] and "LifecycleScriptsBucket" in str(st)]
+    on_bucket = [st for st in statements if "LifecycleScriptsBucket" in str(st)]
+    (reads,) = [st for st in on_bucket if "s3:GetObject" in st["Action"]]
+    objects = [r["Fn::Join"][1] for r in reads["Resource"] if "LifecycleScriptsBucket" in str(r)]
+    assert objects == [[{"Fn::GetAtt": [objects[0][0]["Fn::GetAtt"][0], "Arn"]}, f"/{SCRIPTS_PREFIX}*"]]
+    (listing,) = [st for st in on_bucket if st["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{SCRIPTS_PREFIX}*"]}}
+    assert {a for st in on_bucket for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])} == {
+        "s3:GetObject",
+        "s3:ListBucket",
+    }
 
 
 def test_lifecycle_scripts_bucket_is_named_sagemaker_and_protected_like_the_platform_buckets(

@@ -30,8 +30,9 @@ from sagemaker_requests.training_job import (
     TrainingJobTargets,
     training_job_request,
 )
-from tests.harness import synth
-from tests.test_lifecycle_requests import PROFILES, definition, sagemaker_requests
+from tests.support.harness import synth
+from tests.support.state_machines import definition, sagemaker_requests
+from tests.test_lifecycle_requests import PROFILES
 
 transformers = pytest.importorskip("transformers")
 sagemaker_training = pytest.importorskip("sagemaker_training")
