@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from config import load_config
+from config import available_profiles, load_config
 from neuron.errors import UserError
 from sagemaker_requests import release
 from sagemaker_requests.training_job import (
@@ -32,8 +32,9 @@ from sagemaker_requests.training_job import (
 )
 from tests.support.harness import synth
 from tests.support.state_machines import definition, sagemaker_requests
-from tests.test_lifecycle_requests import PROFILES
 
+# Every profile that builds the lifecycle, hence a CreateTrainingJob request.
+PROFILES = tuple(p for p in available_profiles() if load_config(p, environ={}).lifecycle.enabled)
 transformers = pytest.importorskip("transformers")
 sagemaker_training = pytest.importorskip("sagemaker_training")
 
