@@ -22,7 +22,8 @@ class SecureBucket(Construct):
     Args:
         key: the encryption key.
         access_logs: receives the server access logs under `<construct_id>/`.
-        bucket_name: a physical name, only where an API requires one (HyperPod: `sagemaker-...`); default generated.
+        bucket_name: a physical name, only where an API requires one (HyperPod: `sagemaker-...`). Default: generated
+            by CloudFormation.
         retain: keep the bucket and its objects when the stack is deleted; else both are deleted.
         noncurrent_version_expiration_days: how long overwritten or deleted versions are kept.
 
