@@ -19,7 +19,10 @@ from constructs import Construct
 from compliance.wildcards import ExpectedWildcards
 
 # SageMaker creates, describes and removes the network interfaces of VPC jobs, endpoints and cluster nodes with the
-# role's credentials; none of these actions accepts a resource ARN.
+# role's credentials. The Describe calls (and DeleteNetworkInterfacePermission, whose resource is optional) accept only
+# '*'; the others take the ARNs of the interface, its subnet and security groups (and HyperPod's detach the instance),
+# per the IAM service authorization reference as packaged in parliament 1.6.4 (iam_definition.json): they are scoped
+# to this account and region.
 NETWORK_INTERFACE_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:CreateNetworkInterfacePermission",
@@ -31,14 +34,36 @@ NETWORK_INTERFACE_ACTIONS = (
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
 )
+SCOPED_NETWORK_INTERFACE_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+)
 ECR_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 LOG_WRITE_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 
 
-def vpc_network_interfaces(*, detach: bool = False, sid: str | None = None) -> iam.PolicyStatement:
-    """The ENI management SageMaker performs for a resource in a VPC; HyperPod nodes also detach interfaces."""
-    actions = [*NETWORK_INTERFACE_ACTIONS, *(["ec2:DetachNetworkInterface"] if detach else [])]
-    return iam.PolicyStatement(sid=sid, actions=actions, resources=["*"])
+def vpc_network_interfaces(
+    stack: cdk.Stack, *, detach: bool = False, sid: str | None = None
+) -> list[iam.PolicyStatement]:
+    """The ENI management SageMaker performs for a resource in a VPC; HyperPod nodes also detach interfaces.
+
+    Two statements: the actions with resource-level ARNs on this account's and region's interfaces, subnets and
+    security groups (and instances, to detach); the rest on '*'."""
+    scoped = [*SCOPED_NETWORK_INTERFACE_ACTIONS, *(["ec2:DetachNetworkInterface"] if detach else [])]
+    kinds = ["network-interface", "subnet", "security-group", *(["instance"] if detach else [])]
+    return [
+        iam.PolicyStatement(
+            sid=sid,
+            actions=scoped,
+            resources=[stack.format_arn(service="ec2", resource=kind, resource_name="*") for kind in kinds],
+        ),
+        iam.PolicyStatement(
+            sid=f"{sid}Describe" if sid else None,
+            actions=[a for a in NETWORK_INTERFACE_ACTIONS if a not in scoped],
+            resources=["*"],
+        ),
+    ]
 
 
 def ecr_pull(repository_arns: Sequence[str], *, sid: str | None = None) -> iam.PolicyStatement:
@@ -144,7 +169,10 @@ class SageMakerExecutionRole(Construct):
             self.policy.add_statements(publish_metrics(metric_namespaces, sid="PublishMetrics"))
             self.wildcards.resource("*", WILDCARD_REASONS["metrics"])
         if in_vpc or detach_network_interfaces:
-            self.policy.add_statements(vpc_network_interfaces(detach=detach_network_interfaces, sid="VpcInterfaces"))
+            interfaces = vpc_network_interfaces(self._stack, detach=detach_network_interfaces, sid="VpcInterfaces")
+            self.policy.add_statements(*interfaces)
+            for arn in interfaces[0].resources:
+                self.wildcards.resource(arn, WILDCARD_REASONS["network_scoped"])
             self.wildcards.resource("*", WILDCARD_REASONS["network"])
 
     @property
@@ -241,5 +269,8 @@ WILDCARD_REASONS = {
     "logs": "SageMaker names the log group or its streams after the job, endpoint or cluster at run time; the group "
     "name is fixed up to the wildcard",
     "metrics": "cloudwatch:PutMetricData has no resource ARN; the statement is conditioned on the SageMaker namespaces",
-    "network": "The EC2 network-interface actions SageMaker performs for resources in the VPC accept only '*'",
+    "network": "ec2:Describe* (network interfaces, VPCs, DHCP options, subnets, security groups) and "
+    "DeleteNetworkInterfacePermission, which SageMaker calls for resources in the VPC, accept only '*'",
+    "network_scoped": "SageMaker creates the interfaces of VPC jobs, endpoints and nodes at run time, in this "
+    "account's subnets and security groups: their IDs are not known before, the account and region are fixed",
 }

@@ -394,13 +394,21 @@ def test_workflow_may_let_sagemaker_create_grants_on_the_platform_key() -> None:
 
 def test_job_role_has_the_shared_sagemaker_network_log_and_metric_statements() -> None:
     statements = role_statements(monitored().template, "ProcessingRole")
-    # CDK merges statements on '*' (the ECR login of the image grant joins this one).
+    # Interface changes on this account's interfaces, subnets and security groups; the Describe calls on '*'.
     (eni,) = [s for s in statements if "ec2:CreateNetworkInterface" in s["Action"]]
-    assert eni["Resource"] == "*" and "Condition" not in eni
-    assert {a for a in eni["Action"] if a.startswith("ec2:")} == {
+    assert sorted(render(r).rsplit(":", 1)[1] for r in eni["Resource"]) == [
+        "network-interface/*",
+        "security-group/*",
+        "subnet/*",
+    ]
+    assert sorted(eni["Action"]) == [
         "ec2:CreateNetworkInterface",
         "ec2:CreateNetworkInterfacePermission",
         "ec2:DeleteNetworkInterface",
+    ]
+    (describe,) = [s for s in statements if "ec2:DescribeSubnets" in s["Action"]]
+    assert describe["Resource"] == "*" and "Condition" not in describe
+    assert set(describe["Action"]) == {
         "ec2:DeleteNetworkInterfacePermission",
         "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeVpcs",

@@ -169,20 +169,24 @@ def test_node_environment_points_the_compile_cache_at_s3_not_local_nvme(tmp_path
 def test_node_role_has_the_shared_log_metric_and_network_statements(hyperpod: Synthesized) -> None:
     statements = node_role_statements(hyperpod)
     (eni,) = [st for st in statements if "ec2:CreateNetworkInterface" in st["Action"]]
-    assert eni["Resource"] == "*" and sorted(eni["Action"]) == sorted(
-        [
-            "ec2:CreateNetworkInterface",
-            "ec2:CreateNetworkInterfacePermission",
-            "ec2:DeleteNetworkInterface",
-            "ec2:DeleteNetworkInterfacePermission",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeVpcs",
-            "ec2:DescribeDhcpOptions",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeSecurityGroups",
-            "ec2:DetachNetworkInterface",
-        ]
-    )
+    assert sorted(eni["Action"]) == [
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DetachNetworkInterface",
+    ]
+    # This account's and region's interfaces, subnets, security groups and (to detach) instances.
+    kinds = sorted(r["Fn::Join"][1][-1] for r in eni["Resource"])
+    assert kinds == [":instance/*", ":network-interface/*", ":security-group/*", ":subnet/*"]
+    (describe,) = [st for st in statements if "ec2:DescribeVpcs" in st["Action"]]
+    assert describe["Resource"] == "*" and sorted(describe["Action"]) == [
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
+    ]
     (metrics,) = [st for st in statements if st["Action"] == "cloudwatch:PutMetricData"]
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Clusters"]}}
     (writes,) = [st for st in statements if "logs:PutLogEvents" in st["Action"]]

@@ -87,6 +87,10 @@ def test_each_wildcard_is_acknowledged_by_its_exact_finding_with_its_own_reason(
         "AwsSolutions-IAM5[Resource::arn:aws:s3:::data-bucket/base/*]",
         "AwsSolutions-IAM5[Resource::arn:aws:s3:::data-bucket/out/*]",
         "AwsSolutions-IAM5[Resource::arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:*]",
+        *(
+            f"AwsSolutions-IAM5[Resource::arn:aws:ec2:us-east-1:123456789012:{kind}/*]"
+            for kind in ("network-interface", "subnet", "security-group")
+        ),
     }
     assert "under base/" in suppressed["AwsSolutions-IAM5[Resource::arn:aws:s3:::data-bucket/base/*]"]
     assert "PutMetricData" in suppressed["AwsSolutions-IAM5[Resource::*]"]  # one reason per cause, joined

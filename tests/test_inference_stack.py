@@ -373,7 +373,7 @@ def test_execution_role_reads_only_its_model_prefixes_and_pulls_only_its_images(
         }
     }
     sids = {st.get("Sid") for st in found} - {None}
-    assert sids == {"EcrLogin", "WriteLogs", "PublishMetrics", "VpcInterfaces"}
+    assert sids == {"EcrLogin", "WriteLogs", "PublishMetrics", "VpcInterfaces", "VpcInterfacesDescribe"}
 
 
 @pytest.fixture(scope="module")
