@@ -43,8 +43,8 @@ class FoundationModelEvaluationJob(Construct):
     Attributes:
         image: the DockerImageAsset.
         request: the CreateProcessingJob request (network on: the job calls the endpoint through the VPC endpoint).
-        report_key_format: `evaluation-reports/{}/report.json`; report_key_path: the intrinsic with the execution
-            name filled in.
+        report_key_format: `evaluation-reports/{}/{}/report.json` (state machine, execution); report_key_path: the
+            intrinsic with both names filled in.
     """
 
     def __init__(
@@ -86,10 +86,11 @@ class FoundationModelEvaluationJob(Construct):
             inputs.append(
                 s3_input("datasets", DATASETS_PATH, s3_uri=datasets_bucket.s3_url_for_object(settings.datasets_prefix))
             )
-        # One report per execution: the key is derived from the execution name, so the workflow can read it back
-        # without knowing where a caller stored the job's result.
-        self.report_key_format = f"{REPORTS_PREFIX}/{{}}/report.json"
-        self.report_key_path = f"States.Format('{self.report_key_format}', $$.Execution.Name)"
+        # One report per execution: the key is derived from the state machine's and the execution's names, so the
+        # workflow can read it back without knowing where a caller stored the job's result, and two workflows' runs
+        # of the same name (execution names are unique per state machine only) never overwrite each other's report.
+        self.report_key_format = f"{REPORTS_PREFIX}/{{}}/{{}}/report.json"
+        self.report_key_path = f"States.Format('{self.report_key_format}', $$.StateMachine.Name, $$.Execution.Name)"
         self.request = processing_request(
             name_prefix="fm-evaluation",
             image_uri=self.image.image_uri,
@@ -101,7 +102,8 @@ class FoundationModelEvaluationJob(Construct):
                     "report",
                     REPORT_PATH,
                     s3_uri_path=(
-                        f"States.Format('s3://{reports_bucket.bucket_name}/{REPORTS_PREFIX}/{{}}', $$.Execution.Name)"
+                        f"States.Format('s3://{reports_bucket.bucket_name}/{REPORTS_PREFIX}/{{}}/{{}}', "
+                        "$$.StateMachine.Name, $$.Execution.Name)"
                     ),
                 )
             ],

@@ -306,7 +306,9 @@ class LifecycleWorkflow(Construct):
             "GatePassed",
             result=sfn.Result.from_object(
                 {
-                    "approval_status": "Approved" if auto_approve else "PendingManualApproval",
+                    # Without a serving target the jobs scored whatever endpoint the run's input named, not this
+                    # run's model: a person approves it.
+                    "approval_status": "Approved" if auto_approve and serving is not None else "PendingManualApproval",
                     "gated": True,
                     "passed": True,
                 }

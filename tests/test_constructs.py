@@ -930,8 +930,11 @@ def test_foundation_model_evaluation_job_reads_the_target_from_the_run_and_write
     arguments = request["AppSpecification"]["ContainerArguments"]
     assert f"--max-new-tokens={evaluation.foundation_model.max_new_tokens}" in arguments
     assert "--output=/opt/ml/processing/output/report" in arguments
-    assert built.report_key_format == "evaluation-reports/{}/report.json"
-    assert built.report_key_path == "States.Format('evaluation-reports/{}/report.json', $$.Execution.Name)"
+    assert built.report_key_format == "evaluation-reports/{}/{}/report.json"
+    # The state machine's name is part of the key: two workflows' runs of the same name keep their own reports.
+    assert built.report_key_path == (
+        "States.Format('evaluation-reports/{}/{}/report.json', $$.StateMachine.Name, $$.Execution.Name)"
+    )
     managed = [
         s
         for p in resources(stack, "AWS::IAM::ManagedPolicy").values()

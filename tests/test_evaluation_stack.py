@@ -29,6 +29,7 @@ from tests.support.rendered_requests import (
     DEPLOY_TIME,
     EXECUTION,
     STATE,
+    STATE_MACHINE,
     as_sent,
     assert_valid,
     definition,
@@ -122,7 +123,11 @@ def test_lifecycle_stage_holds_the_same_valid_jobs_with_thresholds_and_report_pa
     fm = as_sent(render(resolved["FoundationModelEvaluation"]))
     (output,) = fm["ProcessingOutputConfig"]["Outputs"]
     written = f"{output['S3Output']['S3Uri']}/report.json".split("/", 3)[3]
-    assert written == intrinsic(stage.report_key_path, STATE) == f"evaluation-reports/{EXECUTION}/report.json"
+    assert (
+        written
+        == intrinsic(stage.report_key_path, STATE)
+        == f"evaluation-reports/{STATE_MACHINE}/{EXECUTION}/report.json"
+    )
     assert "--output=" + output["S3Output"]["LocalPath"] in fm["AppSpecification"]["ContainerArguments"]
 
 
@@ -164,7 +169,7 @@ def test_workflow_runs_jobs_on_their_own_targets_reads_the_report_and_gates() ->
     assert built.stack.clarify.model_configs["model_bias"]["predictor"]["endpoint_name"] == ENDPOINT
     assert states["EvaluationJobs"]["Catch"][0]["Next"] == "EvaluationFailed"
     read = as_sent(states["ReadReport"]["Parameters"])
-    assert read["Key"] == f"evaluation-reports/{EXECUTION}/report.json"
+    assert read["Key"] == f"evaluation-reports/{STATE_MACHINE}/{EXECUTION}/report.json"
     assert states["ThresholdsMet"]["Choices"] == [
         {"Variable": "$.report.document.passed", "BooleanEquals": True, "Next": "ModelPassed"}
     ]

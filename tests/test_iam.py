@@ -14,8 +14,12 @@ import pytest
 import yaml
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 
+from cdk_constructs.handoffs import EvaluationStage
+from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
 from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from compliance.wildcards import ExpectedWildcards
 from config import available_profiles, load_config
@@ -289,3 +293,51 @@ def test_model_monitor_role_reads_the_monitored_endpoints_captured_data() -> Non
     # Without monitoring (dev) the role reads no captured data.
     plain = [flat(r) for st in policies(synth("dev"), "evaluation", "ProcessingRole") for r in _listed(st["Resource"])]
     assert not [r for r in plain if "DataCaptureBucket" in r]
+
+
+def test_without_a_serving_target_a_passing_model_waits_for_a_person(dev: Synthesized) -> None:
+    """Item 12: without an inference stack the jobs score whatever endpoint the input names, so the gate never
+    auto-approves; with one (dev, approval auto) it does."""
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    stack = cdk.Stack(app, "Bare", env=cdk.Environment(account=ACCOUNT, region="us-east-1"))
+    job_role = iam.Role(stack, "JobRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    stage = EvaluationStage(
+        jobs={"Score": {"ProcessingJobName.$": "States.Format('score-{}', States.UUID())"}},
+        role=job_role,
+        report_bucket=s3.Bucket.from_bucket_name(stack, "Reports", "reports"),
+        report_key_path="States.Format('evaluation-reports/{}/report.json', $$.Execution.Name)",
+        thresholds={"toxicity": 0.1},
+        directions={"toxicity": "max"},
+        report_prefix="evaluation-reports/",
+    )
+    LifecycleWorkflow(
+        stack,
+        "Workflow",
+        fine_tune_request={"TrainingJobName.$": "States.Format('fine-tune-{}', $.run.id)"},
+        pretrain_request=None,
+        training_role=job_role,
+        model_role=None,
+        training_output_s3_uri="s3://models/training-output/",
+        run_defaults={"evaluation_endpoint_name": ""},
+        model_package_group_name="group",
+        model_package_group_arn=f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package-group/group",
+        package_image_uri="image:1",
+        package_environment={},
+        package_instance_type="ml.inf2.xlarge",
+        auto_approve=True,
+        evaluation=stage,
+        serving=None,
+        deploy=False,
+        topic=sns.Topic.from_topic_arn(stack, "Topic", f"arn:aws:sns:us-east-1:{ACCOUNT}:t"),
+        key=kms.Key.from_key_arn(stack, "Key", KEY_ARN),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        timeout=cdk.Duration.hours(30),
+        poll_interval=cdk.Duration.seconds(60),
+    )
+    template = app.synth().get_stack_by_name("Bare").template
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    states = json.loads(flat(machine["Properties"]["DefinitionString"]))["States"]
+    assert states["GatePassed"]["Result"]["approval_status"] == "PendingManualApproval"
+    assert dev.config.lifecycle.approval == "auto" and "inference" in dev.templates
+    served = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))
+    assert served["States"]["GatePassed"]["Result"]["approval_status"] == "Approved"

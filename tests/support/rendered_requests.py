@@ -14,6 +14,7 @@ import botocore.session
 from botocore.validate import ParamValidator
 
 EXECUTION = "run-2026-11-26"
+STATE_MACHINE = "EvaluationStateMachine"
 # Every deploy-time reference (ARNs, ids, names) as one sample long enough for the API's minimum lengths.
 DEPLOY_TIME = "arn:aws:deploy-time:us-east-1:123456789012:value"
 STATE = {"evaluation": {"endpoint_name": "chat-endpoint", "inference_component_name": "chat-ic"}}
@@ -45,6 +46,8 @@ def intrinsic(expression: str, state: dict[str, Any]) -> Any:
     expression = expression.strip()
     if expression == "$$.Execution.Name":
         return EXECUTION
+    if expression == "$$.StateMachine.Name":
+        return STATE_MACHINE
     if expression == "$$.Execution.Id":
         return f"arn:aws:states:us-east-1:123456789012:execution:Evaluation:{EXECUTION}"
     if expression == "States.UUID()":
