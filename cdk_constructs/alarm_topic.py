@@ -33,5 +33,14 @@ class AlarmTopic(Construct):
             pending_window=cdk.Duration.days(7),
             description=f"Encrypts the {description} alarm topic",
         )
-        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # CloudWatch publishes this account's alarms to the topic: only for alarms of this account (confused deputy).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+            )
+        )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True, display_name=description)

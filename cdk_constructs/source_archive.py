@@ -7,9 +7,10 @@ sources give the same asset hash, and an unchanged training script never changes
 
 from __future__ import annotations
 
+import atexit
 import gzip
-import hashlib
 import io
+import shutil
 import tarfile
 import tempfile
 from pathlib import Path
@@ -53,11 +54,13 @@ class SourceArchive(Construct):
         if not source.is_dir():
             raise ValueError(f"source directory {source} does not exist")
         archive = reproducible_tarball(source)
-        digest = hashlib.sha256(archive).hexdigest()[:16]
-        staging = Path(tempfile.gettempdir()) / "neuron-genai-source-archives" / digest
-        staging.mkdir(parents=True, exist_ok=True)
-        path = staging / "sourcedir.tar.gz"
-        if not path.exists():
-            path.write_bytes(archive)
+        # A private directory (mode 0700, created by mkdtemp) per archive: in a shared, world-writable temp folder
+        # another user could plant or swap the file CDK uploads as the training code. The asset hash comes from the
+        # content, so the template does not change with the directory's random name.
+        path = Path(tempfile.mkdtemp(prefix="neuron-genai-source-")) / "sourcedir.tar.gz"
+        path.write_bytes(archive)
+        # CDK copies the file into the cloud assembly when the asset is created; the directory goes at exit.
+        atexit.register(shutil.rmtree, path.parent, ignore_errors=True)
+        self.archive_path = path
         self.asset = s3_assets.Asset(self, "Asset", path=str(path))
         self.file_name = self.asset.s3_object_key.rsplit("/", 1)[-1]

@@ -171,6 +171,13 @@ def invoke(
     stream_to: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> InvokeResult:
+    if request.stream and request.guardrail:
+        # Streamed pieces reach the terminal as they arrive, before the output guardrail has seen the completion.
+        raise CliError(
+            "--stream with --guardrail: the streamed completion would be shown before the guardrail checks it; "
+            "drop --stream (with --guardrail the completion is read whole, checked, then shown)",
+            ExitCode.USAGE,
+        )
     target = resolve_target(deployment, request)
     settings = validate_settings(target.defaults, request.overrides, allow_both=request.allow_temperature_and_top_p)
     server = protocol(target.server)

@@ -117,6 +117,9 @@ class LifecycleStack(cdk.Stack):
             model_package_group_name=group_name,
             model_package_group_description=f"Foundation models trained by the {config.profile} lifecycle workflow",
         )
+        if config.platform.retain_data:
+            # The registry is data: it outlives the stack like the buckets that hold the models it names.
+            self.model_package_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.topic = sns.Topic(
             self, "Notifications", master_key=platform.key, enforce_ssl=True, display_name="Foundation-model lifecycle"
         )

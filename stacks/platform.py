@@ -36,6 +36,9 @@ class PlatformStack(cdk.Stack):
             description="Neuron GenAI platform: KMS key, data buckets, private VPC with endpoints (stateful)",
             **kwargs,
         )
+        # Server access logs are delivered under a bucket policy, never the log-delivery ACL: the access-log bucket
+        # disables ACLs (BUCKET_OWNER_ENFORCED). Set here too, so the stack does not depend on cdk.json for it.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         removal = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
         log_retention = RETENTION[settings.log_retention_days]
 
@@ -72,8 +75,16 @@ class PlatformStack(cdk.Stack):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(settings.log_retention_days))],
+            # ACLs off: S3 delivers the logs under the bucket policy CDK writes
+            # (@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy in cdk.json), not through the log-delivery ACL.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=cdk.Duration.days(settings.log_retention_days),
+                    # Versioning keeps a deleted or expired log as a noncurrent version: those go too.
+                    noncurrent_version_expiration=cdk.Duration.days(settings.noncurrent_version_expiration_days),
+                )
+            ],
             removal_policy=removal,
             auto_delete_objects=not settings.retain_data,
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from aws_cdk import aws_sns as sns
 from cdk_constructs.handoffs import EvaluationStage
 from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
 from cdk_constructs.sagemaker_role import SageMakerExecutionRole
+from cdk_constructs.source_archive import SourceArchive
 from compliance.wildcards import ExpectedWildcards
 from config import available_profiles, load_config
 from config.loader import CONFIG_DIR
@@ -341,3 +344,60 @@ def test_without_a_serving_target_a_passing_model_waits_for_a_person(dev: Synthe
     assert dev.config.lifecycle.approval == "auto" and "inference" in dev.templates
     served = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))
     assert served["States"]["GatePassed"]["Result"]["approval_status"] == "Approved"
+
+
+def test_training_code_archive_is_built_in_a_private_directory(tmp_path: Path) -> None:
+    """Item 13: not in a shared, world-writable folder where another user could swap the uploaded code."""
+    (tmp_path / "train.py").write_text("print('train')\n")
+    stack = cdk.Stack(cdk.App(), "Bare")
+    first = SourceArchive(stack, "First", source=tmp_path)
+    second = SourceArchive(stack, "Second", source=tmp_path)
+    for archive in (first, second):
+        assert stat.S_IMODE(archive.archive_path.parent.stat().st_mode) == 0o700
+        assert archive.archive_path.parent.stat().st_uid == os.getuid()
+    assert first.archive_path.parent != second.archive_path.parent
+    assert first.file_name == second.file_name  # the same content gives the same asset
+
+
+def test_buckets_refuse_other_keys_and_the_access_log_bucket_has_no_acls(dev: Synthesized) -> None:
+    """Item 13."""
+    platform = dev.templates["platform"]["Resources"]
+    denies = [
+        st
+        for r in platform.values()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+        for st in r["Properties"]["PolicyDocument"]["Statement"]
+        if st.get("Sid") in ("DenyOtherEncryptionKeys", "DenyOtherEncryption")
+    ]
+    assert len(denies) == 2 * 5  # both statements on each of the five data buckets
+    for st in denies:
+        assert st["Effect"] == "Deny" and st["Action"] == "s3:PutObject"
+    logs = next(
+        r["Properties"] for k, r in platform.items() if r["Type"] == "AWS::S3::Bucket" and k.startswith("AccessLogs")
+    )
+    assert logs["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (rule,) = logs["LifecycleConfiguration"]["Rules"]
+    assert (
+        rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == dev.config.platform.noncurrent_version_expiration_days
+    )
+
+
+def test_alarm_topic_key_serves_cloudwatch_only_for_this_account(dev: Synthesized) -> None:
+    (key,) = [r for r in dev.templates["inference"]["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    (cloudwatch,) = [
+        st
+        for st in key["Properties"]["KeyPolicy"]["Statement"]
+        if st.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_model_package_group_is_retained_with_the_data(prod: Synthesized, dev: Synthesized) -> None:
+    for s in (prod, dev):
+        (group,) = [
+            r
+            for r in s.templates["lifecycle"]["Resources"].values()
+            if r["Type"] == "AWS::SageMaker::ModelPackageGroup"
+        ]
+        assert (group.get("DeletionPolicy") == "Retain") == s.config.platform.retain_data
+    assert prod.config.platform.retain_data and not dev.config.platform.retain_data

@@ -418,6 +418,14 @@ def guardrail_setup(stubs: dict[str, Stubber]) -> None:
     )
 
 
+def test_streaming_with_the_guardrail_is_refused_before_any_call(aws: Aws) -> None:
+    """A stream leaves before the output guardrail runs: refused (no stub is set, so any AWS call would fail)."""
+    request = InvokeRequest(prompt=build_prompt("Hello"), guardrail=True, stream=True)
+    with pytest.raises(CliError) as caught:
+        invoke(aws, None, request)
+    assert caught.value.code == ExitCode.USAGE and "drop --stream" in caught.value.message
+
+
 def test_guardrail_blocks_the_prompt(aws: Aws, stubs: dict[str, Stubber]) -> None:
     guardrail_setup(stubs)
     stubs["bedrock-runtime"].add_response(
