@@ -19,10 +19,13 @@ UV_VENV := .venv-uv
 setup: $(VENV)/.installed node_modules/.installed
 
 # Exact versions with hashes from the lock, then the project itself (no dependency resolution at install time).
-$(VENV)/.installed: requirements.lock pyproject.toml
+# requirements-contracts.txt: the HF inference image's serving code for the contract tests, without its declared
+# dependencies (see the file).
+$(VENV)/.installed: requirements.lock requirements-contracts.txt pyproject.toml
 	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required, found " + sys.version.split()[0])'
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install -q --require-hashes --no-deps --no-build-isolation -r requirements-contracts.txt
 	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 

@@ -19,7 +19,7 @@ from config.base import StrictModel, setting_errors
 from neuron import sizing
 from neuron.catalog import INSTANCES, ContainerKind, instance
 from neuron.models import PRESETS, ModelArchitecture, ModelConfigError, ModelKind, load_hf_config, preset
-from neuron.serving import SERVERS, ServerProfile, server
+from neuron.serving import NO_SEQ2SEQ_SERVER, SERVERS, ServerProfile, server
 
 # --------------------------------------------------------------------------------------------------------------------
 # Generation defaults (the operator CLI validates `invoke` parameters with the same model)
@@ -206,8 +206,9 @@ _NO_SERVER_HAS = {
     "the exported model was compiled: export it with on-device sampling and set compiled_artifacts)",
 }
 
-TASKS = ("text-generation", "feature-extraction", "text-classification", "text2text-generation")
-Task = Literal["text-generation", "feature-extraction", "text-classification", "text2text-generation"]
+# No text2text-generation: no catalog server serves a seq2seq model (neuron.serving.NO_SEQ2SEQ_SERVER).
+TASKS = ("text-generation", "feature-extraction", "text-classification")
+Task = Literal["text-generation", "feature-extraction", "text-classification"]
 SERVING_KINDS = tuple(k.value for k in SERVERS)
 
 
@@ -288,15 +289,26 @@ class ModelConfig(StrictModel):
     def _server_supports_model(self) -> ModelConfig:
         profile, arch = self.profile, self.arch
         problems = []
-        if arch.kind not in profile.model_kinds:
+        if arch.kind == "encoder-decoder":
+            problems.append(f"{arch.name} is an encoder-decoder model: {NO_SEQ2SEQ_SERVER}")
+        elif arch.kind not in profile.model_kinds:
             problems.append(
                 f"server = {profile.kind.value} serves {', '.join(profile.model_kinds)} models, not "
                 f"{arch.kind} models ({arch.name}); use a server for {arch.kind} models"
             )
         if self.task is not None and self.task not in profile.tasks:
             problems.append(f"task = {self.task} is not one {profile.kind.value} serves ({', '.join(profile.tasks)})")
+        if profile.fixed_degree is not None and self.tensor_parallel_degree != profile.fixed_degree:
+            problems.append(
+                f"tensor_parallel_degree = {self.tensor_parallel_degree} but {profile.kind.value} runs degree "
+                f"{profile.fixed_degree} only: {profile.fixed_degree_reason}; set tensor_parallel_degree: "
+                f"{profile.fixed_degree} (a larger model needs a server that shards it)"
+            )
         if self.dtype not in profile.dtypes:
-            problems.append(f"dtype = {self.dtype} is not one {profile.kind.value} runs ({', '.join(profile.dtypes)})")
+            why = f": {profile.dtype_reason}" if profile.dtype_reason else ""
+            problems.append(
+                f"dtype = {self.dtype} is not one {profile.kind.value} runs ({', '.join(profile.dtypes)}){why}"
+            )
         if self.quantization is not None and self.quantization not in profile.quantizations:
             offered = ", ".join(f"{k} ({s.kind.value})" for s in SERVERS.values() for k in s.quantizations)
             problems.append(
@@ -390,11 +402,7 @@ class ModelConfig(StrictModel):
 
     @property
     def effective_task(self) -> str:
-        if self.task is not None:
-            return self.task
-        if self.arch.kind == "encoder-decoder" and "text2text-generation" in self.profile.tasks:
-            return "text2text-generation"
-        return self.profile.default_task
+        return self.task if self.task is not None else self.profile.default_task
 
     @property
     def effective_sequence_length(self) -> int:
@@ -417,6 +425,11 @@ class ModelConfig(StrictModel):
         if self.continuous_batching is not None:
             return self.continuous_batching
         return self.profile.continuous_batching != "none"
+
+    @property
+    def hub_model_id(self) -> str | None:
+        """The Hugging Face Hub id of a Hub source (None for S3 sources)."""
+        return self.source.model_id if isinstance(self.source, HubSource) else None
 
     @property
     def needs_hub_egress(self) -> bool:

@@ -181,6 +181,10 @@ DLC_ACCOUNTS_SOURCE = (
     "aws/deep-learning-containers available_images.md (checked 2026-11)"
 )
 
+SDK_IMAGE_URI_CONFIG = (
+    "aws/sagemaker-python-sdk v3.20.0 (10ada9be, 2026-08-14) sagemaker-core/src/sagemaker/core/image_uri_config"
+)
+
 # SageMaker Clarify processing image `sagemaker-clarify-processing:1.0`: a different account in every region.
 CLARIFY_IMAGE_REPOSITORY = "sagemaker-clarify-processing"
 CLARIFY_IMAGE_TAG = "1.0"
@@ -193,10 +197,12 @@ CLARIFY_ACCOUNTS: dict[str, str] = {
     "ap-south-1": "452307495513",
     "ap-southeast-1": "834264404009",
     "ap-southeast-2": "007051062584",
+    "ap-southeast-3": "705930551576",
     "ca-central-1": "675030665977",
     "cn-north-1": "122526803553",
     "cn-northwest-1": "122578899357",
     "eu-central-1": "017069133835",
+    "eu-central-2": "730335477804",
     "eu-north-1": "763603941244",
     "eu-south-1": "638885417683",
     "eu-west-1": "131013547314",
@@ -210,28 +216,39 @@ CLARIFY_ACCOUNTS: dict[str, str] = {
     "us-west-1": "740489534195",
     "us-west-2": "306415355426",
 }
-CLARIFY_ACCOUNTS_SOURCE = "aws/sagemaker-python-sdk src/sagemaker/image_uri_config/clarify.json (checked 2026-11)"
+CLARIFY_ACCOUNTS_SOURCE = (
+    f"{SDK_IMAGE_URI_CONFIG}/clarify.json, processing version 1.0 'registries', restricted to SAGEMAKER_REGIONS "
+    f"(left out: us-isof-east-1, us-isof-south-1) (checked {CHECKED})"
+)
 
 # SageMaker Model Monitor analyzer image (data quality and model quality schedules): a different account per region.
-# The SDK's model-monitor.json lists one version ("1") with no tag, and the Model Monitor docs' prebuilt-container
+# The SDK's model-monitor.json lists one version ("") with no tag, and the Model Monitor docs' prebuilt-container
 # page gives the URI without a tag: `latest` is the only tag AWS publishes for this image, so it stays unpinned.
 MODEL_MONITOR_IMAGE_REPOSITORY = "sagemaker-model-monitor-analyzer"
 MODEL_MONITOR_IMAGE_TAG = "latest"
 MODEL_MONITOR_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "875698925577",
     "ap-east-1": "001633400207",
     "ap-northeast-1": "574779866223",
     "ap-northeast-2": "709848358524",
+    "ap-northeast-3": "990339680094",
     "ap-south-1": "126357580389",
     "ap-southeast-1": "245545462676",
     "ap-southeast-2": "563025443158",
+    "ap-southeast-3": "669540362728",
     "ca-central-1": "536280801234",
     "cn-north-1": "453000072557",
     "cn-northwest-1": "453252182341",
     "eu-central-1": "048819808253",
+    "eu-central-2": "590183933784",
     "eu-north-1": "895015795356",
+    "eu-south-1": "933208885752",
+    "eu-south-2": "437450045455",
     "eu-west-1": "468650794304",
     "eu-west-2": "749857270468",
     "eu-west-3": "680080141114",
+    "il-central-1": "843974653677",
+    "me-central-1": "588750061953",
     "me-south-1": "607024016150",
     "sa-east-1": "539772159869",
     "us-east-1": "156813124566",
@@ -240,8 +257,8 @@ MODEL_MONITOR_ACCOUNTS: dict[str, str] = {
     "us-west-2": "159807026194",
 }
 MODEL_MONITOR_ACCOUNTS_SOURCE = (
-    "aws/sagemaker-python-sdk src/sagemaker/image_uri_config/model-monitor.json, version 1 'registries' "
-    "(checked 2026-11)"
+    f"{SDK_IMAGE_URI_CONFIG}/model-monitor.json, version \"\" 'registries', restricted to SAGEMAKER_REGIONS "
+    f"(left out: us-isof-east-1, us-isof-south-1) (checked {CHECKED})"
 )
 
 
@@ -258,17 +275,64 @@ class ContainerKind(StrEnum):
     HF_TRAINING_NEURONX = "hf-training-neuronx"
 
 
+# Regions each serving image family is published in: the 'registries' of the SDK's image_uri_config entry for the
+# pinned version (or, where the SDK has no entry for it, its nearest version in the same repository, named below),
+# restricted to SAGEMAKER_REGIONS. The registry account in each region equals `images.dlc_account` (checked for every
+# region listed). An image family is published in fewer regions than the DLC registry account exists in: without
+# this, synth passes and the image pull fails at deploy.
+TGI_NEURONX_REGIONS: tuple[str, ...] = (  # huggingface-llm-neuronx.json, inference version 0.0.28
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+    "ap-southeast-7", "ca-central-1", "ca-west-1", "cn-north-1", "cn-northwest-1", "eu-central-1", "eu-central-2",
+    "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+    "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1",
+    "us-west-1", "us-west-2",
+)  # fmt: skip
+LMI_NEURONX_REGIONS: tuple[str, ...] = (  # djl-neuronx.json version 0.29.0 (the SDK has no 0.30.0 entry)
+    "ap-northeast-1", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-7", "ca-west-1", "cn-north-1", "cn-northwest-1", "eu-central-1", "eu-central-2",
+    "eu-north-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "mx-central-1", "sa-east-1",
+    "us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-2",
+)  # fmt: skip
+VLLM_NEURONX_REGIONS: tuple[str, ...] = (  # huggingface-vllm-neuronx.json version 0.4.4 (no 0.4.5 entry)
+    "ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "eu-central-1", "eu-west-1", "eu-west-3",
+    "sa-east-1", "us-east-1", "us-east-2", "us-west-2",
+)  # fmt: skip
+HF_INFERENCE_NEURONX_REGIONS: tuple[str, ...] = (  # huggingface-neuronx.json inference 4.55.4 / pytorch2.8.0
+    "ap-northeast-1", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-7", "ca-west-1", "cn-north-1", "cn-northwest-1", "eu-central-1", "eu-central-2",
+    "eu-south-2", "eu-west-1", "eu-west-3", "il-central-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+    "us-gov-east-1", "us-gov-west-1", "us-west-2",
+)  # fmt: skip
+# No published per-region list: the SDK's image_uri_config has no entry for pytorch-inference-neuron (inf1),
+# pytorch-training-neuronx, or the huggingface-pytorch-training-neuronx tag pinned here (its 4.55.4 training entry is
+# pytorch2.7.0), and the DLC docs tables (aws/deep-learning-containers docs/src/data) carry tags, not regions.
+NO_REGION_LIST = (
+    "no per-region list is published for this image (the SDK's image_uri_config has no entry for it): the region's "
+    "DLC registry account is used unchecked"
+)
+
+
 @dataclass(frozen=True)
 class ContainerImage:
+    """One pinned image: where it is, what it carries, and the regions it is published in."""
+
     repository: str
     tag: str
     family: str  # neuron (SDK v1, inf1) | neuronx (SDK 2, inf2/trn)
     purpose: str  # serving | training
     neuron_sdk: str
     source: str
+    regions: tuple[str, ...] | None = None  # None: no published list (NO_REGION_LIST)
+    regions_source: str = NO_REGION_LIST
+    optimum_neuron: str | None = None  # the optimum-neuron version the image installs, where it has one
 
 
 _DLC_SOURCE = "aws/deep-learning-containers available_images.md, Neuron section (checked 2026-11)"
+# aws/deep-learning-containers ff5dd4bd (2025-10-28) available_images.md L211: the DJL 0.30.0 Neuron image.
+_DLC_FF5DD4BD = "aws/deep-learning-containers ff5dd4bd86976123a36f18a44f1d39b95834a0fb (2025-10-28)"
+# aws/deep-learning-containers e0ecede (2026-08-21) docs/src/data: the image tag tables that replaced available_images.
+_DLC_DOCS_DATA = "aws/deep-learning-containers e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0 (2026-08-21) docs/src/data"
 
 CONTAINERS: dict[ContainerKind, ContainerImage] = {
     ContainerKind.TGI_NEURONX: ContainerImage(
@@ -277,10 +341,24 @@ CONTAINERS: dict[ContainerKind, ContainerImage] = {
         "neuronx",
         "serving",
         "2.20.0",
-        "aws/sagemaker-python-sdk image_uri_config/huggingface-llm-neuronx.json, version 0.0.28 (checked 2026-11)",
+        f"{SDK_IMAGE_URI_CONFIG}/huggingface-llm-neuronx.json, inference version 0.0.28 "
+        "(tag_prefix 2.1.2-optimum0.0.28, container_version inf2 ubuntu22.04); built from huggingface/optimum-neuron "
+        "v0.0.28 text-generation-inference/Dockerfile, `sagemaker` target L155-160 (checked 2026-11)",
+        regions=TGI_NEURONX_REGIONS,
+        regions_source=f"{SDK_IMAGE_URI_CONFIG}/huggingface-llm-neuronx.json, inference version 0.0.28",
+        optimum_neuron="0.0.28",
     ),
     ContainerKind.LMI_NEURONX: ContainerImage(
-        "djl-inference", "0.30.0-neuronx-sdk2.20.1", "neuronx", "serving", "2.20.1", _DLC_SOURCE
+        "djl-inference",
+        "0.30.0-neuronx-sdk2.20.1",
+        "neuronx",
+        "serving",
+        "2.20.1",
+        f"{_DLC_FF5DD4BD} available_images.md L211 (DJLServing 0.30.0, Neuron SDK 2.20.1, transformers-neuronx "
+        "0.12.313); the SDK's djl-neuronx.json stops at 0.29.0 (checked 2026-11)",
+        regions=LMI_NEURONX_REGIONS,
+        regions_source=f"{SDK_IMAGE_URI_CONFIG}/djl-neuronx.json version 0.29.0, the newest entry of the djl-inference "
+        "Neuron images (the SDK has no 0.30.0 entry: the 0.29.0 list stands for the repository)",
     ),
     ContainerKind.VLLM_NEURONX: ContainerImage(
         "huggingface-vllm-inference-neuronx",
@@ -288,7 +366,12 @@ CONTAINERS: dict[ContainerKind, ContainerImage] = {
         "neuronx",
         "serving",
         "2.26.1",
-        _DLC_SOURCE,
+        f"{_DLC_DOCS_DATA}/huggingface-vllm-inference-neuronx/0.11-neuronx-sdk2.26.1.yml (optimum 0.4.5) "
+        "(checked 2026-11)",
+        regions=VLLM_NEURONX_REGIONS,
+        regions_source=f"{SDK_IMAGE_URI_CONFIG}/huggingface-vllm-neuronx.json version 0.4.4 (same repository and SDK "
+        "2.26.1; the SDK has no 0.4.5 entry)",
+        optimum_neuron="0.4.5",
     ),
     ContainerKind.HF_INFERENCE_NEURONX: ContainerImage(
         "huggingface-pytorch-inference-neuronx",
@@ -296,7 +379,13 @@ CONTAINERS: dict[ContainerKind, ContainerImage] = {
         "neuronx",
         "serving",
         "2.26.0",
-        _DLC_SOURCE,
+        f"{_DLC_DOCS_DATA}/huggingface-pytorch-inference-neuronx/2.8-neuronx-sdk2.26.0.yml; built from "
+        f"{_DLC_FF5DD4BD} huggingface/pytorch/inference/docker/2.8/py3/sdk2.26.0/Dockerfile.neuronx: L24 "
+        "OPTIMUM_NEURON_VERSION=0.4.1, L178 sagemaker-huggingface-inference-toolkit>=2.4.1,<3 (2.6.0, the newest "
+        "release when the image was built and since) (checked 2026-11)",
+        regions=HF_INFERENCE_NEURONX_REGIONS,
+        regions_source=f"{SDK_IMAGE_URI_CONFIG}/huggingface-neuronx.json, inference 4.55.4 / pytorch2.8.0 (sdk2.26.0)",
+        optimum_neuron="0.4.1",
     ),
     ContainerKind.NEURON_V1_INFERENCE: ContainerImage(
         "pytorch-inference-neuron",
@@ -377,3 +466,47 @@ TRAINING_IMAGE_REGIONS: dict[ContainerKind, tuple[str, ...]] = {
         "us-west-2",
     ),
 }
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Public Neuron compile cache: shapes TGI-neuronx and vLLM-neuronx can start from a Hub model without an export
+# --------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublicCacheEntry:
+    """One shape registered in the public Neuron cache (Hub repo aws-neuron/optimum-neuron-cache) for a server's
+    optimum-neuron and neuronx-cc versions: the server fetches its compiled graphs instead of compiling."""
+
+    server: ContainerKind
+    model_id: str
+    batch_size: int
+    sequence_length: int
+    degree: int
+    dtype: str
+    source: str  # where the entry was read, with its date
+
+
+# Deliberately empty. The registry lives on the Hugging Face Hub (repo aws-neuron/optimum-neuron-cache, 0_REGISTRY/
+# per optimum-neuron version: huggingface/optimum-neuron v0.0.28 optimum/neuron/utils/cache_utils.py L47-51 and
+# hub_cache_utils.py L288-302; v0.4.5 optimum/neuron/cache/hub_cache.py L258, L351-374), which this project cannot
+# read; GitHub holds only the cache-builder workflows (v0.0.28 .github/workflows/inference_cache_llm.yml L22-32,
+# v0.4.5 .github/workflows/cache_llm.yml L46-58), whose shape lists are JSON files on the Hub, and benchmark pages
+# that are not cache listings. An entry is added only when read from the registry itself, e.g. with
+# `optimum-cli neuron cache lookup <model id>` run in the pinned image (checked 2026-11).
+PUBLIC_CACHE_ENTRIES: tuple[PublicCacheEntry, ...] = ()
+
+
+def public_cache_entry(
+    server: ContainerKind, model_id: str, *, batch_size: int, sequence_length: int, degree: int, dtype: str
+) -> PublicCacheEntry | None:
+    """The catalog's public-cache entry of exactly this shape on this server, if one is recorded."""
+    for entry in PUBLIC_CACHE_ENTRIES:
+        if (entry.server, entry.model_id, entry.batch_size, entry.sequence_length, entry.degree, entry.dtype) == (
+            server,
+            model_id,
+            batch_size,
+            sequence_length,
+            degree,
+            dtype,
+        ):
+            return entry
+    return None

@@ -29,6 +29,10 @@ class ImageMismatchError(UserError):
     pass
 
 
+class ImageNotInRegionError(UnknownRegionError):
+    """An image family that is not published in the region: synth would pass and the image pull would fail."""
+
+
 def check_region(region: str) -> str:
     """Return the region, or raise naming every region SageMaker serves."""
     if region not in SAGEMAKER_REGIONS:
@@ -98,7 +102,8 @@ def container(kind: ContainerKind | str) -> ContainerImage:
 
 
 def image_uri(kind: ContainerKind | str, region: str, instance_type: str) -> str:
-    """The ECR URI of a Neuron container for a region, refusing images that cannot run on the instance."""
+    """The ECR URI of a Neuron container for a region, refusing images that cannot run on the instance and images
+    not published in the region (`ContainerImage.regions`, from the SageMaker Python SDK's image_uri_config)."""
     image = container(kind)
     spec = instance(instance_type)
     if image.family != spec.container_family:
@@ -107,5 +112,12 @@ def image_uri(kind: ContainerKind | str, region: str, instance_type: str) -> str
             f"({spec.family}) needs a {spec.container_family} image; choose a "
             f"{spec.container_family} container or a {'ml.inf1.*' if image.family == 'neuron' else 'ml.inf2/trn*'} "
             "instance"
+        )
+    check_region(region)
+    if image.regions is not None and region not in image.regions:
+        raise ImageNotInRegionError(
+            f"container {ContainerKind(kind).value} ({image.repository}:{image.tag}) is not published in region "
+            f"{region!r}; regions with it: {', '.join(image.regions)} (source: {image.regions_source}); deploy to one "
+            "of those regions or choose a server whose image the region has"
         )
     return ecr_uri(dlc_account(region), region, image.repository, image.tag)

@@ -1,8 +1,10 @@
-"""The synth pre-flight: does every model of an endpoint fit its instance, and what does each need to start?
+"""The synth pre-flight: does every model of an endpoint fit its instance, and can it start on its server?
 
 `plan()` checks each model against the instance and the hardware catalog (image family, tensor-parallel degree,
-memory, NeuronCores per copy, start-up limits) and sizes its start-up; it raises one `PreflightError` that lists every
-problem with the setting to change. The inference stack runs it before any resource exists, and the operator CLI
+memory, NeuronCores per copy, start-up limits), checks that it has a way to start on its server (TGI-neuronx and
+vLLM-neuronx never compile: a Neuron export or a public-cache shape, see `neuron.serving`), and sizes its start-up
+from what the server does at start; it raises one `PreflightError` that lists every problem with the setting to
+change. The inference stack runs it before any resource exists, and the operator CLI
 shows the same arithmetic (`neuron.sizing`).
 
 It reads a profile's settings through the protocols below, which `config.inference` satisfies, so the facts layer
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from neuron import sizing
-from neuron.catalog import CONTAINERS, ContainerKind, InstanceSpec, instance
+from neuron.catalog import CONTAINERS, PUBLIC_CACHE_ENTRIES, ContainerKind, InstanceSpec, instance, public_cache_entry
 from neuron.errors import UserError
 from neuron.models import ModelArchitecture
 from neuron.serving import ServerProfile
@@ -69,6 +71,8 @@ class ModelSettings(Protocol):
     def compiled_artifacts(self) -> str | None: ...
     @property
     def needs_hub_egress(self) -> bool: ...
+    @property
+    def hub_model_id(self) -> str | None: ...
     @property
     def startup(self) -> StartupSettings: ...
     @property
@@ -136,6 +140,9 @@ def plan(inference: EndpointSettings[M]) -> dict[str, ModelPlan[M]]:
                 + f" or an {'ml.inf2' if image_family == 'neuronx' else 'ml.inf1'} instance"
             )
             continue
+        start_problem = _start_path_problem(where, key, model)
+        if start_problem is not None:
+            problems.append(start_problem)
         arch = model.arch
         try:
             fit = sizing.check_fit(
@@ -175,6 +182,48 @@ def _compiled(model: ModelSettings) -> bool:
     return model.compiled_artifacts is not None or model.server is ContainerKind.NEURON_V1_INFERENCE
 
 
+def _compiles_at_start(model: ModelSettings) -> bool:
+    """Spends start-up compiling: only a server that compiles at start (LMI transformers-neuronx, the HF toolkit's
+    encoder export) and only without compiled artifacts; TGI and vLLM load an export or a public-cache shape, or
+    refuse to start (`_start_path_problem`)."""
+    return model.compiled_artifacts is None and model.profile.compiles_at_start
+
+
+def _start_path_problem(where: str, key: str, model: ModelSettings) -> str | None:
+    """Why a model has no way to start on its server, or None: TGI-neuronx and vLLM-neuronx need a Neuron export
+    (`compiled_artifacts`) or a Hub model at an exact public-cache shape (`neuron.serving` cites the upstream code)."""
+    profile = model.profile
+    if not profile.needs_export_or_cached_shape or model.compiled_artifacts is not None:
+        return None
+    hub_id = model.hub_model_id
+    if hub_id is not None and public_cache_entry(
+        model.server,
+        hub_id,
+        batch_size=model.batch_size,
+        sequence_length=model.effective_sequence_length,
+        degree=model.tensor_parallel_degree,
+        dtype=model.dtype,
+    ):
+        return None
+    shape = (
+        f"degree {model.tensor_parallel_degree}, batch {model.batch_size}, sequence {model.effective_sequence_length}, "
+        f"{model.dtype}"
+    )
+    what = (
+        f"the Hub model {hub_id} at {shape} is not a public Neuron cache shape the catalog records "
+        f"({len(PUBLIC_CACHE_ENTRIES)} recorded, neuron.catalog.PUBLIC_CACHE_ENTRIES)"
+        if hub_id is not None
+        else "a checkpoint from S3 has neither, and the public cache is on the Hugging Face Hub, which an isolated "
+        "model cannot reach"
+    )
+    return (
+        f"{where}.server = {profile.kind.value} never compiles: it starts only from a Neuron export or an exact "
+        f"public-cache shape and otherwise fails with 'No cached version found'; {what}. Fix: run the compile "
+        f"workflow (`neuronctl run start compile`) and set {where}.compiled_artifacts to the prefix it writes "
+        f"(compiled/{key}/), or choose a cached shape, or serve the model with lmi-neuronx, which compiles at load"
+    )
+
+
 def _sized(
     key: str,
     model: M,
@@ -190,7 +239,7 @@ def _sized(
         dtype=model.dtype,
         base_seconds=model.profile.base_startup_seconds,
         from_hub=model.needs_hub_egress,
-        compiled=_compiled(model),
+        compiled=not _compiles_at_start(model),
     )
     overrides = model.startup
     startup = overrides.container_startup_health_check_timeout_seconds

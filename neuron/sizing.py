@@ -494,7 +494,9 @@ def _smallest(arch: ModelArchitecture, workload: Workload, families: tuple[str, 
 S3_DOWNLOAD_MIB_PER_SECOND = 200  # ModelDataSource from S3 in the same region
 HUB_DOWNLOAD_MIB_PER_SECOND = 50  # Hugging Face Hub over the internet, inside the container's start-up
 LOAD_SECONDS_PER_GIB = 6  # read, shard and copy weights to the NeuronCores
-COMPILE_SECONDS_PER_BILLION_PARAMETERS = 110  # neuronx-cc when no compiled artifacts exist (8B: ~15 min)
+# neuronx-cc at start, only on a server that compiles then (LMI transformers-neuronx; the HF toolkit's encoder export)
+# and only without compiled artifacts (8B: ~15 min). TGI-neuronx and vLLM-neuronx never compile at start.
+COMPILE_SECONDS_PER_BILLION_PARAMETERS = 110
 VOLUME_SCRATCH_GIB = 8  # container layers, logs, tokenizer, compiler work files
 MIN_TIMEOUT_SECONDS = 60
 MAX_TIMEOUT_SECONDS = 3600  # SageMaker's limit for both timeouts
@@ -508,8 +510,8 @@ class Startup:
 
     volume_size_gb: int
     model_data_download_seconds: int  # S3 model data, before the container starts (0 for a Hub source)
-    container_startup_seconds: int  # server start + Hub download + compile + load + warm-up
-    compile_seconds: int
+    container_startup_seconds: int  # server start + Hub download + compile (if any) + load + warm-up
+    compile_seconds: int  # 0 unless the server compiles at start
 
     def clamped(self, seconds: int) -> int:
         return max(MIN_TIMEOUT_SECONDS, min(seconds, MAX_TIMEOUT_SECONDS))
@@ -528,7 +530,11 @@ def startup_budget(
     from_hub: bool,
     compiled: bool,
 ) -> Startup:
-    """Volume and timeouts for a model: download, optional compile, load, and the server's own start-up."""
+    """Volume and timeouts for a model: download, compile, load, and the server's own start-up.
+
+    `compiled` is true when nothing compiles at start: the model has compiled artifacts, or its server never compiles
+    (`neuron.serving.ServerProfile.compiles_at_start` false: TGI, vLLM, Neuron v1).
+    """
     stored = checkpoint_gib(arch, dtype)
     transfer = stored * 1024 / (HUB_DOWNLOAD_MIB_PER_SECOND if from_hub else S3_DOWNLOAD_MIB_PER_SECOND)
     compile_seconds = 0 if compiled else round(arch.billions * COMPILE_SECONDS_PER_BILLION_PARAMETERS)

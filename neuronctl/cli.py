@@ -504,8 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PLAN_SOURCES,
         default=DEFAULT_PLAN_SOURCE,
         help="where the endpoint loads the model from, for the pre-flight's start-up and volume limits: "
-        "hub (download + compile at start-up), s3 (compile at start-up), compiled (compiled_artifacts "
-        "set) (default %(default)s)",
+        "hub (downloaded at start-up), s3 (downloaded before it), compiled (compiled_artifacts set); without "
+        "compiled artifacts lmi-neuronx and the HF toolkit compile at start-up and tgi-neuronx and vllm-neuronx "
+        "are refused (default %(default)s)",
     )
     p.add_argument(
         "--server",

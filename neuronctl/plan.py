@@ -28,11 +28,13 @@ from neuronctl.throughput import Estimate
 
 SERVING_FAMILIES = ("inf2",)
 # Where the endpoint loads the model from, as the pre-flight sees it (config/inference.py `_sized`):
-#   hub      source.type hub, no compiled_artifacts: downloaded and compiled inside the container's start-up
-#   s3       an S3 source without compiled_artifacts: downloaded before start-up, compiled during it
+#   hub      source.type hub, no compiled_artifacts: downloaded (and, on a server that compiles at start, compiled)
+#            inside the container's start-up
+#   s3       an S3 source without compiled_artifacts: downloaded before start-up, compiled during it where the server
+#            compiles at start (LMI); TGI and vLLM never compile and refuse it
 #   compiled compiled_artifacts set (any source): downloaded, loaded, never compiled
 SOURCES = ("hub", "s3", "compiled")
-DEFAULT_SOURCE = "s3"
+DEFAULT_SOURCE = "compiled"  # the way TGI and vLLM models start
 
 
 def default_server(arch: ModelArchitecture) -> ContainerKind:
@@ -44,7 +46,8 @@ def default_server(arch: ModelArchitecture) -> ContainerKind:
 
 def startup_refusals(arch: ModelArchitecture, *, dtype: str, source: str, server: ContainerKind) -> list[str]:
     """What the pre-flight refuses about starting this model with the derived timeouts and volume (no overrides)."""
-    compiled = source == "compiled" or server is ContainerKind.NEURON_V1_INFERENCE
+    # Nothing compiles at start with compiled artifacts or on a server that never compiles (TGI, vLLM, Neuron v1).
+    compiled = source == "compiled" or not SERVERS[server].compiles_at_start
     budget = sizing.startup_budget(
         arch,
         dtype=dtype,
@@ -53,6 +56,12 @@ def startup_refusals(arch: ModelArchitecture, *, dtype: str, source: str, server
         compiled=compiled,
     )
     refusals = []
+    if SERVERS[server].needs_export_or_cached_shape and source != "compiled":
+        # neuron.planning: TGI and vLLM never compile; without compiled artifacts only a recorded public-cache shape
+        # of a Hub model starts (the plan rows do not know the model id, so none is assumed).
+        refusals.append(
+            f"start-up: {server.value} never compiles, it starts only from compiled artifacts or a public-cache shape"
+        )
     if budget.container_startup_seconds > sizing.MAX_TIMEOUT_SECONDS:
         refusals.append(
             f"start-up needs about {budget.container_startup_seconds} s (compile "

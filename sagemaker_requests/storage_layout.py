@@ -27,3 +27,14 @@ def capture_prefix(profile: str) -> str:
 def compile_cache_prefix(family: str) -> str:
     """The compile cache prefix of one instance family (`neuron-compile-cache/trn1/`)."""
     return f"{COMPILE_CACHE_PREFIX}{family}/"
+
+
+# Models bucket: Neuron exports (compiled artifacts) of a profile's models, one prefix per model key. The compile
+# workflow writes a model's export here by default and a profile's `compiled_artifacts` names it; TGI-neuronx and
+# vLLM-neuronx load only such an export (or a public-cache shape), so this is where their models come from.
+COMPILED_PREFIX = "compiled/"
+
+
+def compiled_prefix(model_key: str) -> str:
+    """The default prefix of one model's Neuron export (`compiled/<model key>/`)."""
+    return f"{COMPILED_PREFIX}{model_key}/"

@@ -6,20 +6,25 @@ import pytest
 from aws_cdk.region_info import Fact, FactName
 
 from neuron.catalog import (
+    CLARIFY_ACCOUNTS,
+    CLARIFY_ACCOUNTS_SOURCE,
     CONTAINERS,
     DLC_ACCOUNTS_NOT_IN_CDK,
     HBM_GBPS_PER_CHIP,
     INSTANCES,
     MODEL_MONITOR_ACCOUNTS,
     MODEL_MONITOR_ACCOUNTS_SOURCE,
+    PUBLIC_CACHE_ENTRIES,
     SAGEMAKER_REGIONS,
     TENSOR_PARALLEL_DEGREES,
     ContainerKind,
     UnknownInstanceTypeError,
     instance,
+    public_cache_entry,
 )
 from neuron.images import (
     ImageMismatchError,
+    ImageNotInRegionError,
     UnknownRegionError,
     clarify_image_uri,
     dlc_account,
@@ -133,14 +138,90 @@ def test_model_monitor_analyzer_image_differs_per_region_and_is_refused_where_mi
         == "453000072557.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-model-monitor-analyzer:latest"
     )
     assert model_monitor_image_uri("eu-west-1").startswith("468650794304.")
+    # The SDK v3.20.0 table added af-south-1, il-central-1, me-central-1, eu-south-2 and others the old one lacked.
+    assert model_monitor_image_uri("il-central-1").startswith("843974653677.")
+    assert model_monitor_image_uri("af-south-1").startswith("875698925577.")
     with pytest.raises(UnknownRegionError) as err:
-        model_monitor_image_uri("af-south-1")
+        model_monitor_image_uri("ap-southeast-7")
     assert str(err.value) == (
-        "SageMaker Model Monitor has no analyzer image in region 'af-south-1'; regions with one: "
+        "SageMaker Model Monitor has no analyzer image in region 'ap-southeast-7'; regions with one: "
         + ", ".join(sorted(MODEL_MONITOR_ACCOUNTS))
     )
     assert "us-west-2" in str(err.value) and "ap-east-1" in str(err.value)
     with pytest.raises(UnknownRegionError, match="region 'moon-1' is not a SageMaker region"):
         model_monitor_image_uri("moon-1")
     assert set(MODEL_MONITOR_ACCOUNTS) <= set(SAGEMAKER_REGIONS)
-    assert "model-monitor.json" in MODEL_MONITOR_ACCOUNTS_SOURCE and "2026-11" in MODEL_MONITOR_ACCOUNTS_SOURCE
+    assert "model-monitor.json" in MODEL_MONITOR_ACCOUNTS_SOURCE and "v3.20.0" in MODEL_MONITOR_ACCOUNTS_SOURCE
+
+
+def test_clarify_table_is_the_sdk_v3_20_table() -> None:
+    # clarify.json processing 1.0 at v3.20.0 added ap-southeast-3 and eu-central-2; il-central-1 still has none.
+    assert clarify_image_uri("ap-southeast-3").startswith("705930551576.dkr.ecr.ap-southeast-3.")
+    assert clarify_image_uri("eu-central-2").startswith("730335477804.")
+    assert len(CLARIFY_ACCOUNTS) == 26 and set(CLARIFY_ACCOUNTS) <= set(SAGEMAKER_REGIONS)
+    assert "clarify.json" in CLARIFY_ACCOUNTS_SOURCE and "v3.20.0" in CLARIFY_ACCOUNTS_SOURCE
+
+
+# --- regions each serving image is published in (SDK v3.20.0 image_uri_config) ---------------------------------------
+def test_an_image_is_refused_in_a_region_it_is_not_published_in_naming_the_regions_that_have_it() -> None:
+    # huggingface-vllm-neuronx: 11 regions, none of them il-central-1 (which has the DLC registry account).
+    with pytest.raises(ImageNotInRegionError) as err:
+        image_uri("vllm-neuronx", "il-central-1", "ml.inf2.24xlarge")
+    message = str(err.value)
+    assert message.startswith(
+        "container vllm-neuronx (huggingface-vllm-inference-neuronx:0.11.0-optimum0.4.5-neuronx-py310-sdk2.26.1-"
+        "ubuntu22.04) is not published in region 'il-central-1'; regions with it: ap-northeast-1, ap-south-1, "
+        "ap-southeast-1, ap-southeast-2, eu-central-1, eu-west-1, eu-west-3, sa-east-1, us-east-1, us-east-2, us-west-2"
+    )
+    assert "huggingface-vllm-neuronx.json version 0.4.4" in message and "deploy to one of those regions" in message
+    assert isinstance(err.value, UnknownRegionError)  # a UserError: app.py reports it without a traceback
+    # The HF inference image is in 24 regions: not eu-west-2 or eu-north-1, although TGI is.
+    with pytest.raises(ImageNotInRegionError, match=r"hf-inference-neuronx .* not published in region 'eu-west-2'"):
+        image_uri("hf-inference-neuronx", "eu-west-2", "ml.inf2.xlarge")
+    assert image_uri("tgi-neuronx", "eu-west-2", "ml.inf2.xlarge").startswith("763104351884.dkr.ecr.eu-west-2.")
+    # LMI (djl-neuronx 0.29.0 list): not us-west-1.
+    with pytest.raises(ImageNotInRegionError, match=r"lmi-neuronx .* 'us-west-1'"):
+        image_uri("lmi-neuronx", "us-west-1", "ml.inf2.48xlarge")
+
+
+def test_serving_image_region_lists_come_from_the_sdk_and_agree_with_the_registry_accounts() -> None:
+    sizes = {kind: len(CONTAINERS[kind].regions or ()) for kind in CONTAINERS}
+    assert sizes[ContainerKind.VLLM_NEURONX] == 11
+    assert sizes[ContainerKind.HF_INFERENCE_NEURONX] == 24
+    assert sizes[ContainerKind.LMI_NEURONX] == 26  # 31 in the SDK, 5 of them in isolated partitions
+    assert sizes[ContainerKind.TGI_NEURONX] == 37  # 44 in the SDK, 7 outside SAGEMAKER_REGIONS
+    for kind, image in CONTAINERS.items():
+        if image.purpose == "serving" and image.family == "neuronx":
+            assert image.regions is not None and "image_uri_config" in image.regions_source, kind
+            assert set(image.regions) <= set(SAGEMAKER_REGIONS), kind
+            assert list(image.regions) == sorted(image.regions), kind
+            for region in image.regions:  # every listed region resolves to a URI
+                assert image_uri(kind, region, "ml.inf2.xlarge").endswith(f"/{image.repository}:{image.tag}")
+    # No published list for the inf1 and training images: nothing is refused for them, and the catalog says why.
+    assert CONTAINERS[ContainerKind.NEURON_V1_INFERENCE].regions is None
+    assert "no per-region list" in CONTAINERS[ContainerKind.PYTORCH_TRAINING_NEURONX].regions_source
+
+
+def test_the_hf_inference_image_carries_optimum_neuron_0_4_1_not_the_vllm_images_0_4_5() -> None:
+    hf = CONTAINERS[ContainerKind.HF_INFERENCE_NEURONX]
+    assert hf.optimum_neuron == "0.4.1" and "OPTIMUM_NEURON_VERSION=0.4.1" in hf.source
+    assert CONTAINERS[ContainerKind.VLLM_NEURONX].optimum_neuron == "0.4.5"
+    assert CONTAINERS[ContainerKind.TGI_NEURONX].optimum_neuron == "0.0.28"
+    # LMI 0.30.0 is in the DLC image list but not in the SDK's djl-neuronx.json (newest 0.29.0): both said.
+    assert "available_images.md L211" in CONTAINERS[ContainerKind.LMI_NEURONX].source
+    assert "0.29.0" in CONTAINERS[ContainerKind.LMI_NEURONX].regions_source
+
+
+def test_the_public_cache_table_is_empty_until_read_from_the_registry() -> None:
+    assert PUBLIC_CACHE_ENTRIES == ()
+    assert (
+        public_cache_entry(
+            ContainerKind.TGI_NEURONX,
+            "meta-llama/Llama-3.1-8B-Instruct",
+            batch_size=4,
+            sequence_length=4096,
+            degree=2,
+            dtype="bf16",
+        )
+        is None
+    )

@@ -452,11 +452,11 @@ def test_applying_the_guardrail_also_grants_decrypt_on_its_key() -> None:
 
 def test_quality_monitoring_in_a_region_without_the_analyzer_image_names_the_settings_and_the_fix() -> None:
     with pytest.raises(ValueError) as err:
-        analyzer_image_uri("af-south-1")  # Clarify has an image there; Model Monitor's analyzer does not
+        analyzer_image_uri("ap-southeast-7")  # Model Monitor's analyzer is not published there (SDK v3.20.0)
     assert str(err.value).startswith(
         "evaluation.monitoring.data_quality_baseline and evaluation.monitoring.model_quality need the Model Monitor "
-        "analyzer image, but SageMaker Model Monitor has no analyzer image in region 'af-south-1'; regions with one: "
-        "ap-east-1, ap-northeast-1,"
+        "analyzer image, but SageMaker Model Monitor has no analyzer image in region 'ap-southeast-7'; regions with "
+        "one: af-south-1, ap-east-1, ap-northeast-1,"
     )
     assert str(err.value).endswith("Fix: choose one of those regions, or set both to null")
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from config import ConfigError, load_config
 from config.inference import GenerationSettings, InferenceConfig
+from neuron.catalog import ContainerKind
 from neuron.planning import PreflightError, plan
 
 
@@ -20,6 +21,19 @@ def error_of(profile: str = "dev", **overrides: Any) -> str:
 def chat(**settings: Any) -> dict[str, Any]:
     """Overrides of the dev profile's one model."""
     return {"inference": {"models": {"chat": settings}}}
+
+
+HUB_LLAMA = {"type": "hub", "model_id": "meta-llama/Llama-3.1-8B-Instruct"}
+
+
+def hub_dev(**settings: Any) -> InferenceConfig:
+    """The dev endpoint with its model from the Hugging Face Hub instead of S3 (the profile overrides cannot replace
+    a source of another type: they merge into it)."""
+    inference = load_config("dev", environ={}).inference
+    assert inference is not None
+    data = inference.model_dump()
+    data["models"]["chat"] |= {"source": HUB_LLAMA, "compiled_artifacts": None, **settings}
+    return InferenceConfig.model_validate(data)
 
 
 def preflight_error(profile: str = "dev", **overrides: Any) -> str:
@@ -106,12 +120,13 @@ def test_request_overrides_are_checked_against_the_same_rules() -> None:
         ({"dtype": "fp32"}, "dtype = fp32 is not one tgi-neuronx runs (bf16, fp16)"),
         (
             {"server": "hf-inference-neuronx"},
-            "server = hf-inference-neuronx serves encoder, encoder-decoder models, not decoder models (llama-3.1-8b)",
+            "server = hf-inference-neuronx serves encoder models, not decoder models (llama-3.1-8b)",
         ),
         (
-            {"server": "neuron-v1-inference"},
-            "source.type = hub cannot be loaded by neuron-v1-inference (it loads: s3-tarball)",
+            {"server": "neuron-v1-inference", "compiled_artifacts": None},
+            "source.type = s3-prefix cannot be loaded by neuron-v1-inference (it loads: s3-tarball)",
         ),
+        ({"task": "text2text-generation"}, "Input should be 'text-generation', 'feature-extraction' or 'text-"),
         (
             {"server": "pytorch-training-neuronx"},
             "pytorch-training-neuronx is a training container; serving containers: tgi-neuronx, lmi-neuronx",
@@ -404,13 +419,21 @@ def test_plan_derives_start_up_memory_and_replicas_from_the_model() -> None:
     dev = load_config("dev", environ={}).inference
     assert isinstance(dev, InferenceConfig)
     chat_plan = plan(dev)["chat"]
-    # Hub source: nothing to download before the container starts; compile + Hub download inside the start-up.
+    # TGI loading its export from S3: 60 + 15 GiB at 200 MiB/s before start; 300 s + 15 GiB x 6 s/GiB to load.
     assert (
         chat_plan.model_data_download_timeout_seconds,
         chat_plan.container_startup_timeout_seconds,
         chat_plan.volume_size_gb,
         chat_plan.replicas_per_container,
-    ) == (None, 1579, 41, 1)
+    ) == (137, 390, 30, 1)
+    # LMI compiles a Hub checkpoint at load: nothing to download before the start; Hub download (15 GiB at 50 MiB/s)
+    # + compile (8.03B x 110 s) + load inside it, and room for the compiled copy on the volume.
+    lmi_plan = plan(hub_dev(server="lmi-neuronx"))["chat"]
+    assert (
+        lmi_plan.model_data_download_timeout_seconds,
+        lmi_plan.container_startup_timeout_seconds,
+        lmi_plan.volume_size_gb,
+    ) == (None, 1579, 41)
     multi = load_config("multimodel", environ={}).inference
     assert multi is not None
     plans = plan(multi)
@@ -447,6 +470,8 @@ def test_a_model_over_the_volume_limit_is_refused_unless_the_volume_is_set() -> 
                 "chat": {
                     "preset": None,
                     "architecture": _BIG,
+                    "server": "lmi-neuronx",  # compiles at load: a second, compiled copy on the volume
+                    "compiled_artifacts": None,
                     "tensor_parallel_degree": 24,
                     "batch_size": 1,
                     "startup": {"container_startup_health_check_timeout_seconds": 3600},
@@ -494,4 +519,84 @@ def test_start_up_overrides_replace_the_derived_values() -> None:
     ):
         assert f"inference.models.chat.startup.{name} = {bad}: Input should be {message}" in error_of(
             **chat(startup={name: bad})
+        )
+
+
+# --- start paths: TGI and vLLM never compile; the HF toolkit runs degree 1 in fp32; no server serves seq2seq --------
+TGI_NEVER_COMPILES = (
+    "inference.models.chat.server = tgi-neuronx never compiles: it starts only from a Neuron export or an exact "
+    "public-cache shape and otherwise fails with 'No cached version found'; "
+)
+FIX = (
+    "Fix: run the compile workflow (`neuronctl run start compile`) and set inference.models.chat.compiled_artifacts "
+    "to the prefix it writes (compiled/chat/), or choose a cached shape, or serve the model with lmi-neuronx, which "
+    "compiles at load"
+)
+
+
+def test_tgi_without_compiled_artifacts_is_refused_naming_the_fix() -> None:
+    message = preflight_error(**chat(compiled_artifacts=None))
+    assert message == (
+        "inference pre-flight failed:\n  - "
+        + TGI_NEVER_COMPILES
+        + "a checkpoint from S3 has neither, and the public cache is on the Hugging Face Hub, which an isolated model "
+        "cannot reach. " + FIX
+    )
+    with pytest.raises(PreflightError) as err:
+        plan(hub_dev())
+    assert (
+        TGI_NEVER_COMPILES + "the Hub model meta-llama/Llama-3.1-8B-Instruct at degree 2, batch 4, sequence 4096, bf16 "
+        "is not a public Neuron cache shape the catalog records (0 recorded, neuron.catalog.PUBLIC_CACHE_ENTRIES). "
+        + FIX
+    ) in str(err.value)
+
+
+def test_a_hub_model_at_a_recorded_public_cache_shape_starts_without_an_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neuron import catalog, planning
+
+    entry = catalog.PublicCacheEntry(
+        ContainerKind.TGI_NEURONX, "meta-llama/Llama-3.1-8B-Instruct", 4, 4096, 2, "bf16", "test entry"
+    )
+    monkeypatch.setattr(catalog, "PUBLIC_CACHE_ENTRIES", (entry,))
+    monkeypatch.setattr(planning, "PUBLIC_CACHE_ENTRIES", (entry,))
+    cached = plan(hub_dev())["chat"]
+    # Fetched from the cache, not compiled: Hub download (15 GiB at 50 MiB/s) + load, no compile, one copy on disk.
+    assert (cached.container_startup_timeout_seconds, cached.volume_size_gb) == (696, 30)
+    # Any other shape is not the cached one.
+    with pytest.raises(PreflightError, match="at degree 2, batch 8, sequence 4096, bf16 is not a public Neuron cache"):
+        plan(hub_dev(batch_size=8))
+
+
+def test_vllm_without_compiled_artifacts_is_refused_and_its_start_up_has_no_compile() -> None:
+    message = preflight_error("multimodel", inference={"models": {"mistral": {"compiled_artifacts": None}}})
+    assert "inference.models.mistral.server = vllm-neuronx never compiles" in message
+    assert "set inference.models.mistral.compiled_artifacts to the prefix it writes (compiled/mistral/)" in message
+    multi = load_config("multimodel", environ={}).inference
+    assert multi is not None
+    mistral = plan(multi)["mistral"]
+    # 13.5 GiB from S3 before start (60 + 69 s); start = 300 s + 13.5 GiB x 6 s/GiB to load, nothing compiled.
+    assert (mistral.model_data_download_timeout_seconds, mistral.container_startup_timeout_seconds) == (129, 381)
+    assert mistral.volume_size_gb == 30
+
+
+def test_the_hf_toolkit_runs_degree_1_in_fp32_and_no_server_takes_a_seq2seq_model() -> None:
+    message = error_of("embedding", inference={"models": {"embed": {"tensor_parallel_degree": 2}}})
+    assert (
+        "tensor_parallel_degree = 2 but hf-inference-neuronx runs degree 1 only: the HF inference toolkit sets "
+        "NEURON_RT_NUM_CORES=1 before loading the model, whatever the endpoint sets (sagemaker-huggingface-inference-"
+        "toolkit 2.6.0 optimum_utils.py L105-106), and runs one model copy per worker; set tensor_parallel_degree: 1"
+    ) in message
+    message = error_of("embedding", inference={"models": {"embed": {"dtype": "bf16"}}})
+    assert (
+        "dtype = bf16 is not one hf-inference-neuronx runs (fp32): the toolkit exports with optimum-neuron " in message
+    )
+    seq2seq = {"preset": "flan-t5-large", "source": {"type": "s3-prefix", "prefix": "flan-t5-large/"}}
+    message = error_of("embedding", inference={"models": {"embed": seq2seq}})
+    assert (
+        "flan-t5-large is an encoder-decoder model: no catalog server serves encoder-decoder (seq2seq) models: the HF "
+        "inference toolkit's Neuron pipeline (optimum-neuron 0.4.1) has no text2text-generation task"
+    ) in message
+    for server in ("tgi-neuronx", "neuron-v1-inference"):
+        assert "is an encoder-decoder model" in error_of(
+            "embedding", inference={"models": {"embed": {**seq2seq, "server": server}}}
         )

@@ -4,12 +4,13 @@ tests; the other cases need no synth because the stack copies the environment un
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from cdk_constructs.served_model import serving_shape
 from config import load_config
 from neuron.planning import plan
-from neuron.serving import MODEL_DIR, environment
+from neuron.serving import MODEL_DIR, ServingShape, environment
 from tests.support.harness import synth
 
 
@@ -50,30 +51,38 @@ def test_lmi_without_continuous_batching_compiles_a_static_batch() -> None:
     }
 
 
-def test_an_encoder_decoder_on_the_hf_toolkit_is_served_as_text2text_generation() -> None:
+def test_the_hf_toolkit_gets_hf_model_id_only_for_a_hub_model() -> None:
+    # S3 model data: no HF_MODEL_ID (its presence alone selects the Hub download, mms_model_server.py L67), no
+    # NEURON_RT_NUM_CORES (the toolkit sets it to 1 itself); a worker per NeuronCore of ml.inf2.xlarge.
     env = rendered(
-        "embedding",
-        "embed",
-        {
-            "inference": {
-                "models": {
-                    "embed": {
-                        "preset": "flan-t5-large",
-                        "task": None,
-                        "source": {"type": "s3-prefix", "prefix": "flan-t5-large/"},
-                        "batch_size": 4,
-                        "sequence_length": 256,
-                    }
-                }
-            }
-        },
+        "embedding", "embed", {"inference": {"models": {"embed": {"batch_size": 4, "sequence_length": 256}}}}
     )
-    # degree 1 on the 2 NeuronCores of ml.inf2.xlarge: one worker per core
     assert env == {
-        "HF_MODEL_ID": "/opt/ml/model",
-        "HF_TASK": "text2text-generation",
+        "HF_TASK": "feature-extraction",
         "HF_OPTIMUM_BATCH_SIZE": "4",
         "HF_OPTIMUM_SEQUENCE_LENGTH": "256",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
-        "NEURON_RT_NUM_CORES": "1",
     }
+    shape = replace(SHAPE, model_location="BAAI/bge-base-en-v1.5", revision="a5beb1e")
+    hub = environment("hf-inference-neuronx", shape)
+    assert (hub["HF_MODEL_ID"], hub["HF_MODEL_REVISION"]) == ("BAAI/bge-base-en-v1.5", "a5beb1e")
+
+
+def test_tgi_takes_the_revision_under_the_sagemaker_entrypoint_name() -> None:
+    # optimum-neuron v0.0.28 sagemaker-entrypoint.sh L9-11: HF_MODEL_REVISION -> REVISION.
+    env = environment("tgi-neuronx", replace(SHAPE, model_location="org/model", revision="v1", task="text-generation"))
+    assert env["HF_MODEL_REVISION"] == "v1" and "REVISION" not in env
+    assert env["HF_MODEL_ID"] == "org/model" and env["MAX_BATCH_SIZE"] == "4"  # both required by the entrypoint
+
+
+SHAPE = ServingShape(
+    model_location=MODEL_DIR,
+    task="feature-extraction",
+    degree=1,
+    batch_size=4,
+    sequence_length=256,
+    dtype="fp32",
+    replicas=2,
+    max_input_tokens=100,
+    max_total_tokens=200,
+)

@@ -4,6 +4,7 @@ scaling, safe deployments, alarms, the published generation defaults, and the ha
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 import botocore.session
@@ -12,9 +13,11 @@ from aws_cdk import aws_iam as iam
 from botocore.validate import ParamValidator
 
 from compliance.wildcards import wildcard_findings
+from config import AppConfig, load_config
 from neuron.catalog import CONTAINERS, ContainerKind
+from sagemaker_requests.storage_layout import compiled_prefix
 from stacks.inference import InferenceStack
-from tests.support.harness import Synthesized, synth, synth_with
+from tests.support.harness import Synthesized, synth, synth_config, synth_with
 
 
 def props(s: Synthesized, kind: str) -> list[dict[str, Any]]:
@@ -37,29 +40,56 @@ def logical_id(s: Synthesized, kind: str) -> str:
 
 
 # --- models ----------------------------------------------------------------------------------------------------------
-def test_dev_serves_llama_8b_with_tgi_shaped_by_its_environment(dev: Synthesized) -> None:
+def test_dev_serves_llama_8b_with_tgi_from_its_compiled_artifacts(dev: Synthesized) -> None:
     (model,) = props(dev, "AWS::SageMaker::Model")
     image = CONTAINERS[ContainerKind.TGI_NEURONX]
     assert model["PrimaryContainer"]["Image"] == (
         f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{image.repository}:{image.tag}"
     )
+    # TGI never compiles: it loads the export the compile workflow writes under compiled/<model key>/.
+    source = model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
+    assert source["S3Uri"]["Fn::Join"][1][-1] == "/" + compiled_prefix("chat")
     assert env_of(dev) == {
-        "HF_MODEL_ID": "meta-llama/Llama-3.1-8B-Instruct",
+        "HF_MODEL_ID": "/opt/ml/model",
         "HF_NUM_CORES": "2",
         "HF_AUTO_CAST_TYPE": "bf16",
         "MAX_BATCH_SIZE": "4",
         "MAX_INPUT_TOKENS": "3072",
         "MAX_TOTAL_TOKENS": "4096",
         "MESSAGES_API_ENABLED": "true",
-        # the token is a deploy-time reference to Secrets Manager, never the value
-        "HF_TOKEN": "{{resolve:secretsmanager:huggingface/hub-token:SecretString:::}}",
     }
+    assert model["EnableNetworkIsolation"] is True and "HubEgress" not in dev.templates["inference"]["Outputs"]
 
 
-def test_a_hub_model_runs_outside_the_vpc_and_the_stack_says_so(dev: Synthesized) -> None:
-    (model,) = props(dev, "AWS::SageMaker::Model")
+@cache
+def hub_dev() -> Synthesized:
+    """dev with its model from the Hugging Face Hub on LMI, which compiles at load (TGI would need an export)."""
+    data = load_config("dev", environ={}).model_dump()
+    data["inference"]["models"]["chat"] |= {
+        "source": {
+            "type": "hub",
+            "model_id": "meta-llama/Llama-3.1-8B-Instruct",
+            "token_secret": "huggingface/hub-token",
+        },
+        "compiled_artifacts": None,
+        "server": "lmi-neuronx",
+    }
+    return synth_config(AppConfig.model_validate(data))
+
+
+def test_a_hub_model_runs_outside_the_vpc_and_the_stack_says_so() -> None:
+    s = hub_dev()
+    (model,) = props(s, "AWS::SageMaker::Model")
     assert model["EnableNetworkIsolation"] is False and "VpcConfig" not in model
-    assert "Hugging Face Hub" in dev.templates["inference"]["Outputs"]["HubEgress"]["Value"]
+    assert "Hugging Face Hub" in s.templates["inference"]["Outputs"]["HubEgress"]["Value"]
+    env = env_of(s)
+    assert env["OPTION_MODEL_ID"] == "meta-llama/Llama-3.1-8B-Instruct"
+    # the token is a deploy-time reference to Secrets Manager, never the value
+    assert env["HF_TOKEN"] == "{{resolve:secretsmanager:huggingface/hub-token:SecretString:::}}"
+    # Hub download + compile at load inside the start-up, a compiled copy on the volume, no S3 download timeout.
+    assert env["OPTION_MODEL_LOADING_TIMEOUT"] == "1579"
+    assert (variant(s)["VolumeSizeInGB"], variant(s)["ContainerStartupHealthCheckTimeoutInSeconds"]) == (41, 1579)
+    assert "ModelDataDownloadTimeoutInSeconds" not in variant(s)
 
 
 def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts() -> None:
@@ -86,13 +116,13 @@ def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts()
 
 def test_embedding_and_inf1_profiles_use_their_servers_environment() -> None:
     embedding = synth("embedding")
+    # No HF_MODEL_ID (the toolkit would download "/opt/ml/model" from the Hub), no NEURON_RT_NUM_CORES (the toolkit
+    # sets 1 itself): tests/test_serving_contracts.py runs the toolkit with this environment.
     assert env_of(embedding) == {
-        "HF_MODEL_ID": "/opt/ml/model",
         "HF_TASK": "feature-extraction",
         "HF_OPTIMUM_BATCH_SIZE": "8",
         "HF_OPTIMUM_SEQUENCE_LENGTH": "512",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
-        "NEURON_RT_NUM_CORES": "1",
     }
     inf1 = synth("inf1")
     (model,) = props(inf1, "AWS::SageMaker::Model")
@@ -125,8 +155,9 @@ def test_endpoint_config_is_encrypted_captured_routed_and_sized_from_the_model(d
         "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
         "ModelName": {"Fn::GetAtt": [logical_id(dev, "AWS::SageMaker::Model"), "ModelName"]},
         "InitialVariantWeight": 1,
-        "VolumeSizeInGB": 41,
-        "ContainerStartupHealthCheckTimeoutInSeconds": 1579,
+        "VolumeSizeInGB": 30,
+        "ContainerStartupHealthCheckTimeoutInSeconds": 390,
+        "ModelDataDownloadTimeoutInSeconds": 137,
     }
     prod_variant = variant(synth("prod"))
     # compiled artifacts from S3: a download timeout, a start-up without compiling, no second copy on the volume
@@ -150,12 +181,12 @@ def test_start_up_overrides_reach_the_variant() -> None:
         variant(s)["ModelDataDownloadTimeoutInSeconds"],
         variant(s)["ContainerStartupHealthCheckTimeoutInSeconds"],
     ) == (100, 900, 1200)
-    derived = variant(synth("embedding"))  # bge-base from S3: 30 GB floor, 61 s download, 193 s start-up
+    derived = variant(synth("embedding"))  # bge-base fp32 from S3: 30 GB floor, 62 s download, 194 s start-up
     assert (
         derived["VolumeSizeInGB"],
         derived["ModelDataDownloadTimeoutInSeconds"],
         derived["ContainerStartupHealthCheckTimeoutInSeconds"],
-    ) == (30, 61, 193)
+    ) == (30, 62, 194)
 
 
 def test_no_hard_coded_names_for_models_endpoint_configs_endpoints_or_components() -> None:
@@ -275,8 +306,8 @@ def test_components_take_neuron_cores_memory_and_copies_per_model(multimodel: Sy
     }
     assert found == {
         "llama": (2, 4885, 2, "AllTraffic"),
-        "mistral": (2, 29698, 1, "AllTraffic"),
-        "embed": (1, 2257, 2, "AllTraffic"),
+        "mistral": (2, 15873, 1, "AllTraffic"),  # loads its compiled export (compiled/mistral/)
+        "embed": (1, 2466, 2, "AllTraffic"),  # fp32 weights (the toolkit's export) + 2 GiB
     }
     llama = components(multimodel)["llama"]
     assert llama["Specification"]["StartupParameters"] == {
@@ -412,7 +443,7 @@ def test_serving_target_is_a_valid_sagemaker_request_for_s3_artifacts(dev_stack:
     assert not report.has_errors(), report.generate_report()
     # New artifacts come from S3: the model id is the model directory, no Hub token, a download timeout is set.
     assert target.environment["HF_MODEL_ID"] == "/opt/ml/model" and "HF_TOKEN" not in target.environment
-    assert target.production_variant["ModelDataDownloadTimeoutInSeconds"] == 1579
+    assert target.production_variant["ModelDataDownloadTimeoutInSeconds"] == 137
     assert target.enable_network_isolation is True and "KmsKeyId" in target.endpoint_config
 
 

@@ -23,7 +23,7 @@ from tests.support.harness import Synthesized
 # (profile, model overrides, model preset, batch, sequence, dtype, quantization, plan --source, --server): the shapes
 # the profiles configure, and the 70B profile without its compiled artifacts (an S3 source compiled at start-up).
 SHAPES = [
-    ("dev", {}, "llama-3.1-8b", 4, 4096, "bf16", None, "hub", ContainerKind.TGI_NEURONX),
+    ("dev", {}, "llama-3.1-8b", 4, 4096, "bf16", None, "compiled", ContainerKind.TGI_NEURONX),
     ("llama70b", {}, "llama-3.1-70b", 4, 4096, "bf16", "int8", "compiled", ContainerKind.LMI_NEURONX),
     (
         "llama70b",
@@ -129,17 +129,26 @@ def test_70b_int8_without_compiled_artifacts_is_refused_for_start_up_by_both(
         ("ml.inf2.48xlarge", 24, (reason,), False),
         ("ml.inf2.48xlarge", 12, (reason,), False),
     ]
-    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--server", "lmi-neuronx"]) == ExitCode.REFUSED
+    assert (
+        cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--source", "s3", "--server", "lmi-neuronx"])
+        == ExitCode.REFUSED
+    )
     captured = capsys.readouterr()
     assert [line.split()[-2:] for line in captured.out.splitlines()[3:]] == [["refused:", "start-up"]] * 5
     assert captured.err.endswith(
         f"neuronctl: error: the pre-flight refuses every configuration above for lmi-neuronx from s3: {reason}. "
         "Fix: --source compiled (set the model's compiled_artifacts to a pre-compiled export)\n"
     )
-    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json"]) == ExitCode.REFUSED
+    # TGI from S3 without compiled artifacts: refused because TGI never compiles (neuron.planning), not for time.
+    assert cli.main(["plan", "llama-3.1-70b", "--quant", "int8", "--json", "--source", "s3"]) == ExitCode.REFUSED
     data = json.loads(capsys.readouterr().out)
     assert data["source"] == "s3" and data["server"] == "tgi-neuronx"
-    assert all(c["preflight_refusals"] and not c["preflight_smallest_fit"] for c in data["configurations"])
+    assert all(
+        c["preflight_refusals"]
+        == ["start-up: tgi-neuronx never compiles, it starts only from compiled artifacts or a public-cache shape"]
+        and not c["preflight_smallest_fit"]
+        for c in data["configurations"]
+    )
 
 
 def test_a_model_over_the_volume_limit_is_refused_for_its_volume_alone() -> None:
@@ -208,7 +217,7 @@ def test_70b_in_bf16_fits_inf2_48xlarge_at_degree_24_as_published(capsys: pytest
 def test_plan_table_is_cheapest_first_and_marks_the_preflight_choice(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["plan", "llama-3.1-8b"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "llama-3.1-8b: 8.0B parameters, bf16, batch 4, sequence 4096, tgi-neuronx from s3"
+    assert lines[0] == "llama-3.1-8b: 8.0B parameters, bf16, batch 4, sequence 4096, tgi-neuronx from compiled"
     row = lines[3].split()
     assert row[:5] == ["ml.inf2.8xlarge", "2", "1", "20.7/32", "32/8"]
     assert row[8:10] == ["180", "$2.36"] and row[-3:] == ["smallest", "fit", "(pre-flight)"]
