@@ -51,7 +51,7 @@ from cdk_constructs.secure_bucket import SecureBucket
 from cdk_constructs.served_model import ServedModel
 from cdk_constructs.source_archive import SourceArchive, reproducible_tarball
 from config import AppConfig, load_config
-from config.inference import ModelConfig
+from config.inference import InferenceConfig, ModelConfig
 from neuron.planning import ModelPlan, plan
 from sagemaker_requests.processing import ProcessingPlacement
 from tests.support.harness import CDK_CONTEXT, ROOT
@@ -542,7 +542,17 @@ def test_served_model_from_s3_runs_isolated_in_the_vpc_with_its_compiled_shape()
 def test_served_model_from_the_hub_runs_outside_the_vpc() -> None:
     stack = bare()
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-    model_plan = plans("dev")["chat"]
+    # No shipped profile downloads from the Hub (TGI needs an export): dev's model from the Hub on LMI, which
+    # compiles at load.
+    inference = profile("dev").inference
+    assert inference is not None
+    data = inference.model_dump()
+    data["models"]["chat"] |= {
+        "source": {"type": "hub", "model_id": "meta-llama/Llama-3.1-8B-Instruct"},
+        "compiled_artifacts": None,
+        "server": "lmi-neuronx",
+    }
+    model_plan = plan(InferenceConfig.model_validate(data))["chat"]
     built = ServedModel(
         stack,
         "Model",
@@ -555,7 +565,7 @@ def test_served_model_from_the_hub_runs_outside_the_vpc() -> None:
     props = only(stack, "AWS::SageMaker::Model")
     assert built.isolated is False and props["EnableNetworkIsolation"] is False
     assert "VpcConfig" not in props and "ModelDataSource" not in props["PrimaryContainer"]
-    assert built.environment["HF_MODEL_ID"] == getattr(model_plan.config.source, "model_id")  # noqa: B009
+    assert built.environment["OPTION_MODEL_ID"] == "meta-llama/Llama-3.1-8B-Instruct"
 
 
 # --- PrivateNetwork --------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from botocore.validate import ParamValidator
 from compliance.wildcards import wildcard_findings
 from config import AppConfig, load_config
 from neuron.catalog import CONTAINERS, ContainerKind
+from neuron.images import ImageNotInRegionError
 from sagemaker_requests.storage_layout import compiled_prefix
 from stacks.inference import InferenceStack
 from tests.support.harness import Synthesized, synth, synth_config, synth_with
@@ -475,3 +476,13 @@ def test_execution_policy_wildcards_are_acknowledged_one_by_one(prod: Synthesize
     assert set(acknowledged) == expected
     model_reads = [r for r in acknowledged if "llama-3.1-8b-instruct/*" in r]
     assert len(model_reads) == 1 and "models bucket" in acknowledged[model_reads[0]]
+
+
+def test_synth_in_a_region_without_a_models_image_fails_naming_the_regions_that_have_it() -> None:
+    # multimodel's Mistral runs on vLLM-neuronx, whose image is published in 11 regions, not il-central-1 (which
+    # has TGI, the HF inference image and a DLC registry account): the image pull would fail at deploy.
+    config = load_config("multimodel", {"region": "il-central-1", "evaluation": {"clarify": None}}, environ={})
+    with pytest.raises(ImageNotInRegionError) as err:
+        synth_config(config)
+    assert "container vllm-neuronx (huggingface-vllm-inference-neuronx:" in str(err.value)
+    assert "is not published in region 'il-central-1'; regions with it: ap-northeast-1," in str(err.value)
