@@ -349,9 +349,13 @@ def test_preflight_refuses_a_neuronx_image_on_inf1() -> None:
 
 
 def test_preflight_names_the_setting_the_numbers_and_the_smallest_fit() -> None:
-    message = preflight_error(inference={"instance_type": "ml.inf2.xlarge"})
-    assert message == (
-        "inference pre-flight failed:\n  - inference.models.chat: tensor_parallel_degree = 2, batch_size = 4, sequence "
+    # Without compiled artifacts (refused for that too: TGI never compiles) the host holds the whole checkpoint.
+    message = preflight_error(
+        inference={"instance_type": "ml.inf2.xlarge", "models": {"chat": {"compiled_artifacts": None}}}
+    )
+    assert "inference.models.chat.server = tgi-neuronx never compiles" in message
+    assert message.endswith(
+        "\n  - inference.models.chat: tensor_parallel_degree = 2, batch_size = 4, sequence "
         "length = 4096, dtype = bf16, quantization = None on inference.instance_type = ml.inf2.xlarge: llama-3.1-8b "
         "(bf16, batch 4, sequence 4096) does not fit ml.inf2.xlarge at degree 2: loading needs 17.0 GiB of host memory "
         "(whole-checkpoint loading: 15.0 + 2 reserved) but ml.inf2.xlarge has 16 GiB; smallest fit: ml.inf2.8xlarge "
@@ -402,7 +406,7 @@ def test_preflight_checks_component_cores_host_memory_and_peak_copies() -> None:
     assert "copies at their maximum" not in message  # 2 instances x 12 cores hold llama 4x2 + mistral 2x2 + embed 4
     message = preflight_error("multimodel", inference={"models": {"embed": {"memory_mib_per_copy": 200_000}}})
     assert (
-        "component copies need 439468 MiB of host memory (copies x memory_mib_per_copy) but 1 x ml.inf2.24xlarge "
+        "component copies need 425643 MiB of host memory (copies x memory_mib_per_copy) but 1 x ml.inf2.24xlarge "
         "has 393216 MiB" in message
     )
     message = preflight_error(
@@ -439,8 +443,8 @@ def test_plan_derives_start_up_memory_and_replicas_from_the_model() -> None:
     plans = plan(multi)
     # TGI reads a compiled export layer by layer: embeddings and output head in bf16 + one layer in fp32 + 2 GiB.
     assert plans["llama"].memory_mib_per_copy == 4885
-    # vLLM without a pre-sharded export holds the checkpoint and its shards: 2 x 13.5 GiB + 2 GiB.
-    assert plans["mistral"].memory_mib_per_copy == 29698
+    # vLLM loading its compiled export (compiled/mistral/): the weights once + 2 GiB.
+    assert plans["mistral"].memory_mib_per_copy == 15873
     assert plans["llama"].model_data_download_timeout_seconds == 137  # 60 + 15 GiB at 200 MiB/s
     embedding = load_config("embedding", environ={}).inference
     assert embedding is not None and plan(embedding)["embed"].replicas_per_container == 2  # a worker per core
