@@ -75,6 +75,7 @@ def hub_dev() -> Synthesized:
         "compiled_artifacts": None,
         "server": "lmi-neuronx",
     }
+    data["evaluation"]["foundation_model"]["payload_format"] = "lmi"  # the evaluation speaks the server's format
     return synth_config(AppConfig.model_validate(data))
 
 
