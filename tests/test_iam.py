@@ -25,11 +25,11 @@ from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
 from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from cdk_constructs.source_archive import SourceArchive
 from compliance.wildcards import ExpectedWildcards
-from config import available_profiles, load_config
+from config import AppConfig, available_profiles, load_config
 from config.loader import CONFIG_DIR
 from neuron.errors import UserError
 from stacks.lifecycle import LifecycleStack
-from tests.support.harness import CDK_CONTEXT, Synthesized, synth
+from tests.support.harness import CDK_CONTEXT, Synthesized, synth, synth_config
 
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
@@ -179,8 +179,22 @@ def test_no_policy_names_objects_of_every_bucket(profile: str) -> None:
     assert "arn:aws:s3:::*" not in text and ':s3:::*"' not in text
 
 
-def test_hub_model_role_reaches_images_logs_metrics_and_its_capture_prefix_only(dev: Synthesized) -> None:
-    """Item 1: dev serves a Hub model with internet egress: its role reads no data and cannot decrypt."""
+def _hub_dev() -> Synthesized:
+    """dev with its model from the Hugging Face Hub (no shipped profile has one since TGI needs a compiled export):
+    served by LMI, which compiles at load, with internet egress."""
+    data = load_config("dev", environ={}).model_dump()
+    data["inference"]["models"]["chat"] |= {
+        "source": {"type": "hub", "model_id": "meta-llama/Llama-3.1-8B-Instruct"},
+        "compiled_artifacts": None,
+        "server": "lmi-neuronx",
+    }
+    data["evaluation"]["foundation_model"]["payload_format"] = "lmi"
+    return synth_config(AppConfig.model_validate(data))
+
+
+def test_hub_model_role_reaches_images_logs_metrics_and_its_capture_prefix_only() -> None:
+    """Item 1: a Hub model with internet egress: its role reads no data and cannot decrypt."""
+    dev = _hub_dev()
     found = policies(dev, "inference", "Execution")
     actions = {a for st in found for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
     assert "s3:GetObject" not in actions and "s3:ListBucket" not in actions
