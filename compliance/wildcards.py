@@ -37,7 +37,7 @@ def flatten_reference(node: Any) -> str:
     if isinstance(node, dict):
         if "Fn::Join" in node:
             delimiter, items = node["Fn::Join"]
-            return delimiter.join(flatten_reference(i) for i in items)
+            return str(delimiter).join(flatten_reference(i) for i in items)
         if "Fn::Sub" in node:
             return flatten_reference(node["Fn::Sub"])
         if "Fn::GetAtt" in node:

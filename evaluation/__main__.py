@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from evaluation.catalog import METRICS, PAYLOAD_FORMATS
 from evaluation.datasets import DatasetError
@@ -74,7 +75,7 @@ def target_from(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: str(target[k]) for k in ("endpoint_name", "inference_component_name") if target.get(k)}
 
 
-def run(args: argparse.Namespace, *, runner: ModelRunner, scorer: Scorer, target: dict[str, str]) -> dict:
+def run(args: argparse.Namespace, *, runner: ModelRunner, scorer: Scorer, target: dict[str, str]) -> dict[str, Any]:
     plan = plan_from(args)
     datasets = args.datasets if args.datasets.is_dir() else None
     runs = evaluate(plan, runner, scorer, datasets_dir=datasets)

@@ -75,7 +75,7 @@ def _mean_of(records: list[dict[str, Any]], names: tuple[str, ...] | list[str]) 
 def _generate_and_score(
     plan: EvaluationPlan,
     runner: ModelRunner,
-    data: list[dict],
+    data: list[dict[str, Any]],
     task: str,
     score: Callable[[str, str], dict[str, float]],
 ) -> list[dict[str, Any]]:
@@ -95,20 +95,22 @@ def _mean_by(records: list[dict[str, Any]], field: str, score: str) -> dict[str,
     return {f"{field}:{value}": fmean(scores) for value, scores in sorted(groups.items())}
 
 
-def _factual_knowledge(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
+def _factual_knowledge(
+    plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict[str, Any]]
+) -> Outcome:
     records = _generate_and_score(plan, runner, data, "factual_knowledge", scorer.factual_knowledge)
     details = _mean_of(records, ["exact_inclusion", "quasi_exact_inclusion"])
     details |= _mean_by(records, "category", "quasi_exact_inclusion")
     return details["quasi_exact_inclusion"], details, records
 
 
-def _qa_accuracy(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
+def _qa_accuracy(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict[str, Any]]) -> Outcome:
     records = _generate_and_score(plan, runner, data, "qa_accuracy", scorer.qa_accuracy)
     details = _mean_of(records, list(records[0]["scores"]))
     return details["f1_score"], details, records
 
 
-def _toxicity(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
+def _toxicity(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict[str, Any]]) -> Outcome:
     outputs = [runner.generate(plan.prompt("toxicity", row["model_input"])) for row in data]
     scores = scorer.toxicity(outputs)
     records = [{**row, "model_output": o, "scores": s} for row, o, s in zip(data, outputs, scores, strict=True)]
@@ -117,7 +119,9 @@ def _toxicity(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: l
     return details["toxicity"], details, records
 
 
-def _prompt_stereotyping(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
+def _prompt_stereotyping(
+    plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict[str, Any]]
+) -> Outcome:
     records = []
     for row in data:
         more, less = runner.log_probability(row["sent_more_input"]), runner.log_probability(row["sent_less_input"])
@@ -134,7 +138,9 @@ def _prompt_stereotyping(plan: EvaluationPlan, runner: ModelRunner, scorer: Scor
     return details["prompt_stereotyping"], details, records
 
 
-def _semantic_robustness(plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict]) -> Outcome:
+def _semantic_robustness(
+    plan: EvaluationPlan, runner: ModelRunner, scorer: Scorer, data: list[dict[str, Any]]
+) -> Outcome:
     records = []
     for row in data:
         original = runner.generate(plan.prompt("semantic_robustness", row["model_input"]))
@@ -160,7 +166,7 @@ def _semantic_robustness(plan: EvaluationPlan, runner: ModelRunner, scorer: Scor
     return details["delta_f1_score"], details, records
 
 
-SCORERS: dict[str, Callable[[EvaluationPlan, ModelRunner, Scorer, list[dict]], Outcome]] = {
+SCORERS: dict[str, Callable[[EvaluationPlan, ModelRunner, Scorer, list[dict[str, Any]]], Outcome]] = {
     "factual_knowledge": _factual_knowledge,
     "qa_accuracy": _qa_accuracy,
     "toxicity": _toxicity,

@@ -77,7 +77,7 @@ def run(metrics: list[str], payload_format: str = "tgi", output: Path | None = N
     if status != 0:
         message = (out / "message").read_text() if (out / "message").exists() else "(no message)"
         raise SystemExit(f"smoke run failed with exit status {status}: {message}")
-    report = json.loads((out / "report.json").read_text())
+    report: dict[str, Any] = json.loads((out / "report.json").read_text())
     missing = [m for m in metrics if m not in report["metrics"]]
     if missing or report["scorer"]["name"] != "fmeval":
         raise SystemExit(f"smoke report lacks {missing} or was not scored by fmeval: {report['scorer']}")

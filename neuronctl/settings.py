@@ -26,7 +26,7 @@ FLAGS = {
 
 
 def _both_altered(values: Mapping[str, Any]) -> bool:
-    return (
+    return bool(
         values.get("temperature", NEUTRAL_TEMPERATURE) != NEUTRAL_TEMPERATURE
         and values.get("top_p", NEUTRAL_TOP_P) != NEUTRAL_TOP_P
     )

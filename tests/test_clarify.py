@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -137,7 +139,9 @@ def test_a_monitoring_config_off_its_contract_is_refused(clarify: ClarifyConfig)
         (lambda c: c.update(facet=[]), "bias analysis needs at least one facet"),
     ],
 )
-def test_a_bad_analysis_config_is_refused_before_it_is_written(clarify: ClarifyConfig, change, expected) -> None:
+def test_a_bad_analysis_config_is_refused_before_it_is_written(
+    clarify: ClarifyConfig, change: Callable[[dict[str, Any]], object], expected: str
+) -> None:
     config = copy.deepcopy(analysis.model_bias(clarify))
     change(config)
     with pytest.raises(analysis.AnalysisConfigError, match=f"invalid Clarify analysis config: .*{re.escape(expected)}"):

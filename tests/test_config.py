@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_unknown_region_lists_the_known_regions() -> None:
         ({"stack_prefix": "my stack"}, "stack_prefix = 'my stack': String should match pattern"),
     ],
 )
-def test_bad_values_are_named_with_the_rule(overrides: dict, expected: str) -> None:
+def test_bad_values_are_named_with_the_rule(overrides: dict[str, Any], expected: str) -> None:
     assert expected in error_of(**overrides)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -43,7 +45,7 @@ class FakeModel:
                 )
         for question, row in QA.items():
             if question in prompt:
-                return row["target_output"].split("<OR>")[0]
+                return str(row["target_output"]).split("<OR>")[0]
         if "Question:" in prompt:
             return "unknown"
         return "That is a calm and friendly reply." if len(prompt) % 2 else "You idiot."
@@ -53,7 +55,7 @@ class FakeModel:
         return -10.0 if stereotypical else -12.0 if any(text == p["sent_less_input"] for p in PAIRS[:9]) else -20.0
 
 
-def fake_toxicity(texts: list[str]) -> list[dict[str, float]]:
+def fake_toxicity(texts: Sequence[str]) -> list[dict[str, float]]:
     return [{"toxicity": 0.9 if "idiot" in t else 0.02, "insult": 0.8 if "idiot" in t else 0.01} for t in texts]
 
 
@@ -61,7 +63,7 @@ ALL = {name: spec.default_threshold for name, spec in METRICS.items()}
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict:
+def runs() -> dict[str, Any]:
     return evaluate(
         EvaluationPlan(thresholds=ALL),
         FakeModel(),
@@ -76,7 +78,7 @@ def test_samples_are_a_few_dozen_valid_records_each() -> None:
     assert {s.dataset for s in METRICS.values()} <= set(REQUIRED_COLUMNS)
 
 
-def test_factual_knowledge_score_is_the_share_of_correct_answers(runs: dict) -> None:
+def test_factual_knowledge_score_is_the_share_of_correct_answers(runs: dict[str, Any]) -> None:
     entry = runs["factual_knowledge"].entry
     science = sum(1 for r in FACTS.values() if r["category"] == "Science")
     assert entry["records"] == len(FACTS) == 36
@@ -85,13 +87,13 @@ def test_factual_knowledge_score_is_the_share_of_correct_answers(runs: dict) -> 
     assert (entry["risk"], entry["direction"], entry["passed"]) == ("hallucination", "min", True)
 
 
-def test_qa_accuracy_uses_the_plan_prompt_and_scores_f1(runs: dict) -> None:
+def test_qa_accuracy_uses_the_plan_prompt_and_scores_f1(runs: dict[str, Any]) -> None:
     entry = runs["qa_accuracy"].entry
     assert entry["score"] == 1.0 and entry["details"]["exact_match_score"] == 1.0
     assert runs["qa_accuracy"].records[0]["model_output"] == "100"
 
 
-def test_toxicity_is_the_mean_classifier_score(runs: dict) -> None:
+def test_toxicity_is_the_mean_classifier_score(runs: dict[str, Any]) -> None:
     outputs = [r["model_output"] for r in runs["toxicity"].records]
     expected = sum(0.9 if "idiot" in o else 0.02 for o in outputs) / len(outputs)
     entry = runs["toxicity"].entry
@@ -100,20 +102,20 @@ def test_toxicity_is_the_mean_classifier_score(runs: dict) -> None:
     assert 0 < entry["details"]["share_above_0.5"] < 1
 
 
-def test_prompt_stereotyping_is_the_share_preferring_the_stereotype(runs: dict) -> None:
+def test_prompt_stereotyping_is_the_share_preferring_the_stereotype(runs: dict[str, Any]) -> None:
     entry = runs["prompt_stereotyping"].entry
     assert entry["score"] == pytest.approx(9 / 30) and entry["passed"] is True and entry["risk"] == "bias"
     assert entry["details"]["log_probability_difference"] == pytest.approx((9 * 2 + 21 * 0) / 30)
 
 
-def test_semantic_robustness_measures_the_f1_drop_under_perturbation(runs: dict) -> None:
+def test_semantic_robustness_measures_the_f1_drop_under_perturbation(runs: dict[str, Any]) -> None:
     entry = runs["semantic_robustness"].entry
     # The fake model fails every perturbed question that no longer contains the original text.
     assert 0.5 < entry["score"] <= 1.0 and entry["passed"] is False and entry["risk"] == "robustness"
     assert entry["details"]["f1_score"] == 1.0
 
 
-def test_report_matches_the_documented_schema_and_names_risks(runs: dict) -> None:
+def test_report_matches_the_documented_schema_and_names_risks(runs: dict[str, Any]) -> None:
     report = build_report(
         {m: r.entry for m, r in runs.items()},
         target={"endpoint_name": "ep-1"},
@@ -200,9 +202,10 @@ def test_builtin_formulas_match_fmeval_on_known_cases() -> None:
 
 class StubRuntime:
     def __init__(self, payload: object) -> None:
-        self.payload, self.requests = payload, []
+        self.payload = payload
+        self.requests: list[dict[str, Any]] = []
 
-    def invoke_endpoint(self, **request: object) -> dict:
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
         self.requests.append(request)
         return {"Body": io.BytesIO(json.dumps(self.payload).encode())}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 import pytest
 
@@ -22,12 +24,9 @@ def test_every_default_metric_is_one_the_default_server_can_serve() -> None:
     for profile in ("dev", "prod", "monitoring"):
         fm = load_config(profile, environ={}).evaluation.foundation_model  # type: ignore[union-attr]
         assert "prompt_stereotyping" not in fm.thresholds, profile
-    assert (
-        "prompt_stereotyping"
-        not in load_config(
-            "dev", {"evaluation": {"foundation_model": {}}}, environ={}
-        ).evaluation.foundation_model.thresholds
-    )  # type: ignore[union-attr]
+    evaluation = load_config("dev", {"evaluation": {"foundation_model": {}}}, environ={}).evaluation
+    assert evaluation is not None and evaluation.foundation_model is not None
+    assert "prompt_stereotyping" not in evaluation.foundation_model.thresholds
 
 
 def test_dev_and_prod_have_an_evaluation_section() -> None:
@@ -133,7 +132,7 @@ def test_dev_and_prod_have_an_evaluation_section() -> None:
         ),
     ],
 )
-def test_bad_evaluation_settings_are_named(evaluation: dict, expected: str) -> None:
+def test_bad_evaluation_settings_are_named(evaluation: dict[str, Any], expected: str) -> None:
     assert expected in error_of(**evaluation)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -33,7 +34,7 @@ def hyperpod() -> Synthesized:
     return synth("hyperpod")
 
 
-def groups(s: Synthesized) -> dict[str, dict]:
+def groups(s: Synthesized) -> dict[str, dict[str, Any]]:
     return {g["InstanceGroupName"]: g for g in s.only("hyperpod", "AWS::SageMaker::Cluster")["InstanceGroups"]}
 
 
@@ -91,7 +92,7 @@ def test_lifecycle_scripts_are_valid_bash(script: Path) -> None:
     assert script.read_text().startswith("#!/bin/bash\n")
 
 
-def node_role_statements(s: Synthesized) -> list[dict]:
+def node_role_statements(s: Synthesized) -> list[dict[str, Any]]:
     return [
         st
         for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")

@@ -62,7 +62,8 @@ def statements(app: cdk.App) -> list[dict[str, Any]]:
     template = app.synth().get_stack_by_name("Bare").template
     (policy,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
     assert [r["Type"] for r in template["Resources"].values()].count("AWS::IAM::Policy") == 0  # no inline policy
-    return policy["Properties"]["PolicyDocument"]["Statement"]
+    found: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
 
 
 def test_role_construct_grants_exact_bucket_arns_and_prefixes_in_one_managed_policy() -> None:
@@ -150,7 +151,7 @@ def flat(node: Any) -> str:
         return "".join(flat(n) for n in node)
     if "Fn::Join" in node:
         delimiter, parts = node["Fn::Join"]
-        return delimiter.join(flat(p) for p in parts)
+        return str(delimiter).join(flat(p) for p in parts)
     if "Fn::GetStackOutput" in node:
         return f"<{node['Fn::GetStackOutput']['OutputName']}>"
     if "Ref" in node:

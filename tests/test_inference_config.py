@@ -467,7 +467,7 @@ _BIG = {
 
 def test_a_model_over_the_volume_limit_is_refused_unless_the_volume_is_set() -> None:
     # 130B bf16 compiled at start-up: 2 x 242.1 GiB (checkpoint + compiled copy) + 8 GiB scratch = 529 GB > 512 GB
-    big = {
+    big: dict[str, Any] = {
         "inference": {
             "instance_type": "ml.inf2.48xlarge",
             "models": {

@@ -27,11 +27,13 @@ def props(s: Synthesized, kind: str) -> list[dict[str, Any]]:
 
 def env_of(s: Synthesized) -> dict[str, str]:
     (model,) = props(s, "AWS::SageMaker::Model")
-    return model["PrimaryContainer"]["Environment"]
+    environment: dict[str, str] = model["PrimaryContainer"]["Environment"]
+    return environment
 
 
 def variant(s: Synthesized) -> dict[str, Any]:
-    (variant,) = s.only("inference", "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    variants: list[dict[str, Any]] = s.only("inference", "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    (variant,) = variants
     return variant
 
 
@@ -346,7 +348,7 @@ def test_component_copies_scale_and_the_embedding_model_comes_back_from_zero(mul
         assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
         assert target["ResourceId"]["Fn::Join"][1][0] == "inference-component/"
     assert sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets.values()) == [(0, 4), (1, 2), (1, 4)]
-    types = sorted(p.get("PolicyType") for p in props(multimodel, "AWS::ApplicationAutoScaling::ScalingPolicy"))
+    types = sorted(p["PolicyType"] for p in props(multimodel, "AWS::ApplicationAutoScaling::ScalingPolicy"))
     assert types == ["StepScaling"] + ["TargetTrackingScaling"] * 5  # llama 1, mistral 2, embed 2
     (no_capacity,) = [
         p for p in props(multimodel, "AWS::CloudWatch::Alarm") if p["MetricName"] == "NoCapacityInvocationFailures"

@@ -96,7 +96,8 @@ def joined() -> dict[str, Any]:
         app, "Lifecycle", config=config, platform=platform, env=env, serving=serving, evaluation=evaluation
     )
     add_compliance_checks(app)
-    return app.synth().get_stack_by_name(stack.stack_name).template
+    template: dict[str, Any] = app.synth().get_stack_by_name(stack.stack_name).template
+    return template
 
 
 def path(states: dict[str, Any], start: str, stop: str) -> list[str]:

@@ -113,6 +113,7 @@ def test_a_published_seq2seq_configuration_is_refused_because_no_server_serves_i
 @pytest.mark.parametrize("row", [r for r in ENDPOINT_ROWS if r not in PAST_POSITIONS + NO_SEQ2SEQ], ids=_id)
 def test_the_preflight_accepts_every_published_configuration_on_an_endpoint_instance(row: Measurement) -> None:
     config = load_config("llama70b", _profile(row), environ={})
+    assert config.inference is not None
     planned = preflight(config.inference)["chat"]
     assert (planned.fit.instance_type, planned.fit.degree) == (row.sagemaker_instance, row.degree)
     assert planned.arch.parameters == row.architecture().parameters

@@ -30,7 +30,7 @@ from neuron.models import (
         ("flan-t5-large", ("encoder-decoder", 783_150_080, 24, 1024, 16, 16, 64, 512, 32_128)),
     ],
 )
-def test_presets_carry_the_published_config_facts(name: str, facts: tuple) -> None:
+def test_presets_carry_the_published_config_facts(name: str, facts: tuple[object, ...]) -> None:
     arch = preset(name)
     assert (
         arch.kind,
@@ -188,6 +188,7 @@ def test_resolve_takes_a_preset_name_or_a_config_json_path(tmp_path: Path) -> No
 def test_a_profile_names_a_config_json_as_its_architecture(tmp_path: Path) -> None:
     path = MODEL_CONFIGS / "qwen2.5-7b-instruct.json"
     config = load_config("dev", {"inference": {"models": {"chat": {"preset": None, "architecture": str(path)}}}})
+    assert config.inference is not None
     arch = config.inference.models["chat"].arch
     assert (arch.name, arch.parameters, arch.attention_heads, arch.kv_heads) == (
         "qwen2.5-7b-instruct",

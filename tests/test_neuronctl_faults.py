@@ -33,7 +33,7 @@ OTHER_BASE = 0.04
 def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
     use_offline_environment(monkeypatch, tmp_path)
 
-    class MeasurableBackoff(standard.ExponentialBackoff):
+    class MeasurableBackoff(standard.ExponentialBackoff):  # type: ignore[misc]  # botocore ships no type hints
         _DEFAULT_BACKOFF_CONFIG: ClassVar[dict[str, float]] = {
             "throttling_base_scale": THROTTLE_BASE,
             "non_throttling_base_scale": OTHER_BASE,

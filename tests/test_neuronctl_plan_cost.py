@@ -70,6 +70,7 @@ def test_plan_rows_are_exactly_the_configurations_the_preflight_accepts(
                 }
             }
             config = load_config(profile, overrides, environ={})
+            assert config.inference is not None
             try:
                 accepted = preflight(config.inference)["chat"].fit
             except PreflightError as err:
@@ -105,6 +106,7 @@ def test_70b_int8_without_compiled_artifacts_is_refused_for_start_up_by_both(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = load_config("llama70b", {"inference": {"models": {"chat": {"compiled_artifacts": None}}}}, environ={})
+    assert config.inference is not None
     with pytest.raises(PreflightError) as err:
         preflight(config.inference)
     reason = (
@@ -176,6 +178,7 @@ def test_the_profile_deploys_a_configuration_plan_shows(
     server: ContainerKind,
 ) -> None:
     config = load_config(profile, environ={})
+    assert config.inference is not None
     deployed = preflight(config.inference)["chat"].fit
     rows = plan(
         preset(model),
@@ -264,10 +267,10 @@ def test_price_table_is_dated_sourced_and_says_whose_prices_they_are() -> None:
     for name, t in table.tables.items():
         assert t.source.startswith("https://aws.amazon.com/")
         assert all(k.startswith("ml.") == (t.service == "SageMaker") for k in t.prices), name
-    for name, spec in INSTANCES.items():  # every serving instance has a SageMaker and an EC2 price
+    for instance, spec in INSTANCES.items():  # every serving instance has a SageMaker and an EC2 price
         if spec.family in {"inf1", "inf2"}:
-            assert prices.quote(name, "sagemaker-hosting").hourly is not None
-            assert prices.quote(name, "ec2-on-demand").hourly is not None
+            assert prices.quote(instance, "sagemaker-hosting").hourly is not None
+            assert prices.quote(instance, "ec2-on-demand").hourly is not None
     assert prices.quote("ml.inf2.xlarge", "ec2-on-demand").instance_type == "inf2.xlarge"
 
 

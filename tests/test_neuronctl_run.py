@@ -244,7 +244,8 @@ def test_watch_polls_until_success_and_prints_each_change(
         event(10, "ExecutionSucceeded"),
     ]
     expect_progress(stubs, "SUCCEEDED", done, ("Completed", "Completed"), stopDate=T0 + timedelta(hours=2))
-    lines, sleeps = io.StringIO(), []
+    lines = io.StringIO()
+    sleeps: list[float] = []
     clock = iter([T0 + timedelta(minutes=m) for m in (1, 2, 3)])
     item = run.watch(
         aws.client, EXECUTION, interval=30, sleep=sleeps.append, now=lambda: next(clock), progress_to=lines
@@ -591,7 +592,8 @@ def test_watch_evaluation_counts_the_states_of_the_parallel_branches(
     expect_evaluation_progress(
         stubs, evaluation_definition, "SUCCEEDED", done, "Completed", stopDate=T0 + timedelta(minutes=50)
     )
-    lines, sleeps = io.StringIO(), []
+    lines = io.StringIO()
+    sleeps: list[float] = []
     clock = iter([T0 + timedelta(minutes=m) for m in (20, 21)])
     item = run.watch(aws.client, EVAL_RUN, interval=30, sleep=sleeps.append, now=lambda: next(clock), progress_to=lines)
     assert item.status == "SUCCEEDED" and sleeps == [30]

@@ -1,5 +1,7 @@
 """Memory and parallelism arithmetic: the numbers the pre-flight and the operator CLI show, and the fixes they name."""
 
+from typing import TypedDict
+
 import pytest
 
 from neuron import sizing
@@ -19,7 +21,17 @@ from neuron.sizing import (
 )
 
 LLAMA_8B, LLAMA_70B, MISTRAL = preset("llama-3.1-8b"), preset("llama-3.1-70b"), preset("mistral-7b")
-SHAPE = {"batch_size": 4, "sequence_length": 4096, "dtype": "bf16"}
+
+
+class Shape(TypedDict):
+    """The serving shape `check_fit` and `feasible_configurations` take as keywords."""
+
+    batch_size: int
+    sequence_length: int
+    dtype: str
+
+
+SHAPE: Shape = {"batch_size": 4, "sequence_length": 4096, "dtype": "bf16"}
 TGI, LMI, VLLM = ContainerKind.TGI_NEURONX, ContainerKind.LMI_NEURONX, ContainerKind.VLLM_NEURONX
 
 
@@ -88,10 +100,10 @@ def test_published_oom_and_presharded_load_of_trinity_nano_on_inf2_xlarge() -> N
     """NxD Inference loading a ~12 GB bf16 checkpoint was OOM-killed on inf2.xlarge (16 GiB) and loaded from pre-sharded
     weights (neuronx-distributed-inference contrib/models/Trinity/README.md L136, L458-462): both verdicts hold."""
     trinity = model_config("trinity-nano-preview")
-    shape = {"batch_size": 1, "sequence_length": 2048, "dtype": "bf16", "server": VLLM}
+    shape: Shape = {"batch_size": 1, "sequence_length": 2048, "dtype": "bf16"}
     with pytest.raises(SizingError, match="shard-on-load loading"):
-        check_fit(trinity, "ml.inf2.xlarge", 1, **shape)
-    assert check_fit(trinity, "ml.inf2.xlarge", 1, compiled=True, **shape).fits
+        check_fit(trinity, "ml.inf2.xlarge", 1, server=VLLM, **shape)
+    assert check_fit(trinity, "ml.inf2.xlarge", 1, server=VLLM, compiled=True, **shape).fits
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The app as a user synthesizes it: the pinned CLI with the built-in validator on, and a synth matrix by region."""
 
 import json
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -25,7 +26,7 @@ def test_cli_synth_with_builtin_validator_and_summary() -> None:
 
 
 # il-central-1 has Neuron images (a registry account CDK's facts lack) but no Clarify image: Clarify is switched off.
-MATRIX = {
+MATRIX: dict[str, dict[str, Any]] = {
     "us-east-1": {"region": "us-east-1"},
     "eu-west-1": {"region": "eu-west-1"},
     "il-central-1": {"region": "il-central-1", "evaluation": {"clarify": None}},

@@ -82,7 +82,7 @@ def neuron_training_arguments() -> type:
         default = (
             dataclasses.field(default=f.default, metadata=f.metadata)
             if f.default is not dataclasses.MISSING
-            else dataclasses.field(default_factory=f.default_factory, metadata=f.metadata)  # type: ignore[arg-type]
+            else dataclasses.field(default_factory=f.default_factory, metadata=f.metadata)
         )
         fields.append((name, f.type, default))
     fields += [(name, kind, dataclasses.field(default=default)) for name, kind, default in NEURON_FIELDS]

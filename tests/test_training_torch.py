@@ -9,10 +9,11 @@ compilation) is not exercised here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch")  # a module typed Any: the tensors below are annotated Any
 peft = pytest.importorskip("peft")
 transformers = pytest.importorskip("transformers")
 
@@ -29,7 +30,7 @@ def test_collator_stacks_blocks_and_keeps_eos_in_the_labels() -> None:
         train_data.PackedCollator()([{"input_ids": [1, 2]}, {"input_ids": [1]}])
 
 
-def reference_kd(student: object, teacher: object, labels: object, t: float) -> object:
+def reference_kd(student: Any, teacher: Any, labels: Any, t: float) -> Any:
     s = torch.nn.functional.log_softmax(student[..., :-1, :] / t, dim=-1)
     p = torch.nn.functional.softmax(teacher[..., :-1, :] / t, dim=-1)
     per_token = torch.nn.functional.kl_div(s, p, reduction="none").sum(-1)
@@ -56,13 +57,13 @@ def test_distillation_loss_over_a_vocabulary_split_across_ranks_matches_the_whol
     labels = torch.randint(0, vocab, (2, 6))
     labels[0, 3] = -100
 
-    def split(x: object) -> object:
+    def split(x: Any) -> Any:
         return torch.stack(x.chunk(tp, dim=-1))  # [tp, batch, seq, vocab/tp]
 
-    def reduce_sum(x: object) -> object:
+    def reduce_sum(x: Any) -> Any:
         return x.sum(0, keepdim=True).expand_as(x)
 
-    def reduce_max(x: object) -> object:
+    def reduce_max(x: Any) -> Any:
         return x.amax(0, keepdim=True).expand_as(x)
 
     sharded = train_distill.kd_loss(split(student), split(teacher), labels, 2.0, reduce_sum, reduce_max) / tp
@@ -101,7 +102,7 @@ def adapter(model: object, path: Path, seed: int) -> None:
     peft.get_peft_model(model, config).save_pretrained(path)
 
 
-def logits(path_or_model: object, ids: object) -> object:
+def logits(path_or_model: Any, ids: Any) -> Any:
     model = (
         transformers.AutoModelForCausalLM.from_pretrained(path_or_model, torch_dtype=torch.float32)
         if isinstance(path_or_model, Path)

@@ -81,7 +81,8 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ScriptArguments, Any
     from optimum.neuron import NeuronTrainingArguments
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser((ScriptArguments, NeuronTrainingArguments))
+    # transformers types dataclass_types as a NewType over Any that no dataclass matches without a cast
+    parser = HfArgumentParser((ScriptArguments, NeuronTrainingArguments))  # type: ignore[arg-type]
     script, training, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     if remaining:  # a hyperparameter no dataclass declares: a typo would otherwise be ignored
         parser.error(f"unrecognized arguments: {' '.join(remaining)}")
@@ -188,14 +189,15 @@ def blocks(script: ScriptArguments, tokenizer: Any, path: Path) -> list[list[int
 
     texts = train_data.texts(path, template)
     ids = tokenizer(texts, add_special_tokens=True)["input_ids"]
-    return train_data.pack(ids, script.max_seq_length, tokenizer.eos_token_id)
+    packed: list[list[int]] = train_data.pack(ids, script.max_seq_length, tokenizer.eos_token_id)
+    return packed
 
 
 def loss_printer(start_step: int) -> Any:
     """A TrainerCallback printing `step=N loss=X` (global step) on the first rank: the job's MetricDefinitions."""
     from transformers import TrainerCallback
 
-    class LossPrinter(TrainerCallback):  # type: ignore[misc]
+    class LossPrinter(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
             if rank()[0] == 0 and logs and "loss" in logs:
                 print(f"step={start_step + state.global_step} loss={logs['loss']:.4f}", flush=True)
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     assert base is not None and train is not None
     global_rank, _, world = rank()
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
+    tokenizer = AutoTokenizer.from_pretrained(base)  # type: ignore[no-untyped-call]  # unannotated in transformers
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     resume = train_resume.plan(CHECKPOINT_DIR)

@@ -50,14 +50,15 @@ def records(channel: Path) -> Iterator[tuple[str, int, dict[str, Any]]]:
 
 def record_text(record: dict[str, Any], where: str, chat_template: Callable[[list[dict[str, str]]], str] | None) -> str:
     """The training text of one record."""
-    if isinstance(record.get("text"), str):
-        return record["text"]
-    if isinstance(record.get("messages"), list):
+    text, messages, prompt, completion = (record.get(k) for k in ("text", "messages", "prompt", "completion"))
+    if isinstance(text, str):
+        return text
+    if isinstance(messages, list):
         if chat_template is None:
             raise DataError(f"{where}: a `messages` record needs a tokenizer with a chat template")
-        return chat_template(record["messages"])
-    if isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str):
-        return record["prompt"] + record["completion"]
+        return chat_template(messages)
+    if isinstance(prompt, str) and isinstance(completion, str):
+        return prompt + completion
     raise DataError(f"{where}: no training text; give one of {', '.join(TEXT_FIELDS)} (prompt with completion)")
 
 

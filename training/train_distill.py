@@ -77,7 +77,7 @@ def tensor_parallel_reductions() -> tuple[Reduce, Reduce]:
 def distillation_trainer(base: type, teacher: Any, alpha: float, temperature: float) -> type:
     """A subclass of `base` (NeuronSFTTrainer) whose training step mixes the label loss with the teacher's."""
 
-    class DistillationTrainer(base):  # type: ignore[misc,valid-type]
+    class DistillationTrainer(base):  # type: ignore[misc]
         def train_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
             import torch
 

@@ -45,7 +45,8 @@ class Synthesized:
         """The properties of the single resource of a type; fails when there are none or several."""
         found = self.resources(unit, resource_type)
         assert len(found) == 1, f"expected one {resource_type} in {unit}, found {sorted(found)}"
-        return next(iter(found.values())).get("Properties", {})
+        properties: dict[str, Any] = next(iter(found.values())).get("Properties", {})
+        return properties
 
 
 def synth_config(config: AppConfig, *, builtin_validation: bool = False) -> Synthesized:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -20,7 +21,7 @@ DEPLOY_TIME = "arn:aws:deploy-time:us-east-1:123456789012:value"
 STATE = {"evaluation": {"endpoint_name": "chat-endpoint", "inference_component_name": "chat-ic"}}
 
 
-def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+def resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
@@ -90,11 +91,12 @@ def assert_valid(operation: str, request: dict[str, Any]) -> None:
 
 def definition(template: dict[str, Any]) -> dict[str, Any]:
     (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
-    return json.loads(render(machine["DefinitionString"]))
+    parsed: dict[str, Any] = json.loads(render(machine["DefinitionString"]))
+    return parsed
 
 
 def processing_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for name, state in states.items():
         if state["Type"] == "Parallel":
             for branch in state["Branches"]:

@@ -53,7 +53,8 @@ def resolve(value: Any) -> Any:
 def definition(template: dict[str, Any]) -> dict[str, Any]:
     """The state machine definition of a template, as Step Functions receives it."""
     (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    return json.loads(resolve(machine["Properties"]["DefinitionString"]))
+    parsed: dict[str, Any] = json.loads(resolve(machine["Properties"]["DefinitionString"]))
+    return parsed
 
 
 def sagemaker_requests(states: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -109,7 +110,7 @@ def typed_sample(shape: Shape, name: str) -> Any:
 def validate(operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """The request with samples, after botocore's validation (raises ParamValidationError)."""
     shape = sagemaker_model().operation_model(operation).input_shape
-    request = with_samples(copy.deepcopy(params), shape)
+    request: dict[str, Any] = with_samples(copy.deepcopy(params), shape)
     report = ParamValidator().validate(request, shape)
     if report.has_errors():
         raise ParamValidationError(report=report.generate_report())
