@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -24,6 +26,44 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 }
 
 
+def s3_endpoint_policy(stack: cdk.Stack) -> list[iam.PolicyStatement]:
+    """The S3 gateway endpoint's policy: this account's buckets, plus the two AWS-owned buckets the platform's
+    workloads must reach through it (without a policy, anything in the VPC could read or write any bucket anywhere).
+
+    - ECR serves image layers from `prod-<region>-starport-layer-bucket` (Amazon ECR user guide, "Amazon ECR interface
+      VPC endpoints", minimum S3 bucket permissions): pulls of the DLC, Clarify and evaluation images need it.
+    - CloudFormation custom resources answer on a presigned URL of `cloudformation-custom-resource-response-<region
+      without dashes>` (the ResponseURL in the CloudFormation request, e.g. `...-useast1.s3-us-east-1.amazonaws.com`,
+      AWS Lambda developer guide "Using Lambda with CloudFormation"): CDK's BucketDeployment handlers run in the VPC.
+
+    Both are requested with presigned URLs of AWS's own accounts, so those statements carry no account condition.
+    """
+    region = stack.region
+    return [
+        iam.PolicyStatement(
+            sid="ThisAccountsBuckets",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:*"],
+            resources=["*"],
+            conditions={"StringEquals": {"s3:ResourceAccount": stack.account}},
+        ),
+        iam.PolicyStatement(
+            sid="EcrImageLayers",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:GetObject"],
+            resources=[f"arn:{stack.partition}:s3:::prod-{region}-starport-layer-bucket/*"],
+        ),
+        iam.PolicyStatement(
+            sid="CloudFormationCustomResourceResponses",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[
+                f"arn:{stack.partition}:s3:::cloudformation-custom-resource-response-{region.replace('-', '')}/*"
+            ],
+        ),
+    ]
+
+
 class PrivateNetwork(Construct):
     """A VPC of private isolated subnets (no NAT, no internet gateway) with flow logs and VPC endpoints.
 
@@ -35,6 +75,8 @@ class PrivateNetwork(Construct):
 
     Attributes:
         vpc: the VPC, with the S3 gateway endpoint and the interface endpoints of `INTERFACE_ENDPOINTS`.
+        s3_endpoint: the S3 gateway endpoint, with its policy (`s3_endpoint_policy`).
+        interface_endpoints: name -> interface endpoint, each usable by this account's principals only.
         subnets: the selection of its private isolated subnets.
         endpoint_security_group: the interface endpoints' group (HTTPS from the VPC's CIDR, no egress).
         workload_security_group: for SageMaker endpoints and jobs (HTTPS egress only).
@@ -65,7 +107,12 @@ class PrivateNetwork(Construct):
             flow_logs={"all": ec2.FlowLogOptions(destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))},
         )
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets])
+        stack = cdk.Stack.of(self)
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets]
+        )
+        for statement in s3_endpoint_policy(stack):
+            self.s3_endpoint.add_to_policy(statement)
 
         self.endpoint_security_group = ec2.SecurityGroup(
             self,
@@ -75,8 +122,9 @@ class PrivateNetwork(Construct):
             description="VPC interface endpoints: HTTPS from inside the VPC",
         )
         self.endpoint_security_group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for name, service in INTERFACE_ENDPOINTS.items():
-            self.vpc.add_interface_endpoint(
+            endpoint = self.vpc.add_interface_endpoint(
                 name,
                 service=service,
                 subnets=self.subnets,
@@ -84,6 +132,18 @@ class PrivateNetwork(Construct):
                 open=False,
                 security_groups=[self.endpoint_security_group],
             )
+            # Only this account's principals may use the endpoints: a workload in the VPC cannot reach the service
+            # with credentials of another account.
+            endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ThisAccountsPrincipalsOnly",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:PrincipalAccount": stack.account}},
+                )
+            )
+            self.interface_endpoints[name] = endpoint
 
         self.workload_security_group = ec2.SecurityGroup(
             self,

@@ -416,3 +416,28 @@ def test_model_package_group_is_retained_with_the_data(prod: Synthesized, dev: S
         ]
         assert (group.get("DeletionPolicy") == "Retain") == s.config.platform.retain_data
     assert prod.config.platform.retain_data and not dev.config.platform.retain_data
+
+
+def test_s3_gateway_endpoint_reaches_this_accounts_buckets_and_the_documented_aws_buckets_only(
+    dev: Synthesized,
+) -> None:
+    """Item 2: without a policy any workload in the VPC could write to any bucket of any account."""
+    endpoints = [
+        r["Properties"] for r in dev.templates["platform"]["Resources"].values() if r["Type"] == "AWS::EC2::VPCEndpoint"
+    ]
+    (gateway,) = [e for e in endpoints if e.get("VpcEndpointType") == "Gateway"]
+    statements = {st["Sid"]: st for st in gateway["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"ThisAccountsBuckets", "EcrImageLayers", "CloudFormationCustomResourceResponses"}
+    assert statements["ThisAccountsBuckets"]["Condition"] == {
+        "StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}
+    }
+    assert statements["EcrImageLayers"]["Resource"] == "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"
+    assert statements["EcrImageLayers"]["Action"] == "s3:GetObject"
+    assert statements["CloudFormationCustomResourceResponses"]["Resource"] == (
+        "arn:aws:s3:::cloudformation-custom-resource-response-useast1/*"
+    )
+    interfaces = [e for e in endpoints if e.get("VpcEndpointType") == "Interface"]
+    assert interfaces
+    for endpoint in interfaces:
+        (only,) = endpoint["PolicyDocument"]["Statement"]
+        assert only["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
