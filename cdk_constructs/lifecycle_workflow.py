@@ -32,7 +32,26 @@ from compliance.wildcards import ExpectedWildcards
 from sagemaker_requests import release
 from sagemaker_requests.processing import generated_name_prefix
 
-ENDPOINT_FAILED = ("Failed", "OutOfService", "RollingBack")
+# EndpointStatus values (botocore 1.44.8 SageMaker service model: OutOfService, Creating, Updating, SystemUpdating,
+# RollingBack, InService, Deleting, Failed, UpdateRollbackFailed). Only these three mean "keep waiting"; every other
+# status, listed or added later, ends the wait with an error instead of polling forever.
+ENDPOINT_WAITING = ("Creating", "Updating", "SystemUpdating")
+# The longest an endpoint may take, on top of its model download and start-up timeouts, before the wait gives up.
+ENDPOINT_WAIT_MARGIN_SECONDS = 3600
+# A live update keeps the endpoint's blue/green deployment, which SageMaker bounds by its
+# MaximumExecutionTimeoutInSeconds (at most 28800 s in the botocore 1.44.8 service model, BlueGreenUpdatePolicy).
+BLUE_GREEN_MAX_SECONDS = 28800
+
+
+def endpoint_wait_budget(serving: ServingTarget, *, live: bool) -> int:
+    """How long a wait for InService may take: the variant's model download and start-up timeouts, a margin, and
+    for the live endpoint the longest blue/green deployment."""
+    variant = serving.production_variant
+    startup = int(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", 0))
+    download = int(variant.get("ModelDataDownloadTimeoutInSeconds", 0))
+    return startup + download + ENDPOINT_WAIT_MARGIN_SECONDS + (BLUE_GREEN_MAX_SECONDS if live else 0)
+
+
 # Names the workflow gives what it creates per run (`<prefix><run id>`): the role's SageMaker permissions are scoped to
 # these prefixes (and to the live endpoint), so it cannot create, change or delete anything else in the account.
 MODEL_PREFIX = "lifecycle-"
@@ -418,11 +437,19 @@ class LifecycleWorkflow(Construct):
         done: sfn.IChainable,
         config_name_path: str,
         on_error: sfn.IChainable,
-    ) -> sfn.Wait:
-        """Poll DescribeEndpoint until InService on the new config; Failed, or InService on another config (a
-        rolled-back deployment), goes to `on_error`."""
+        max_wait_seconds: int,
+    ) -> sfn.Pass:
+        """Poll DescribeEndpoint until InService on the new config, at most `max_wait_seconds`: a status other than
+        the waiting ones (Failed, RollingBack, Deleting, UpdateRollbackFailed, ...), InService on another config (a
+        rolled-back deployment) or the end of the budget goes to `on_error`."""
         key = f"$.{state_key(prefix)}"
+        polls = f"{key}_polls"
+        max_polls = -(-max_wait_seconds // int(self._poll.to_seconds()))
+        start = sfn.Pass(self, f"{prefix}StartPolling", result=sfn.Result.from_object({"count": 0}), result_path=polls)
         wait = sfn.Wait(self, f"{prefix}Wait", time=sfn.WaitTime.duration(self._poll))
+        count = sfn.Pass(
+            self, f"{prefix}CountPoll", parameters={"count.$": f"States.MathAdd({polls}.count, 1)"}, result_path=polls
+        )
         check = self._tasks.task(
             f"{prefix}Describe",
             "describeEndpoint",
@@ -438,7 +465,8 @@ class LifecycleWorkflow(Construct):
             f"{prefix}NotServingNewModel",
             parameters={
                 "Error": "EndpointNotInServiceOnNewConfig",
-                "Cause.$": f"States.Format('endpoint is {{}} on config {{}}', {key}.status, {key}.config)",
+                "Cause.$": f"States.Format('endpoint is {{}} on config {{}} after {{}} polls (at most {max_polls})', "
+                f"{key}.status, {key}.config, {polls}.count)",
             },
             result_path="$.error",
         )
@@ -454,13 +482,17 @@ class LifecycleWorkflow(Construct):
                 done,
             )
             .when(
-                sfn.Condition.or_(*(sfn.Condition.string_equals(status, s) for s in (*ENDPOINT_FAILED, "InService"))),
-                not_serving,
+                sfn.Condition.and_(
+                    sfn.Condition.or_(*(sfn.Condition.string_equals(status, s) for s in ENDPOINT_WAITING)),
+                    sfn.Condition.number_less_than(f"{polls}.count", max_polls),
+                ),
+                wait,
             )
-            .otherwise(wait)
+            .otherwise(not_serving)
         )
-        wait.next(check).next(decide)
-        return wait
+        start.next(wait)
+        wait.next(check).next(count).next(decide)
+        return start
 
     def _evaluation(
         self, tail: sfn.INextable, evaluation: EvaluationStage, serving: ServingTarget | None
@@ -512,6 +544,7 @@ class LifecycleWorkflow(Construct):
                 done=jobs_start,
                 config_name_path="$.candidate.eval_endpoint_name",
                 on_error=on_error,
+                max_wait_seconds=endpoint_wait_budget(serving, live=False),
             )
             tail.next(start).next(config).next(endpoint).next(waiting)
         else:
@@ -644,6 +677,7 @@ class LifecycleWorkflow(Construct):
             done=deployed,
             config_name_path="$.candidate.live_config_name",
             on_error=self._notify_failure,
+            max_wait_seconds=endpoint_wait_budget(serving, live=True),
         )
         config.next(update).next(waiting)
         return config

@@ -441,3 +441,24 @@ def test_s3_gateway_endpoint_reaches_this_accounts_buckets_and_the_documented_aw
     for endpoint in interfaces:
         (only,) = endpoint["PolicyDocument"]["Statement"]
         assert only["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_endpoint_polls_wait_only_on_waiting_states_and_give_up_after_their_budget(dev: Synthesized) -> None:
+    """Item 11: an unlisted status (Deleting, UpdateRollbackFailed, ...) or the end of the budget ends the wait."""
+    states = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))["States"]
+    poll = dev.config.lifecycle.endpoint_poll_seconds
+    for prefix in ("Candidate", "Live"):
+        choice = states[f"{prefix}Status"]
+        assert choice["Default"] == f"{prefix}NotServingNewModel"
+        (in_service, keep_waiting) = choice["Choices"]
+        assert in_service["And"][0] == {"Variable": f"$.{prefix}.status", "StringEquals": "InService"}
+        assert keep_waiting["Next"] == f"{prefix}Wait"
+        waiting, bound = keep_waiting["And"]
+        assert sorted(c["StringEquals"] for c in waiting["Or"]) == ["Creating", "SystemUpdating", "Updating"]
+        assert bound["Variable"] == f"$.{prefix}_polls.count" and 0 < bound["NumericLessThan"] * poll <= 12 * 3600
+        assert states[f"{prefix}Describe"]["Next"] == f"{prefix}CountPoll"
+        assert states[f"{prefix}CountPoll"]["Parameters"] == {"count.$": f"States.MathAdd($.{prefix}_polls.count, 1)"}
+    assert (
+        states["LiveStatus"]["Choices"][1]["And"][1]["NumericLessThan"]
+        > (states["CandidateStatus"]["Choices"][1]["And"][1]["NumericLessThan"])
+    )  # the live endpoint's blue/green deployment may take longer

@@ -120,11 +120,15 @@ def test_joined_path_runs_every_stage_in_order() -> None:
         "PrepareEvaluation",
         "CreateCandidateEndpointConfig",
         "CreateCandidateEndpoint",
+        "CandidateStartPolling",
         "CandidateWait",
         "CandidateDescribe",
+        "CandidateCountPoll",
         "CandidateStatus",
     ]
-    assert states["CandidateStatus"]["Default"] == "CandidateWait"  # poll until the candidate is InService
+    # Poll while the candidate is in a waiting state, within its budget (tests/test_iam.py checks the bound).
+    assert states["CandidateStatus"]["Choices"][1]["Next"] == "CandidateWait"
+    assert states["CandidateStatus"]["Default"] == "CandidateNotServingNewModel"
     # After the candidate is InService: jobs, candidate clean-up, report, gate.
     in_service = states["CandidateStatus"]["Choices"][0]["Next"]
     assert path(states, in_service, "EvaluationGate") == [
@@ -141,6 +145,7 @@ def test_joined_path_runs_every_stage_in_order() -> None:
     assert path(states, deploy, "LiveDescribe") == [
         "CreateLiveEndpointConfig",
         "UpdateLiveEndpoint",
+        "LiveStartPolling",
         "LiveWait",
         "LiveDescribe",
     ]
@@ -195,7 +200,7 @@ def test_deploy_creates_the_model_from_the_new_artifacts_and_updates_the_live_en
     # InService counts only on the new config: a rolled-back blue/green deployment is a failure.
     in_service = states["LiveStatus"]["Choices"][0]["And"]
     assert {"Variable": "$.Live.config", "StringEqualsPath": "$.candidate.live_config_name"} in in_service
-    assert states["LiveStatus"]["Choices"][1]["Next"] == "LiveNotServingNewModel"
+    assert states["LiveStatus"]["Default"] == "LiveNotServingNewModel"
     assert states["LiveNotServingNewModel"]["Next"] == "CheckCleanupError"
 
 
