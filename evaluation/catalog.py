@@ -145,8 +145,9 @@ PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
         "generated_text",
         None,
         prompt_log_probabilities=False,
-        evidence="deepjavalibrary/djl-serving 0.30.0-dlc transformers_neuronx_scheduler/optimum_neuron_scheduler.py:"
-        "164-172: Generation(prefill_tokens=None, ...); the lmi format reads no log probabilities",
+        evidence="deepjavalibrary/djl-serving 0.30.0-dlc engines/python/setup/djl_python/"
+        "transformers_neuronx_scheduler/optimum_neuron_scheduler.py:164-172: Generation(prefill_tokens=None, ...), "
+        "the only place it builds one; the lmi format reads no log probabilities",
     ),
 }
 # Servers this job has no payload format for, and why (a profile evaluating one of them is refused at synth).
