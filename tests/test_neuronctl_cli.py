@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from neuronctl import cli
+from neuronctl import cli, commands
+from neuronctl.context import Context
 from neuronctl.errors import EXIT_CODES_HELP, CliError, ExitCode
 
 SUBCOMMANDS = [
@@ -56,13 +57,32 @@ def test_unknown_profile_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert err.startswith("neuronctl: error: profile 'nope' not found: no nope.yaml in ") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("words", "module", "handler"),
+    [
+        (["plan", "llama-3.1-8b"], "plan", "handle"),
+        (["cost"], "cost", "handle"),
+        (["invoke", "hello"], "invoke", "handle"),
+        (["run", "start", "lifecycle"], "run", "start"),
+        (["run", "status", "evaluation"], "run", "status"),
+        (["run", "watch", "lifecycle"], "run", "watch"),
+        (["capacity"], "capacity", "handle"),
+    ],
+)
+def test_each_command_is_parsed_and_handled_by_its_own_module(words: list[str], module: str, handler: str) -> None:
+    """One module per command: the parser a command line reaches hands it to a handler of neuronctl/commands/<name>."""
+    parsed = cli.build_parser().parse_args(words)
+    assert (parsed.handler.__module__, parsed.handler.__name__) == (f"neuronctl.commands.{module}", handler)
+    assert [c.__name__.rsplit(".", 1)[1] for c in commands.COMMANDS] == ["plan", "cost", "invoke", "run", "capacity"]
+
+
 def test_an_unexpected_error_is_one_line_unless_debug(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken(ctx: cli.Context) -> int:
+    def broken(ctx: Context) -> int:
         raise CliError("it broke", ExitCode.FAILED)
 
-    monkeypatch.setattr(cli, "cmd_plan", broken)
+    monkeypatch.setattr(commands.plan, "handle", broken)
     assert cli.main(["plan", "llama-3.1-8b"]) == ExitCode.FAILED
     assert capsys.readouterr().err == "neuronctl: error: it broke\n"
     with pytest.raises(CliError):

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from config import load_config
 from neuronctl import capacity, cli, run
+from neuronctl.context import Context
 from neuronctl.discovery import Deployment
 from neuronctl.errors import CliError, ExitCode
 from neuronctl.session import Aws
@@ -645,7 +646,7 @@ def test_a_failed_evaluation_job_exits_1_naming_the_job_and_its_failure_reason(
         error="EvaluationFailed",
         cause=cause,
     )
-    monkeypatch.setattr(cli.Context, "aws", property(lambda self: aws))
+    monkeypatch.setattr(Context, "aws", property(lambda self: aws))
     assert cli.main(["run", "status", "evaluation", "eval-1"]) == ExitCode.FAILED
     captured = capsys.readouterr()
     assert captured.out == ("[25m00s] FAILED | 1/14 states done | processing job fmeval-eval-1: Failed\n")
@@ -659,7 +660,7 @@ def test_capacity_table_lists_offerings_by_start_date_then_price(
     aws: Aws, stubs: dict[str, Stubber], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub_offerings(stubs, paged=False)
-    monkeypatch.setattr(cli.Context, "aws", property(lambda self: aws))
+    monkeypatch.setattr(Context, "aws", property(lambda self: aws))
     assert (
         cli.main(
             [
