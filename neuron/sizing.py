@@ -183,8 +183,9 @@ SERVER_MEMORY: dict[ContainerKind, ServerMemory] = {
         # pretrained_model.py @v0.4.5 `_load_weights_from_path` L179-215: without pre-sharded weights the whole state
         # dict is loaded and `shard_checkpoint()` builds every rank's shard; an export saved with its weights
         # (`save(dest, weight_path)` L151-162) is loaded shard by shard with load_file for every local rank. NxD
-        # Inference measured 15.3 GB RSS (OOM) loading a 12 GB bf16 checkpoint on inf2.xlarge
-        # (neuronx-distributed-inference contrib/models/Trinity/README.md L136, L458-462).
+        # Inference measured 15.3 GB RSS (OOM-killed, so at least 1.3x) loading a 12 GB bf16 checkpoint on inf2.xlarge
+        # (neuronx-distributed-inference contrib/models/Trinity/README.md L136, L458-462); the rule takes what the
+        # code holds, checkpoint + shards (2x), not the measured lower bound.
         HostLoading.SHARD_ON_LOAD,
         HostLoading.PRESHARDED,
         "huggingface/optimum-neuron v0.4.5 optimum/neuron/models/inference/backend/{modules/attention/gqa.py,"

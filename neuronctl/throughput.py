@@ -6,18 +6,23 @@ from the HBM of the NeuronCores the replica runs on. If memory bandwidth were th
 
     tokens/s per replica = batch x bandwidth(degree cores) / (weight bytes + KV cache bytes at the full sequence)
 
-The estimate. Real servers reach a fraction of that: collectives between cores cost a fixed time per layer, and large
-batches become compute-bound. One decode step (the inter-token latency, ITL) is modelled per serving library as
+The estimate. Real servers reach a fraction of that: collectives between cores cost a fixed time per layer, the KV
+cache and int8 weights are read less efficiently than plain weights, and large batches become compute-bound. Neuron
+graphs have static shapes, so a step costs what the compiled batch and sequence cost, however many slots are busy.
+One decode step (the inter-token latency, ITL) is modelled per serving library as
 
-    ITL (ms) = a x memory time + b x compute time + c x layers
+    ITL (ms) = a x weights time + b x KV time + c x compute time + d x layers + e x layers x log2(degree)
+               + f x weights time of int8 weights
 
-    memory time  = (weights read + KV cache of the active sequences at their mean context) / bandwidth(degree)
-    compute time = active sequences x 2 x active parameters / peak bf16 FLOP/s(degree)
+    weights time = weights one step reads (a mixture of experts: the experts its batch routes to) / bandwidth(degree)
+    KV time      = the compiled KV cache (batch x sequence, KV heads as the server splits them) / bandwidth(degree)
+    compute time = batch x 2 x active parameters / peak bf16 FLOP/s(degree)
 
-and the time to first token of one request as TTFT (ms) = d x prefill compute time + e x weight read time + f x
-layers. a..f >= 0 are fitted (least squares on relative error) to the published rows of that library, minus a
-deterministic hold-out (`neuron.benchmarks.Measurement.held_out`) whose error docs/measurements.md reports; the
-comparable figure of every row is active sequences x 1000 / ITL (`Measurement.decode_tokens_per_second`).
+and the time to first token as TTFT (ms) = g x prefill compute time + h x weights time + i x layers. The coefficients
+(>= 0) are fitted by least squares on relative error to the published rows of that library, minus a deterministic
+hold-out (`neuron.benchmarks.Measurement.held_out`) whose error docs/measurements.md reports (`python -m
+neuronctl.throughput` prints it). The comparable figure of every row is active sequences x 1000 / ITL
+(`Measurement.decode_tokens_per_second`).
 """
 
 from __future__ import annotations
