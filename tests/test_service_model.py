@@ -1,0 +1,212 @@
+"""Every AWS request the workflows of every profile embed, checked as the service would check it: botocore's structure
+check plus each value's enum, length/range and pattern from the installed botocore's service models, with every
+computed (`.$`) value evaluated for a worst-case execution (tests/support/service_model.py, workflow_requests.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from config import available_profiles
+from tests.support.harness import Synthesized, synth
+from tests.support.service_model import SERVICES, java_pattern, service_model, violations
+from tests.support.workflow_requests import EXECUTION_NAME, RUN_UUID, definitions, evaluate, requests
+
+# The evaluation workflow is started by `neuronctl evaluate` with the endpoint to score (its longest possible names:
+# SageMaker's EndpointName and InferenceComponentName are at most 63 characters).
+EVALUATION_INPUT = {"evaluation": {"endpoint_name": "e" * 63, "inference_component_name": "i" * 63}}
+
+
+def embedded(s: Synthesized) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(machine and state, service, operation, request) of every API task of every state machine of a profile."""
+    found = []
+    for unit, logical, definition in definitions(s):
+        execution_input = EVALUATION_INPUT if unit == "evaluation" else {}
+        for state, service, operation, request in requests(definition, logical, execution_input):
+            found.append((f"{unit}/{state}", service, operation, request))
+    return found
+
+
+def fine_tune_request(s: Synthesized) -> dict[str, Any]:
+    (request,) = [r for name, _, op, r in embedded(s) if name == "lifecycle/FineTune" and op == "CreateTrainingJob"]
+    return request
+
+
+# --- the validator catches what botocore's structure check lets through ---------------------------------------------
+BOGUS = {
+    "TrainingInputMode": (("AlgorithmSpecification", "TrainingInputMode"), "Bogus", "is not one of"),
+    "CompressionType": (("OutputDataConfig", "CompressionType"), "WHATEVER", "is not one of"),
+    "InstanceType": (("ResourceConfig", "InstanceType"), "ml.nope", "is not one of"),
+    "TrainingJobName": (("TrainingJobName",), "job name with spaces!" * 4 + "abcdef", "does not match"),
+}
+
+
+@pytest.mark.parametrize("member", sorted(BOGUS))
+def test_a_bogus_create_training_job_value_is_rejected_though_botocore_accepts_it(
+    member: str, dev: Synthesized
+) -> None:
+    path, bad, message = BOGUS[member]
+    request = copy.deepcopy(fine_tune_request(dev))
+    assert violations("sagemaker", "CreateTrainingJob", request) == []
+    node = request
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = bad
+    shape = service_model("sagemaker").operation_model("CreateTrainingJob").input_shape
+    assert not ParamValidator().validate(request, shape).has_errors()  # the gap this validator closes
+    problems = violations("sagemaker", "CreateTrainingJob", request)
+    mine = [p for p in problems if p.startswith(f"CreateTrainingJob.{'.'.join(path)}: ") and repr(bad) in p]
+    assert any(message in p for p in mine), problems
+
+
+def test_the_90_character_job_name_is_refused_for_its_length_too() -> None:
+    name = "job name with spaces!" * 4 + "abcdef"
+    assert len(name) == 90
+    problems = violations("sagemaker", "DescribeTrainingJob", {"TrainingJobName": name})
+    assert problems[0].startswith("DescribeTrainingJob.TrainingJobName: 90 characters ('job name")
+    assert problems[0].endswith("is above the maximum 63") and "does not match" in problems[1]
+
+
+def test_a_computed_job_name_over_63_characters_fails(dev: Synthesized) -> None:
+    """A stage prefix of 28 characters + a 36-character run UUID = 64: one too many for a training job name."""
+    assert len("fine-tune-with-a-longprefix-") == 28
+    (lifecycle,) = [d for unit, _, d in definitions(dev) if unit == "lifecycle"]
+    fine_tune = lifecycle["States"]["FineTune"]["Parameters"]
+    assert fine_tune["TrainingJobName.$"] == "States.Format('fine-tune-{}', $.run.id)"
+    fine_tune["TrainingJobName.$"] = "States.Format('fine-tune-with-a-longprefix-{}', $.run.id)"
+    (request,) = [r for name, _, _, r in requests(lifecycle, "Lifecycle", {}) if name == "FineTune"]
+    assert request["TrainingJobName"] == f"fine-tune-with-a-longprefix-{RUN_UUID}"
+    assert any(
+        p.startswith("CreateTrainingJob.TrainingJobName: 64 characters") and "above the maximum 63" in p
+        for p in violations("sagemaker", "CreateTrainingJob", request)
+    )
+
+
+def test_ranges_list_lengths_and_map_sizes_are_checked(dev: Synthesized) -> None:
+    request = copy.deepcopy(fine_tune_request(dev))
+    request["ResourceConfig"]["KeepAlivePeriodInSeconds"] = 21601  # KeepAlivePeriodInSeconds: max 21600
+    request["StoppingCondition"]["MaxRuntimeInSeconds"] = 0  # MaxRuntimeInSeconds: min 1
+    request["Tags"] = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]  # TagList: max 50
+    request["Environment"] = {f"K{i}": "v" for i in range(101)}  # TrainingEnvironmentMap: max 100
+    problems = "\n".join(violations("sagemaker", "CreateTrainingJob", request))
+    assert "CreateTrainingJob.ResourceConfig.KeepAlivePeriodInSeconds: 21601 is above the maximum 21600" in problems
+    assert "CreateTrainingJob.StoppingCondition.MaxRuntimeInSeconds: 0 is below the minimum 1" in problems
+    assert "CreateTrainingJob.Tags: 51 entries is above the maximum 50" in problems
+    assert "CreateTrainingJob.Environment: 101 entries is above the maximum 100" in problems
+
+
+# --- Java patterns as Python patterns --------------------------------------------------------------------------------
+def test_every_pattern_of_the_four_services_compiles() -> None:
+    patterns = {
+        shape.metadata["pattern"]
+        for service in SERVICES
+        for shape in map(service_model(service).shape_for, service_model(service).shape_names)
+        if "pattern" in shape.metadata
+    }
+    assert len(patterns) > 100
+    for pattern in patterns:
+        java_pattern(pattern)  # raises regex.error on a construct the translation misses
+
+
+# (shape, values the pattern must accept, values it must refuse). Accepted values are the examples the SageMaker and
+# Step Functions API references give (a role ARN, an S3 URI, an instance of each name rule), plus the characters the
+# Java classes stand for: \p{L} letters of any script, \p{Z} separators, supplementary-plane characters.
+PATTERN_CASES = [
+    ("sagemaker", "TrainingJobName", ["fine-tune-1", "a", "a--b"], ["-a", "a-", "a b", "a_b"]),
+    ("sagemaker", "RoleArn", ["arn:aws:iam::111122223333:role/SageMakerRole"], ["arn:aws:iam::1:role/x"]),
+    ("sagemaker", "S3Uri", ["s3://amzn-s3-demo-bucket/prefix/", "https://example.com/a"], ["bucket/prefix"]),
+    ("sagemaker", "TagValue", ["lifecycle-run é 1 :/=+-@", ""], ["semi;colon", "a\tb"]),
+    ("sagemaker", "EntityDescription", ["Lifecycle run (job) \u2013 na\u00efve \u2713"], ["\x01"]),
+    ("sagemaker", "ClientToken", ["token-1"], ["token 1", "\x7f"]),
+    ("stepfunctions", "TraceHeader", ["Root=1-5759e988-bd862e3fe1be46a994272793"], ["é"]),
+    ("stepfunctions", "CharacterRestrictedName", ["run-2026_11.30"], ["123", "run 1", "run/1"]),
+]
+
+
+@pytest.mark.parametrize(("service", "shape", "accepted", "refused"), PATTERN_CASES)
+def test_translated_patterns_accept_the_documented_values_and_refuse_others(
+    service: str, shape: str, accepted: list[str], refused: list[str]
+) -> None:
+    pattern = java_pattern(service_model(service).shape_for(shape).metadata["pattern"])
+    assert [v for v in accepted if not pattern.fullmatch(v)] == []
+    assert [v for v in refused if pattern.fullmatch(v)] == []
+
+
+def test_surrogate_pairs_become_the_supplementary_planes() -> None:
+    """Java's `\\uD800\\uDC00-\\uDBFF\\uDFFF` is every code point above U+FFFF (an emoji, for one)."""
+    patterns = [
+        p
+        for p in (s.metadata.get("pattern") for s in map(sagemaker().shape_for, sagemaker().shape_names))
+        if p and "\\uD800\\uDC00-\\uDBFF\\uDFFF" in p
+    ]
+    assert patterns
+    assert java_pattern(patterns[0]).fullmatch("text \U0001f600 and tab\t")
+    assert not java_pattern(patterns[0]).fullmatch("\x01")
+
+
+def sagemaker() -> Any:
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+# --- the evaluator ----------------------------------------------------------------------------------------------------
+def test_the_evaluator_computes_the_intrinsics_the_workflows_use() -> None:
+    state = {"run": {"id": "r1"}, "defaults": {"a": 1, "b": 2}, "doc": '{"x": [1]}'}
+    ctx = {"Execution": {"Name": "exec", "Id": "arn:x", "Input": {"b": 3}}}
+    assert evaluate("States.Format('s3://b/{}/{}/x', $.run.id, $$.Execution.Name)", state, ctx) == "s3://b/r1/exec/x"
+    assert evaluate("States.Format('a, b {}', States.Format('{}-1', $.run.id))", state, ctx) == "a, b r1-1"
+    assert evaluate("States.JsonMerge($.defaults, $$.Execution.Input, false)", state, ctx) == {"a": 1, "b": 3}
+    assert evaluate("States.JsonToString($.run)", state, ctx) == '{"id":"r1"}'
+    assert evaluate("States.StringToJson($.doc)", state, ctx) == {"x": [1]}
+    assert evaluate("States.UUID()", state, ctx) == RUN_UUID and len(RUN_UUID) == 36
+    with pytest.raises(AssertionError, match=r"States\.ArrayLength: not an intrinsic function the workflows use"):
+        evaluate("States.ArrayLength($.run)", state, ctx)
+    with pytest.raises(AssertionError, match="2 placeholders, 1 values"):
+        evaluate("States.Format('{}{}', $.run.id)", state, ctx)
+    with pytest.raises(KeyError, match="has no 'missing' there"):
+        evaluate("$.run.missing", state, ctx)
+
+
+def test_computed_values_reach_their_worst_case_lengths(dev: Synthesized) -> None:
+    sent = {name: request for name, _, _, request in embedded(dev)}
+    assert sent["lifecycle/FineTune"]["TrainingJobName"] == f"fine-tune-{RUN_UUID}"
+    assert sent["lifecycle/ReadEvaluationReport"]["Key"] == f"evaluation-reports/{EXECUTION_NAME}/report.json"
+    assert len(EXECUTION_NAME) == service_model("stepfunctions").shape_for("Name").metadata["max"] == 80
+    # The evaluation job sees the state as it is when the job starts: the endpoint, no job results yet.
+    target = json.loads(sent["lifecycle/FoundationModelEvaluation"]["Environment"]["EVALUATION_TARGET"])
+    assert target == {"endpoint_name": f"eval-{RUN_UUID}", "jobs": {}}
+
+
+# --- every embedded request of every profile --------------------------------------------------------------------------
+@pytest.mark.parametrize("profile", available_profiles())
+def test_every_embedded_request_of_every_profile_passes_the_service_model(profile: str) -> None:
+    found = embedded(synth(profile))
+    problems = {name: p for name, service, op, request in found if (p := violations(service, op, request))}
+    assert problems == {}
+    if any(name.startswith("lifecycle/") for name, *_ in found):
+        assert {"sagemaker", "sns"} <= {service for _, service, _, _ in found}, profile
+
+
+def test_every_workflow_request_service_is_covered() -> None:
+    """A Task for a service the validator has no model entry for would be skipped silently: fail instead."""
+    for profile in available_profiles():
+        for _, _, definition in definitions(synth(profile)):
+            text = json.dumps(definition)
+            for resource in {r for r in text.split('"') if r.startswith("arn:aws:states:::")}:
+                assert any(resource.startswith(p) for p in ALL_PREFIXES), resource
+
+
+ALL_PREFIXES = (
+    "arn:aws:states:::sagemaker:",
+    "arn:aws:states:::aws-sdk:sagemaker:",
+    "arn:aws:states:::aws-sdk:s3:",
+    "arn:aws:states:::s3:",
+    "arn:aws:states:::sns:",
+    "arn:aws:states:::aws-sdk:sns:",
+    "arn:aws:states:::states:",
+    "arn:aws:states:::aws-sdk:sfn:",
+)
