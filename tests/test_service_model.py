@@ -174,7 +174,12 @@ def test_the_evaluator_computes_the_intrinsics_the_workflows_use() -> None:
 def test_computed_values_reach_their_worst_case_lengths(dev: Synthesized) -> None:
     sent = {name: request for name, _, _, request in embedded(dev)}
     assert sent["lifecycle/FineTune"]["TrainingJobName"] == f"fine-tune-{RUN_UUID}"
-    assert sent["lifecycle/ReadEvaluationReport"]["Key"] == f"evaluation-reports/{EXECUTION_NAME}/report.json"
+    key = sent["lifecycle/ReadEvaluationReport"]["Key"]  # the state machine's name (80 characters), the execution's
+    assert (
+        key.startswith("evaluation-reports/")
+        and key.endswith(f"/{EXECUTION_NAME}/report.json")
+        and len(key) == 19 + 80 + 1 + 80 + 12
+    )
     assert len(EXECUTION_NAME) == service_model("stepfunctions").shape_for("Name").metadata["max"] == 80
     # The evaluation job sees the state as it is when the job starts: the endpoint, no job results yet.
     target = json.loads(sent["lifecycle/FoundationModelEvaluation"]["Environment"]["EVALUATION_TARGET"])

@@ -9,9 +9,10 @@ context object. The sample execution is named with 80 characters (StartExecution
 service model shape `Name`, max 80), `States.UUID()` yields a 36-character UUID, and the state a request reads is
 built by evaluating the workflow's own Pass states and the results its tasks record, so a name like
 `States.Format('fine-tune-{}', $.run.id)` is checked at the length it really reaches. `evaluate` implements only the
-intrinsic functions the workflows use (`States.Format`, `States.UUID`, `States.JsonToString`, `States.JsonMerge`,
-`States.StringToJson`) and plain JSONPaths `$.a.b` / `$$.Execution.*` — anything else fails loudly rather than being
-guessed (the grammar: docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html).
+intrinsic functions the workflows use (`States.Format`, `States.UUID`, `States.MathAdd`, `States.JsonToString`,
+`States.JsonMerge`, `States.StringToJson`) and plain JSONPaths `$.a.b` / `$$.Execution.*` / `$$.StateMachine.*` —
+anything else fails loudly rather than being guessed
+(the grammar: docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html).
 """
 
 from __future__ import annotations
@@ -123,18 +124,26 @@ def resolver(s: Synthesized) -> Callable[[Any, str], Any]:
 
 
 def definitions(s: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(unit, logical id, definition as deployed) of every state machine of a profile."""
+    """(unit, state machine name, definition as deployed) of every state machine of a profile. A machine without a
+    StateMachineName gets CloudFormation's generated one, at its longest: 80 characters (CreateStateMachine `name`)."""
     value = resolver(s)
     for unit, template in s.templates.items():
         for logical, resource in template["Resources"].items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                yield unit, logical, json.loads(value(resource["Properties"]["DefinitionString"], unit))
+                props = resource["Properties"]
+                name = value(props["StateMachineName"], unit) if "StateMachineName" in props else None
+                name = name or f"{logical}-{'x' * 80}"[:80]
+                yield unit, name, json.loads(value(props["DefinitionString"], unit))
 
 
 # --- run time --------------------------------------------------------------------------------------------------------
 def context(machine: str) -> dict[str, Any]:
     arn = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:{machine}:{EXECUTION_NAME}"
-    return {"Execution": {"Name": EXECUTION_NAME, "Id": arn, "Input": {}}}
+    machine_arn = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{machine}"
+    return {
+        "Execution": {"Name": EXECUTION_NAME, "Id": arn, "Input": {}},
+        "StateMachine": {"Name": machine, "Id": machine_arn},
+    }
 
 
 def split_arguments(text: str) -> list[str]:
@@ -180,6 +189,9 @@ def evaluate(expression: str, state: Any, ctx: dict[str, Any]) -> Any:
         assert len(pieces) == len(values) + 1, f"{expression}: {len(pieces) - 1} placeholders, {len(values)} values"
         texts = [v if isinstance(v, str) else json.dumps(v) for v in values] + [""]
         return "".join(piece + text for piece, text in zip(pieces, texts, strict=True))
+    if function == "States.MathAdd":
+        assert all(isinstance(a, int) and not isinstance(a, bool) for a in args), f"{expression}: {args}"
+        return args[0] + args[1]
     if function == "States.UUID":
         return RUN_UUID
     if function == "States.JsonToString":
