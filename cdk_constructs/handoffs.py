@@ -17,6 +17,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
+from neuron.catalog import ContainerKind
+from neuron.models import ModelArchitecture
+from neuron.serving import ServingShape
+
 
 @dataclass(frozen=True)
 class DataBuckets:
@@ -67,6 +71,13 @@ class ServingTarget:
     # The key prefix (ending in '/') the live endpoint's data capture writes in the platform's data-capture bucket,
     # or None without capture: a deployed model's role must write there.
     capture_prefix: str | None = None
+    # What the lifecycle's compile stage needs to export a new model into exactly the served shape
+    # (neuron/compilation.py): the server, the shape `environment` renders, the architecture that sizes the job,
+    # and the profile setting the model comes from (named in errors). None: the target takes no compile stage.
+    server: ContainerKind | None = None
+    shape: ServingShape | None = None
+    architecture: ModelArchitecture | None = None
+    setting: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """The foundation-model lifecycle as one Step Functions standard workflow:
 
-prepare -> [pre-train] -> fine-tune -> [candidate model + endpoint] -> [evaluation jobs -> report -> gate]
--> register model package -> [deploy to the live endpoint, wait for InService] -> notify.
+prepare -> [pre-train] -> fine-tune -> [Neuron compile] -> [candidate model + endpoint]
+-> [evaluation jobs -> report -> gate] -> register model package -> [deploy to the live endpoint, wait for InService]
+-> notify.
 
-Every SageMaker call is a Task whose parameters are a full API request (built in `sagemaker_requests.training_job`
-and `sagemaker_requests.release`); `cdk_constructs.sagemaker_tasks` gives each the shared retry policy and a catch
-into the failure notification. Every state is logged to an encrypted log group with X-Ray tracing.
+Every SageMaker call is a Task whose parameters are a full API request (built in `sagemaker_requests.training_job`,
+`sagemaker_requests.compile_job` and `sagemaker_requests.release`); `cdk_constructs.sagemaker_tasks` gives each the
+shared retry policy and a catch into the failure notification. Every state is logged to an encrypted log group with
+X-Ray tracing.
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ class LifecycleWorkflow(Construct):
         training_role: the role the training jobs run as (passed to SageMaker).
         model_role: the role the workflow's models (candidate and deployed) run as; required with `serving`.
         training_output_s3_uri: the S3 prefix training jobs write under; the model is `<prefix><job>/output/model/`.
+        compile_request: the CreateTrainingJob request of the Neuron compile job (`sagemaker_requests.compile_job`)
+            that exports the trained model for the serving target's server; `None` (a server that compiles at load,
+            or no serving target) serves the trained model as it is.
+        compile_role: the role the compile job runs as (passed to SageMaker); with `compile_request`.
+        compile_output_s3_uri: the compile job's S3OutputPath; the artifacts are `<uri>/<job>/output/model/`.
         run_defaults: the run options a run's input is merged over (`States.JsonMerge`).
         model_package_group_arn: the group's ARN (the role may register versions in this group only).
         model_package_group_name, package_image_uri, package_environment, package_instance_type: where and how the
@@ -136,6 +143,9 @@ class LifecycleWorkflow(Construct):
         log_retention: logs.RetentionDays,
         timeout: cdk.Duration,
         poll_interval: cdk.Duration,
+        compile_request: Mapping[str, Any] | None = None,
+        compile_role: iam.IRole | None = None,
+        compile_output_s3_uri: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
@@ -166,7 +176,7 @@ class LifecycleWorkflow(Construct):
 
         start = self._prepare(run_defaults)
         trained = self._training(start, fine_tune_request, pretrain_request)
-        candidate = self._candidate(trained, serving)
+        candidate = self._candidate(trained, serving, compile_request, compile_role, compile_output_s3_uri)
         gate_outcomes, report_uri_path = self._evaluation_gate(candidate, evaluation, serving, auto_approve)
         register = self._register(
             gate_outcomes,
@@ -188,7 +198,8 @@ class LifecycleWorkflow(Construct):
             timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            comment="Foundation-model lifecycle: pre-train, fine-tune, evaluate, gate, register, deploy, notify",
+            comment="Foundation-model lifecycle: pre-train, fine-tune, compile, evaluate, gate, register, deploy, "
+            "notify",
         )
         self._grant(key)
 
@@ -266,13 +277,22 @@ class LifecycleWorkflow(Construct):
         )
         return fine_tune
 
-    def _candidate(self, trained: sfn.INextable, serving: ServingTarget | None) -> sfn.INextable:
-        """Name the run's candidate (model, evaluation endpoint, live config) and, with a serving target, create the
-        SageMaker model from the fine-tuned weights."""
+    def _candidate(
+        self,
+        trained: sfn.INextable,
+        serving: ServingTarget | None,
+        compile_request: Mapping[str, Any] | None,
+        compile_role: iam.IRole | None,
+        compile_output_s3_uri: str | None,
+    ) -> sfn.INextable:
+        """Name the run's candidate (model, evaluation endpoint, live config), compile it for the serving target's
+        server when that server loads only compiled models, and, with a serving target, create the SageMaker model
+        from what the server loads (the compiled artifacts, else the fine-tuned weights)."""
         candidate = sfn.Pass(
             self,
             "RecordCandidate",
             parameters={
+                "trained_s3_uri.$": self._model_uri("$.fine_tune.TrainingJobName"),
                 "model_s3_uri.$": self._model_uri("$.fine_tune.TrainingJobName"),
                 "model_name.$": "States.Format('lifecycle-{}', $.run.id)",
                 "eval_endpoint_name.$": "States.Format('eval-{}', $.run.id)",
@@ -281,6 +301,37 @@ class LifecycleWorkflow(Construct):
             result_path="$.candidate",
         )
         tail: sfn.INextable = trained.next(candidate)
+        if compile_request is not None:
+            # The serving image's own export of the trained model in the served shape (neuron/compilation.py).
+            if compile_role is None or compile_output_s3_uri is None:
+                raise ValueError("a compile request needs compile_role and compile_output_s3_uri")
+            self._passed_roles.append(compile_role)
+            compiled = (
+                f"States.Format('{compile_output_s3_uri.rstrip('/')}/{{}}/output/model/', $.compile.TrainingJobName)"
+            )
+            tail = tail.next(
+                self._tasks.task(
+                    "CompileForServing",
+                    "createTrainingJob",
+                    compile_request,
+                    sync=True,
+                    result_path="$.compile",
+                    result_selector={"TrainingJobName.$": "$.TrainingJobName"},
+                )
+            ).next(
+                sfn.Pass(
+                    self,
+                    "RecordCompiledArtifacts",
+                    parameters={
+                        "trained_s3_uri.$": "$.candidate.trained_s3_uri",
+                        "model_s3_uri.$": compiled,
+                        "model_name.$": "$.candidate.model_name",
+                        "eval_endpoint_name.$": "$.candidate.eval_endpoint_name",
+                        "live_config_name.$": "$.candidate.live_config_name",
+                    },
+                    result_path="$.candidate",
+                )
+            )
         if serving is None:
             return tail
         if self._model_role is None:

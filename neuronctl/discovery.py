@@ -19,6 +19,7 @@ from neuronctl.session import Aws
 INFERENCE = "inference"
 LIFECYCLE = "lifecycle"
 EVALUATION = "evaluation"
+COMPILE = "compile"
 
 # Output keys the stacks publish (one place, so a renamed output is renamed here once).
 ENDPOINT_NAME = "EndpointName"
@@ -26,6 +27,7 @@ COMPONENT_NAMES = "InferenceComponentNames"
 GENERATION_DEFAULTS = "GenerationDefaultsParameter"
 LIFECYCLE_STATE_MACHINE = "LifecycleStateMachineArn"
 EVALUATION_STATE_MACHINE = "EvaluationStateMachineArn"
+COMPILE_STATE_MACHINE = "CompileStateMachineArn"
 GUARDRAIL_ID = "GuardrailId"
 GUARDRAIL_VERSION = "GuardrailVersion"
 

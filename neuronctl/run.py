@@ -1,4 +1,4 @@
-"""Start, inspect and watch the lifecycle and evaluation workflows (Step Functions) the stacks deployed.
+"""Start, inspect and watch the lifecycle, evaluation and compile workflows (Step Functions) the stacks deployed.
 
 Progress is read from the execution history: states done of the states in the definition, the state running now,
 the SageMaker job it runs (name from the task's parameters, status from Describe*Job) and the elapsed time. A failed
@@ -19,6 +19,8 @@ from botocore.exceptions import ClientError
 
 from neuronctl import output
 from neuronctl.discovery import (
+    COMPILE,
+    COMPILE_STATE_MACHINE,
     EVALUATION,
     EVALUATION_STATE_MACHINE,
     LIFECYCLE,
@@ -30,6 +32,8 @@ from neuronctl.errors import CliError, ExitCode, error_code
 WORKFLOWS: dict[str, tuple[str, str]] = {
     "lifecycle": (LIFECYCLE, LIFECYCLE_STATE_MACHINE),
     "evaluation": (EVALUATION, EVALUATION_STATE_MACHINE),
+    # The stand-alone Neuron compile of the profile's S3 models (docs/compile.md); input {"model": "<key>"|"all"}.
+    "compile": (COMPILE, COMPILE_STATE_MACHINE),
 }
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Task resources of the SageMaker optimized integrations -> (Describe call, name parameter, status field).

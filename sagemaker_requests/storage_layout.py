@@ -35,6 +35,9 @@ def compile_cache_prefix(family: str) -> str:
 COMPILED_PREFIX = "compiled/"
 
 
-def compiled_prefix(model_key: str) -> str:
-    """The default prefix of one model's Neuron export (`compiled/<model key>/`)."""
-    return f"{COMPILED_PREFIX}{model_key}/"
+def compiled_prefix(owner: str) -> str:
+    """The compiled-artifacts prefix of one owner: a model key (`compiled/<model key>/`, a model's default) or the
+    lifecycle (`compiled/lifecycle/`, where its compile jobs write per run)."""
+    if not owner or "/" in owner:
+        raise ValueError(f"a compiled-artifacts owner is one path segment, not {owner!r}")
+    return f"{COMPILED_PREFIX}{owner}/"

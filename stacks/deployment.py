@@ -8,6 +8,7 @@ from cdk_constructs.handoffs import EvaluationStage, ServingTarget
 from cdk_constructs.lifecycle_workflow import CANDIDATE_PREFIX
 from compliance.packs import add_compliance_checks
 from config import AppConfig
+from stacks.compile import CompileStack, compilable_models
 from stacks.evaluation import EvaluationStack
 from stacks.hyperpod import HyperPodStack
 from stacks.inference import InferenceStack
@@ -22,6 +23,10 @@ def build_stacks(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
     serving: ServingTarget | None = None
     evaluation: EvaluationStage | None = None
     invoke_arns: list[str] = []
+    if compilable_models(config.inference):  # before the endpoint that loads what it compiles (docs/compile.md)
+        stacks["compile"] = CompileStack(
+            app, config.stack_name("compile"), config=config, platform=platform.platform, env=env
+        )
     if config.inference is not None:
         inference = InferenceStack(
             app, config.stack_name("inference"), config=config, platform=platform.platform, env=env

@@ -285,12 +285,13 @@ class InferenceStack(cdk.Stack):
         """The first LLM (else the first model) as a single-model variant loading new artifacts from S3."""
         key = next((k for k, p in plans.items() if p.config.profile.generates_text), next(iter(plans)))
         model_plan = plans[key]
+        shape = serving_shape(model_plan, model_location=MODEL_DIR)
         return ServingTarget(
             endpoint_name=self.endpoint.endpoint_name,
             endpoint_arn=self.endpoint.endpoint_arn,
             image_uri=images[key],
             image_repository_arn=self.repositories[key],
-            environment=environment(model_plan.config.server, serving_shape(model_plan, model_location=MODEL_DIR)),
+            environment=environment(model_plan.config.server, shape),
             production_variant={
                 k: v
                 for k, v in self.endpoint.production_variant.items()
@@ -306,6 +307,10 @@ class InferenceStack(cdk.Stack):
             vpc_config=vpc_config,
             enable_network_isolation=True,
             capture_prefix=capture_prefix,
+            server=model_plan.config.server,
+            shape=shape,
+            architecture=model_plan.arch,
+            setting=f"inference.models.{key}",
         )
 
 

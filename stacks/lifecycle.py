@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from cdk_constructs.compile_workflow import CompileJobRole
 from cdk_constructs.handoffs import EvaluationStage, Platform, ServingTarget
 from cdk_constructs.inference_role import LOG_GROUPS, METRIC_NAMESPACES
 from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
@@ -23,9 +24,11 @@ from cdk_constructs.source_archive import SourceArchive
 from compliance.packs import acknowledge_in_hipaa_and_nist
 from config import AppConfig
 from config.training import TRAINING_SOURCE_DIR, TrainingJobConfig
+from neuron.compilation import CompilePlan, compile_plan, needs_compile_stage
 from neuron.images import container, dlc_account, image_uri
+from sagemaker_requests.compile_job import RETRY_ATTEMPTS, CompileJobRequest, CompileJobTargets, compile_job_request
 from sagemaker_requests.shapes import CreateTrainingJobRequest
-from sagemaker_requests.storage_layout import TRAINING_OUTPUT_PREFIX
+from sagemaker_requests.storage_layout import TRAINING_OUTPUT_PREFIX, compiled_prefix
 from sagemaker_requests.training_job import TrainingJobTargets, training_job_request
 
 # Evaluation, registration and the two endpoint roll-outs, on top of the training jobs' own limits.
@@ -39,6 +42,8 @@ DEPLOY_DRIFT_NOTE = (
     f"profile's model source at its artifacts ({TRAINING_OUTPUT_PREFIX}<job>/output/model/) and deploy the inference "
     "stack"
 )
+# Compiled artifacts of the lifecycle's candidates: compiled/lifecycle/compile-<run id>/output/model/.
+COMPILE_OWNER = "lifecycle"
 
 
 class LifecycleStack(cdk.Stack):
@@ -66,7 +71,9 @@ class LifecycleStack(cdk.Stack):
         self.code = SourceArchive(self, "TrainingCode", source=TRAINING_SOURCE_DIR)
         self.training = self._training_role(config, platform, [j for j in jobs.values() if j])
         self.training_role = self.training.role
-        self.model_role = self._model_role(platform, serving) if serving is not None else None
+        # The candidate endpoint loads a TGI / vLLM / LMI model only compiled (neuron/compilation.py).
+        compiles = serving is not None and serving.server is not None and needs_compile_stage(serving.server)
+        self.model_role = self._model_role(platform, serving, compiled=compiles) if serving is not None else None
 
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         output = f"s3://{buckets.models.bucket_name}/{TRAINING_OUTPUT_PREFIX}"
@@ -148,7 +155,51 @@ class LifecycleStack(cdk.Stack):
             package_image = image_uri(settings.package_container, config.region, package_type)
             package_env = {}
 
+        self.compile_plan: CompilePlan | None = None
+        self.compile_request: CompileJobRequest | None = None
+        self.compile_role: CompileJobRole | None = None
+        compile_output = f"s3://{buckets.models.bucket_name}/{compiled_prefix(COMPILE_OWNER)}".rstrip("/")
+        if compiles:
+            assert serving is not None and serving.server is not None
+            assert serving.shape is not None and serving.architecture is not None
+            # The candidate endpoint loads a TGI / vLLM / LMI model only compiled (neuron/compilation.py): export the
+            # trained model with the serving image in the served shape, then CreateModel names the artifacts.
+            self.compile_plan = compile_plan(serving.server, serving.shape, serving.architecture, where=serving.setting)
+            self.compile_role = CompileJobRole(
+                self,
+                "CompileJobs",
+                models_bucket=buckets.models,
+                read_prefixes=[TRAINING_OUTPUT_PREFIX],
+                write_prefixes=[compiled_prefix(COMPILE_OWNER)],
+                key=platform.key,
+                image_repository_arns=[
+                    self.format_arn(
+                        service="ecr",
+                        account=dlc_account(config.region),
+                        resource="repository",
+                        resource_name=container(serving.server).repository,
+                    )
+                ],
+            )
+            self.compile_request = compile_job_request(
+                plan=self.compile_plan,
+                targets=CompileJobTargets(
+                    image_uri=serving.image_uri,
+                    role_arn=self.compile_role.role.role_arn,
+                    key_arn=platform.key.key_arn,
+                    output_s3_uri=compile_output,
+                    subnet_ids=subnets,
+                    security_group_ids=[platform.workload_security_group.security_group_id],
+                ),
+                job_name_path="States.Format('compile-{}', $.run.id)",
+                model_s3_uri_path="$.candidate.trained_s3_uri",
+                tag_paths={"lifecycle-run": "$.run.id"},
+                tags={"lifecycle-stage": "compile"},
+            )
+
         attempts = sum(j.longest_seconds * j.retry_attempts for j in jobs.values() if j)
+        if self.compile_plan is not None:
+            attempts += self.compile_plan.max_runtime_seconds * (RETRY_ATTEMPTS + 1)
         self.workflow = LifecycleWorkflow(
             self,
             "Workflow",
@@ -157,6 +208,9 @@ class LifecycleStack(cdk.Stack):
             training_role=self.training_role,
             model_role=self.model_role.role if self.model_role is not None else None,
             training_output_s3_uri=output,
+            compile_request=self.compile_request,
+            compile_role=self.compile_role.role if self.compile_role else None,
+            compile_output_s3_uri=compile_output,
             run_defaults=defaults,
             model_package_group_name=group_name,
             model_package_group_arn=self.model_package_group.attr_model_package_group_arn,
@@ -195,11 +249,13 @@ class LifecycleStack(cdk.Stack):
             # The value is the endpoint a deploy changes; the description says what that means for `cdk deploy`.
             cdk.CfnOutput(self, "DeployDriftNote", value=serving.endpoint_name, description=DEPLOY_DRIFT_NOTE)
 
-    def _model_role(self, platform: Platform, serving: ServingTarget) -> SageMakerExecutionRole:
+    def _model_role(self, platform: Platform, serving: ServingTarget, *, compiled: bool) -> SageMakerExecutionRole:
         """The role the workflow's models (candidate and deployed) run as: their own, never the inference stack's.
 
-        It reads only what the fine-tune wrote (training-output/), pulls only the serving image, writes the live
-        endpoint's captured data when capture is on, and runs in the VPC (CreateModel always sends a VpcConfig).
+        It reads only what the model loads (the compile job's output under compiled/lifecycle/, or what the
+        fine-tune wrote under training-output/ for a server that compiles at load), pulls only the serving image,
+        writes the live endpoint's captured data when capture is on, and runs in the VPC (CreateModel always sends
+        a VpcConfig).
         """
         execution = SageMakerExecutionRole(
             self,
@@ -210,7 +266,10 @@ class LifecycleStack(cdk.Stack):
             image_repository_arns=[serving.image_repository_arn],
             in_vpc=True,
         )
-        execution.grant_read(platform.buckets.models, TRAINING_OUTPUT_PREFIX, label="models (training output)")
+        if compiled:
+            execution.grant_read(platform.buckets.models, compiled_prefix(COMPILE_OWNER), label="models (compiled)")
+        else:
+            execution.grant_read(platform.buckets.models, TRAINING_OUTPUT_PREFIX, label="models (training output)")
         if serving.capture_prefix is not None:
             execution.grant_write(platform.buckets.data_capture, serving.capture_prefix, label="data-capture")
         execution.grant_key(platform.key, encrypt=serving.capture_prefix is not None)

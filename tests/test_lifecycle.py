@@ -428,11 +428,12 @@ def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) 
     )["States"]
     (_, create_model) = sagemaker_requests(states)["CreateModel"]
     assert create_model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri.$"] == "$.candidate.model_s3_uri"
-    uri_format = states["RecordCandidate"]["Parameters"]["model_s3_uri.$"]
-    match = re.fullmatch(r"States\.Format\('s3://([^/]+)/(.*)', \$\.fine_tune\.TrainingJobName\)", uri_format)
+    # dev serves with TGI, which loads only compiled models: CreateModel names the compile job's artifacts.
+    uri_format = states["RecordCompiledArtifacts"]["Parameters"]["model_s3_uri.$"]
+    match = re.fullmatch(r"States\.Format\('s3://([^/]+)/(.*)', \$\.compile\.TrainingJobName\)", uri_format)
     assert match, uri_format
-    bucket, key_prefix = match[1], match[2].replace("{}", "fine-tune-1234")
-    assert (bucket, key_prefix) == ("platform.ModelsBucket970C6ADA", "training-output/fine-tune-1234/output/model/")
+    bucket, key_prefix = match[1], match[2].replace("{}", "compile-1234")
+    assert (bucket, key_prefix) == ("platform.ModelsBucket970C6ADA", "compiled/lifecycle/compile-1234/output/model/")
     role_arn = create_model["ExecutionRoleArn"]
     role_name = role_arn.rsplit("/", 1)[1]
     assert role_name.startswith("lifecycle.ModelRole")  # the workflow's own model role, not the serving role
@@ -446,8 +447,8 @@ def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) 
             ):
                 statements += value(props["PolicyDocument"]["Statement"], unit)
     objects = allows(statements, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key_prefix}model.safetensors")
-    assert [st["Resource"] for st in objects] == [f"arn:aws:s3:::{bucket}/training-output/*"]
-    # The inference stack lists its own model prefixes; the workflow adds the training output's.
+    assert [st["Resource"] for st in objects] == [f"arn:aws:s3:::{bucket}/compiled/lifecycle/*"]
+    # The inference stack lists its own model prefixes; the workflow adds the compiled candidates'.
     listings = allows(statements, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
     assert any(
         fnmatch.fnmatchcase(key_prefix, p)
@@ -456,8 +457,9 @@ def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) 
     )
     key = value(dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
     assert allows(statements, "kms:Decrypt", key)
-    # Only the training output: not the datasets or checkpoints, not other prefixes of the models bucket.
+    # Only the compiled output: not the datasets or checkpoints, not other prefixes of the models bucket.
     assert not allows(statements, "s3:GetObject", f"arn:aws:s3:::{bucket}/base-models/x")
+    assert not allows(statements, "s3:GetObject", f"arn:aws:s3:::{bucket}/training-output/x")
     assert not allows(statements, "s3:GetObject", "arn:aws:s3:::platform.DatasetsBucket9EEDBE5A/training-output/x")
 
 

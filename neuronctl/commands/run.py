@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     run = commands.add_parser(
         "run",
-        help="start and watch lifecycle and evaluation runs",
-        description="Lifecycle (pre-train -> fine-tune -> evaluate -> deploy) and evaluation workflows.",
+        help="start and watch lifecycle, evaluation and compile runs",
+        description="Lifecycle (pre-train -> fine-tune -> compile -> evaluate -> deploy), evaluation and Neuron "
+        "compile workflows.",
         epilog=EXIT_CODES_HELP,
     )
     runs = run.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -25,7 +26,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     watching.add_argument("--interval", type=float, default=15.0, help="seconds between polls (default %(default)s)")
     watching.add_argument("--timeout", type=float, help="stop watching after this many seconds (exit 6)")
     p = runs.add_parser("start", parents=[common, watching], help="start a run", epilog=EXIT_CODES_HELP)
-    p.add_argument("workflow", choices=("lifecycle", "evaluation"))
+    p.add_argument("workflow", choices=("lifecycle", "evaluation", "compile"))
     p.add_argument("--input", help="run input: a JSON object or @file.json")
     p.add_argument(
         "--param",
@@ -41,7 +42,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         ("watch", watch, "follow a run until it ends"),
     ):
         p = runs.add_parser(action, parents=[common, watching], help=text, epilog=EXIT_CODES_HELP)
-        p.add_argument("workflow", choices=("lifecycle", "evaluation"))
+        p.add_argument("workflow", choices=("lifecycle", "evaluation", "compile"))
         p.add_argument("run", nargs="?", help="execution ARN or run name (default: the latest run)")
         p.set_defaults(handler=handler)
 

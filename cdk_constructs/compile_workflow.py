@@ -1,0 +1,253 @@
+"""The Neuron compile (export) stage as infrastructure: the compile jobs' own role, and a stand-alone Step Functions
+workflow that compiles a profile's own S3 models for their servers.
+
+The workflow runs one CreateTrainingJob (`.sync`) per model, each the full request of
+`sagemaker_requests.compile_job`, in order; a run compiles every model (`{"model": "all"}`, the default) or the one
+named. Transient SageMaker errors are retried, every other failure is caught into a failure notification, and every
+state is logged to an encrypted log group with X-Ray tracing, as in the lifecycle workflow. A run's output (and its
+success notification) carries each model's compiled-artifacts S3 prefix, the value of its `compiled_artifacts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole, key_grants_for_sagemaker
+from cdk_constructs.sagemaker_tasks import SageMakerTasks, notify, state_key
+from compliance.packs import acknowledge_in_hipaa_and_nist
+from compliance.wildcards import ExpectedWildcards
+
+# SageMaker names the log group of every training job; the stack never creates it (see stacks/lifecycle.py).
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ALL_MODELS = "all"
+JOB_PREFIX = "compile-"  # every compile job is named `compile-<uuid or run id>`
+
+
+class CompileJobRole(Construct):
+    """The execution role of compile jobs (a `SageMakerExecutionRole`): read the model, write the compiled prefix,
+    the platform key, pull the serving images, write the jobs' logs and metrics, run in the VPC. Nothing else.
+
+    Args:
+        models_bucket: the platform's models bucket (sources and compiled artifacts).
+        read_prefixes: the key prefixes of the models the jobs compile (`training-output/`, `llama-3.1-8b/`, ...).
+        write_prefixes: the prefixes the jobs' output goes to (`compiled/lifecycle/`, `compile-jobs/`).
+        key: the platform key (inputs are decrypted, outputs encrypted with it).
+        image_repository_arns: the serving images' ECR repositories the jobs pull.
+        synced_prefixes: exact artifacts prefixes kept in sync with the job's checkpoint directory
+            (CheckpointConfig): SageMaker reads what is there at the start, writes and deletes to mirror the job.
+
+    Attributes:
+        execution: the `SageMakerExecutionRole` (its managed policy holds every statement).
+        role: the role the compile jobs run as (`RoleArn` of the request; passed by the workflows).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        models_bucket: s3.IBucket,
+        read_prefixes: Sequence[str],
+        write_prefixes: Sequence[str],
+        key: kms.IKey,
+        image_repository_arns: Sequence[str],
+        synced_prefixes: Sequence[str] = (),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.execution = SageMakerExecutionRole(
+            self,
+            "Execution",
+            description="Neuron compile (export) jobs: read a model, write its compiled artifacts",
+            log_groups=[f"{TRAINING_LOG_GROUP}:*"],
+            metric_namespaces=["/aws/sagemaker/*"],
+            image_repository_arns=image_repository_arns,
+            in_vpc=True,
+        )
+        self.role = self.execution.role
+        reads, writes, synced = sorted(set(read_prefixes)), sorted(set(write_prefixes)), sorted(set(synced_prefixes))
+        self.execution.grant_read(models_bucket, *reads, label="models (compile sources)")
+        if writes:
+            self.execution.grant_write(models_bucket, *writes, label="models (compile output)")
+        if synced:
+            # The checkpoint sync mirrors the job's directory: it reads what is there, writes, and deletes.
+            self.execution.grant_read_write(models_bucket, *synced, label="models (compiled artifacts)")
+            objects = [models_bucket.arn_for_objects(f"{p}*") for p in synced]
+            self.execution.policy.add_statements(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=objects))
+            for arn in objects:
+                self.execution.wildcards.resource(
+                    arn,
+                    "The checkpoint sync deletes, under the model's compiled-artifacts prefix only, what the export "
+                    "removed from the job's directory; file names are the exporter's",
+                )
+        self.execution.grant_key(key)
+
+
+class CompileWorkflow(Construct):
+    """Compile each model of `requests` (state name -> CreateTrainingJob parameters) in order.
+
+    `self.state_machine`, `self.role`, `self.log_group`; `self.requests` maps each Task to (operation, parameters).
+    `output_s3_uris` maps each model key to its requests' S3OutputPath: the artifacts land at
+    `<output>/<job name>/output/model/`, which each run records as the model's `compiled_artifacts` URI.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        requests: Mapping[str, Mapping[str, Any]],
+        output_s3_uris: Mapping[str, str],
+        job_role: iam.IRole,
+        topic: sns.ITopic,
+        key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        timeout: cdk.Duration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not requests:
+            raise ValueError("a compile workflow needs at least one model to compile")
+        stack = cdk.Stack.of(self)
+        self._topic = topic
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Runs the Neuron compile workflow",
+        )
+
+        failed = sfn.Fail(
+            self, "CompileFailed", error="CompileFailed", cause="A compile job failed; the notification has the error"
+        )
+        notify_failure = self._notify("NotifyFailure", "FAILED", error=True).next(failed)
+        # Every request names its job `compile-<uuid>`: the role may act on those names only.
+        self._tasks = SageMakerTasks(
+            self,
+            catch=notify_failure,
+            resources_of=lambda _operation, _parameters: [
+                stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{JOB_PREFIX}*")
+            ],
+        )
+        self.requests = self._tasks.requests
+        succeeded = self._notify("NotifyCompiled", "COMPILED", catch=notify_failure).next(
+            sfn.Succeed(self, "CompileSucceeded")
+        )
+
+        defaults = sfn.Pass(
+            self, "LoadDefaults", result=sfn.Result.from_object({"model": ALL_MODELS}), result_path="$.defaults"
+        )
+        prepare = sfn.Pass(
+            self,
+            "PrepareRun",
+            parameters={"options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)", "compiled": {}},
+            result_path="$.run",
+        )
+        unknown = sfn.Fail(
+            self,
+            "UnknownModel",
+            error="UnknownModel",
+            cause=f'Start the run with {{"model": "<key>"}}, one of: {", ".join(requests)}, or "{ALL_MODELS}"',
+        )
+        model = "$.run.options.model"
+        known = sfn.Choice(self, "ModelKnown").otherwise(unknown)
+
+        # Build backwards: each model's step continues with the next model's choice; the last with the notification.
+        following: sfn.IChainable = succeeded
+        for key_name in reversed(list(requests)):
+            name = f"Compile-{key_name}"
+            field = state_key(key_name)
+            task = self._tasks.task(
+                name,
+                "createTrainingJob",
+                requests[key_name],
+                sync=True,
+                result_path=f"$.run.compiled.{field}",
+                result_selector={"TrainingJobName.$": "$.TrainingJobName"},
+            )
+            output = output_s3_uris[key_name].rstrip("/")
+            record = sfn.Pass(
+                self,
+                f"Record-{key_name}",
+                parameters={
+                    "job.$": f"$.run.compiled.{field}.TrainingJobName",
+                    "compiled_artifacts.$": f"States.Format('{output}/{{}}/output/model/', "
+                    f"$.run.compiled.{field}.TrainingJobName)",
+                },
+                result_path=f"$.run.compiled.{field}",
+            )
+            task.next(record).next(following)
+            choose = (
+                sfn.Choice(self, f"Compile-{key_name}-Requested")
+                .when(
+                    sfn.Condition.or_(
+                        sfn.Condition.string_equals(model, ALL_MODELS), sfn.Condition.string_equals(model, key_name)
+                    ),
+                    task,
+                )
+                .otherwise(following)
+            )
+            following = choose
+        known.when(
+            sfn.Condition.or_(*(sfn.Condition.string_equals(model, k) for k in (ALL_MODELS, *requests))), following
+        )
+
+        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(sfn.Chain.start(defaults).next(prepare).next(known)),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            role=self.role,
+            timeout=timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            comment="Neuron compile: export each model with its serving image into compiled artifacts",
+        )
+        wildcards = ExpectedWildcards.of(self.role.node.find_child("DefaultPolicy"))
+        for statement in self._tasks.policy_statements(stack):
+            self.role.add_to_policy(statement)
+        for resource in sorted({r for rs in self._tasks.resources.values() for r in rs}, key=str):
+            wildcards.resource(
+                resource,
+                f"Compile jobs are named {JOB_PREFIX}<uuid> per run: the prefix is fixed, the id is not known before "
+                "the run",
+            )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[job_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        for statement in key_grants_for_sagemaker(key.key_arn):
+            self.role.add_to_policy(statement)
+        wildcards.resource(
+            "*",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log-delivery actions "
+            "(CreateLogDelivery, ...), which CDK adds for tracing and logging, accept only '*'",
+        )
+        acknowledge_in_hipaa_and_nist(
+            self.role, "The workflow role's grants are specific to this state machine", "IAMNoInlinePolicy"
+        )
+
+    def _notify(
+        self, name: str, status: str, *, error: bool = False, catch: sfn.IChainable | None = None
+    ) -> tasks.SnsPublish:
+        message: dict[str, Any] = {
+            "status": status,
+            "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+            "compiled": sfn.JsonPath.object_at("$.run.compiled"),
+        }
+        if error:
+            message["error"] = sfn.JsonPath.object_at("$.error")
+        return notify(self, name, topic=self._topic, message=message, subject=f"Neuron compile: {status}", catch=catch)

@@ -1,0 +1,165 @@
+"""The compile stage in the synthesized templates: every compile request is valid, compiles exactly the shape and
+image the endpoint serves, and the lifecycle compiles between training and the candidate endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from config import available_profiles, load_config
+from neuron.catalog import ContainerKind
+from neuron.compilation import CompiledShape, compiled_shape, needs_compile_stage, served_shape
+from stacks.compile import compilable_models
+from tests.harness import Synthesized, synth
+from tests.test_lifecycle_requests import definition, resolve, sagemaker_requests, validate
+
+CONFIGS = {p: load_config(p, environ={}) for p in available_profiles()}
+COMPILE_PROFILES = tuple(p for p, c in CONFIGS.items() if compilable_models(c.inference))
+LIFECYCLE_PROFILES = tuple(p for p, c in CONFIGS.items() if c.lifecycle.enabled and c.inference is not None)
+
+
+def served_model(synthesized: Synthesized, key: str) -> tuple[str, dict[str, str]]:
+    """(image, environment) of a model's CfnModel in the inference template, as CloudFormation deploys it."""
+    stack = synthesized.stacks["inference"]
+    logical = stack.resolve(stack.models[key].model.logical_id)  # type: ignore[attr-defined]
+    container = synthesized.templates["inference"]["Resources"][logical]["Properties"]["PrimaryContainer"]
+    return resolve(container["Image"]), {k: resolve(v) for k, v in container["Environment"].items()}
+
+
+def job_shape(kind: ContainerKind, request: dict[str, Any]) -> CompiledShape:
+    spec = request["AlgorithmSpecification"]
+    return compiled_shape(kind, spec["ContainerArguments"], {k: resolve(v) for k, v in request["Environment"].items()})
+
+
+def test_profiles_cover_every_compiled_server() -> None:
+    servers = {m.server for p in COMPILE_PROFILES for m in compilable_models(CONFIGS[p].inference).values()}
+    assert servers == {ContainerKind.TGI_NEURONX, ContainerKind.VLLM_NEURONX, ContainerKind.LMI_NEURONX}
+    assert {"prod", "multimodel", "llama70b"} <= set(COMPILE_PROFILES)
+    assert "dev" not in COMPILE_PROFILES  # its model is a Hub download: not the profile's own S3 model
+
+
+@pytest.mark.parametrize("profile", COMPILE_PROFILES)
+def test_standalone_compile_requests_validate_and_compile_the_served_shape_and_image(profile: str) -> None:
+    synthesized = synth(profile)
+    requests = sagemaker_requests(definition(synthesized.templates["compile"])["States"])
+    models = compilable_models(CONFIGS[profile].inference)
+    assert set(requests) == {f"Compile-{key}" for key in models}
+    for key, model in models.items():
+        operation, params = requests[f"Compile-{key}"]
+        assert operation == "CreateTrainingJob"
+        request = validate(operation, params)
+        image, env = served_model(synthesized, key)
+        assert job_shape(model.server, request) == served_shape(model.server, env), (profile, key)
+        assert resolve(request["AlgorithmSpecification"]["TrainingImage"]) == image, (profile, key)
+        assert request["EnableNetworkIsolation"] is True
+        assert "TrainingJobName.$" in params and "TrainingJobName" not in params
+        assert resolve(request["OutputDataConfig"]["S3OutputPath"]).endswith(f"/compiled/{key}")
+        assert request["ResourceConfig"]["InstanceType"].startswith("ml.trn1.")
+
+
+@pytest.mark.parametrize("profile", LIFECYCLE_PROFILES)
+def test_the_lifecycle_compiles_the_served_shape_with_the_serving_image(profile: str) -> None:
+    synthesized = synth(profile)
+    requests = sagemaker_requests(definition(synthesized.templates["lifecycle"])["States"])
+    serving = synthesized.stacks["inference"].serving_target  # type: ignore[attr-defined]
+    if not needs_compile_stage(serving.server):
+        assert "CompileForServing" not in requests, profile
+        return
+    request = validate(*requests["CompileForServing"])
+    create_model = requests["CreateModel"][1]["PrimaryContainer"]
+    env = {k: resolve(v) for k, v in create_model["Environment"].items()}
+    assert job_shape(serving.server, request) == served_shape(serving.server, env), profile
+    assert request["AlgorithmSpecification"]["TrainingImage"] == create_model["Image"]
+
+
+def test_a_changed_argument_breaks_the_shape_comparison(prod: Synthesized) -> None:
+    """The comparison can fail: one edited flag in the compile job and the shapes differ."""
+    params = sagemaker_requests(definition(prod.templates["compile"])["States"])["Compile-chat"][1]
+    request = validate("CreateTrainingJob", params)
+    arguments = request["AlgorithmSpecification"]["ContainerArguments"]
+    arguments[arguments.index("--batch_size") + 1] = "8"
+    _, env = served_model(prod, "chat")
+    assert job_shape(ContainerKind.TGI_NEURONX, request) != served_shape(ContainerKind.TGI_NEURONX, env)
+
+
+def next_states(states: dict[str, Any], start: str, stop: str) -> list[str]:
+    """The states from `start` following `Next` (Choices by their default) until `stop`."""
+    path, name = [start], start
+    while name != stop:
+        state = states[name]
+        name = state.get("Next") or state.get("Default")
+        assert name, f"{path[-1]} has no next state before {stop}"
+        path.append(name)
+    return path
+
+
+def test_lifecycle_order_is_train_compile_candidate_endpoint(dev: Synthesized) -> None:
+    states = definition(dev.templates["lifecycle"])["States"]
+    path = next_states(states, "FineTune", "CreateCandidateEndpoint")
+    assert path[:5] == ["FineTune", "RecordCandidate", "CompileForServing", "RecordCompiledArtifacts", "CreateModel"]
+    compiled = states["RecordCompiledArtifacts"]["Parameters"]["model_s3_uri.$"]
+    assert "/compiled/lifecycle/{}/output/model/" in compiled and "$.compile.TrainingJobName" in compiled
+    # CreateModel and the registered package both name what RecordCompiledArtifacts recorded.
+    assert states["CreateModel"]["Parameters"]["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri.$"] == (
+        "$.candidate.model_s3_uri"
+    )
+    compile_task = states["CompileForServing"]
+    assert compile_task["Resource"].endswith("sagemaker:createTrainingJob.sync")
+    assert compile_task["Parameters"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri.$"] == (
+        "$.candidate.trained_s3_uri"
+    )
+    assert [c["ErrorEquals"] for c in compile_task["Catch"]] == [["States.ALL"]]
+
+
+def policy_statements(template: dict[str, Any], role_description: str) -> list[dict[str, Any]]:
+    (logical,) = [
+        k
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("Description") == role_description
+    ]
+    return [
+        s
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": logical} in r["Properties"]["Roles"]
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_compile_role_reads_the_trained_models_and_writes_only_the_compiled_prefix(dev: Synthesized) -> None:
+    statements = {s["Sid"]: s for s in policy_statements(dev.templates["lifecycle"], COMPILE_ROLE)}
+    assert set(statements) == {
+        "ReadModels",
+        "ListModels",
+        "WriteCompiledArtifacts",
+        "PlatformKey",
+        "PullServingImage",
+        "RegistryLogin",
+        "JobLogs",
+        "JobMetrics",
+        "VpcNetworkInterfaces",
+    }
+    assert sorted(statements["WriteCompiledArtifacts"]["Action"]) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert resolve(statements["WriteCompiledArtifacts"]["Resource"]).endswith("/compiled/lifecycle/*")
+    assert resolve(statements["ReadModels"]["Resource"]).endswith("/training-output/*")
+    pull = statements["PullServingImage"]["Resource"]
+    assert resolve(pull).endswith(":repository/huggingface-pytorch-tgi-inference")
+
+
+COMPILE_ROLE = "Neuron compile (export) jobs: read a model, write its compiled artifacts"
+
+
+def test_the_standalone_workflow_is_an_output_and_refuses_an_unknown_model() -> None:
+    template = synth("multimodel").templates["compile"]
+    assert "CompileStateMachineArn" in template["Outputs"]
+    states = definition(template)["States"]
+    assert states["ModelKnown"]["Default"] == "UnknownModel"
+    known = states["ModelKnown"]["Choices"][0]["Or"]
+    assert sorted(c["StringEquals"] for c in known) == ["all", "llama", "mistral"]
+    writes = {
+        resolve(r)
+        for s in policy_statements(template, COMPILE_ROLE)
+        if s["Sid"] == "WriteCompiledArtifacts"
+        for r in s["Resource"]
+    }
+    assert {w.split("/", 1)[1] for w in writes} == {"compiled/llama/*", "compiled/mistral/*"}
