@@ -94,11 +94,23 @@ class CompileJobRole(Construct):
 
 
 class CompileWorkflow(Construct):
-    """Compile each model of `requests` (state name -> CreateTrainingJob parameters) in order.
+    """Compile each model of `requests` in order; a run compiles all (`{"model": "all"}`, default) or the one named.
 
-    `self.state_machine`, `self.role`, `self.log_group`; `self.requests` maps each Task to (operation, parameters).
-    `output_s3_uris` maps each model key to its requests' S3OutputPath: the artifacts land at
-    `<output>/<job name>/output/model/`, which each run records as the model's `compiled_artifacts` URI.
+    Args:
+        requests: model key -> the CreateTrainingJob request of its compile job (`sagemaker_requests.compile_job`).
+        output_s3_uris: model key -> that request's S3OutputPath; the artifacts land at
+            `<output>/<job name>/output/model/`, which the run records as `compiled.<key>.compiled_artifacts`.
+        job_role: the role the compile jobs run as (passed to SageMaker).
+        topic: where a run's end (COMPILED, FAILED) is announced, with the compiled prefixes or the error.
+        key: the platform key (log group; SageMaker creates grants on it for the jobs' encrypted outputs).
+        log_retention: of the workflow's log group.
+        timeout: of a whole execution.
+
+    Attributes:
+        state_machine: the workflow.
+        role: the role the workflow runs as.
+        log_group: every state's input and output, KMS-encrypted.
+        requests: each Task state's (operation, parameters) as written into the definition.
     """
 
     def __init__(

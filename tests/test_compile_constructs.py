@@ -1,0 +1,172 @@
+"""The compile constructs built alone in a bare stack: the workflow's states, run options and permissions, the job
+role's scopes, and the lifecycle's compile step when it is given a compile request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+
+from cdk_constructs.compile_workflow import CompileJobRole, CompileWorkflow
+from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
+from tests.test_constructs import RETENTION, bare, definition, policy_statements
+
+REQUEST = {"TrainingJobName.$": "States.Format('compile-{}', States.UUID())"}
+
+
+def built_role(stack: cdk.Stack) -> tuple[CompileJobRole, s3.Bucket, kms.Key]:
+    key = kms.Key(stack, "Key")
+    bucket = s3.Bucket(stack, "Models")
+    role = CompileJobRole(
+        stack,
+        "Jobs",
+        models_bucket=bucket,
+        read_prefixes=["llama/", "mistral/"],
+        write_prefixes=["compiled/llama/", "compiled/mistral/"],
+        key=key,
+        image_repository_arns=["arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-tgi-inference"],
+    )
+    return role, bucket, key
+
+
+def objects(statement: dict[str, Any]) -> list[str]:
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return [r["Fn::Join"][1][-1] for r in resources]
+
+
+def test_compile_job_role_reads_the_sources_and_writes_only_the_compiled_prefixes() -> None:
+    stack = bare()
+    role, _, _ = built_role(stack)
+    statements = {s["Sid"]: s for s in policy_statements(stack, role.role)}
+    assert objects(statements["ReadModels"]) == ["/llama/*", "/mistral/*"]
+    assert statements["ReadModels"]["Action"] == "s3:GetObject"
+    assert objects(statements["WriteCompiledArtifacts"]) == ["/compiled/llama/*", "/compiled/mistral/*"]
+    assert statements["ListModels"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["llama/*", "mistral/*", "compiled/llama/*", "compiled/mistral/*"]}
+    }
+    assert sorted(statements["PlatformKey"]["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    assert statements["PullServingImage"]["Resource"] == (
+        "arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-tgi-inference"
+    )
+    # Every object grant is one of those prefixes: nothing on the whole bucket's objects.
+    granted = {o for s in statements.values() if _list(s["Action"])[0].startswith("s3:") for o in _maybe(s)}
+    assert granted == {"/llama/*", "/mistral/*", "/compiled/llama/*", "/compiled/mistral/*"}
+
+
+def _maybe(statement: dict[str, Any]) -> list[str]:
+    try:
+        return objects(statement)
+    except (KeyError, TypeError, IndexError):
+        return []
+
+
+def test_compile_workflow_runs_each_model_or_the_named_one_and_notifies() -> None:
+    stack = bare()
+    role, _, key = built_role(stack)
+    built = CompileWorkflow(
+        stack,
+        "Workflow",
+        requests={"llama": REQUEST, "mistral": REQUEST},
+        output_s3_uris={"llama": "s3://models/compiled/llama", "mistral": "s3://models/compiled/mistral"},
+        job_role=role.role,
+        topic=sns.Topic(stack, "Topic"),
+        key=key,
+        log_retention=RETENTION,
+        timeout=cdk.Duration.hours(6),
+    )
+    body = definition(stack)
+    states = body["States"]
+    assert body["StartAt"] == "LoadDefaults"
+    assert states["LoadDefaults"]["Result"] == {"model": "all"}
+    assert states["ModelKnown"]["Default"] == "UnknownModel"
+    # Each model: requested? -> compile (.sync) -> record its prefix -> the next model's choice (or the notification).
+    assert states["Compile-llama-Requested"]["Default"] == "Compile-mistral-Requested"
+    assert states["Compile-llama"]["Next"] == "Record-llama"
+    assert states["Record-llama"]["Next"] == "Compile-mistral-Requested"
+    assert states["Record-mistral"]["Next"] == "NotifyCompiled"
+    assert states["Compile-llama"]["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+    assert states["Compile-llama"]["ResultSelector"] == {"TrainingJobName.$": "$.TrainingJobName"}
+    assert states["Record-mistral"]["Parameters"]["compiled_artifacts.$"] == (
+        "States.Format('s3://models/compiled/mistral/{}/output/model/', $.run.compiled.mistral.TrainingJobName)"
+    )
+    assert [c["Next"] for c in states["Compile-llama"]["Catch"]] == ["NotifyFailure"]
+    assert set(built.requests) == {"Compile-llama", "Compile-mistral"}
+    actions = {a for s in policy_statements(stack, built.role) for a in _list(s["Action"])}
+    assert {"sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"} <= actions
+    assert not {a for a in actions if a.startswith("sagemaker:") and "Endpoint" in a}
+    assert "iam:PassRole" in actions
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_a_compile_workflow_without_models_is_refused() -> None:
+    stack = bare()
+    role, _, key = built_role(stack)
+    with pytest.raises(ValueError, match="at least one model"):
+        CompileWorkflow(
+            stack,
+            "Workflow",
+            requests={},
+            output_s3_uris={},
+            job_role=role.role,
+            topic=sns.Topic(stack, "Topic"),
+            key=key,
+            log_retention=RETENTION,
+            timeout=cdk.Duration.hours(1),
+        )
+
+
+def lifecycle(stack: cdk.Stack, **compile_args: Any) -> LifecycleWorkflow:
+    return LifecycleWorkflow(
+        stack,
+        "Lifecycle",
+        fine_tune_request={"TrainingJobName.$": "States.Format('fine-tune-{}', $.run.id)"},
+        pretrain_request=None,
+        training_role=iam.Role(stack, "TrainingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com")),
+        training_output_s3_uri="s3://models/training-output/",
+        run_defaults={"base_model_s3_uri": "s3://models/base/"},
+        model_package_group_name="group",
+        package_image_uri="image:1",
+        package_environment={},
+        package_instance_type="ml.inf2.8xlarge",
+        auto_approve=False,
+        evaluation=None,
+        serving=None,
+        deploy=False,
+        topic=sns.Topic(stack, "Topic"),
+        key=kms.Key(stack, "LifecycleKey"),
+        log_retention=RETENTION,
+        timeout=cdk.Duration.hours(30),
+        poll_interval=cdk.Duration.seconds(60),
+        **compile_args,
+    )
+
+
+def test_the_lifecycle_compiles_after_training_and_records_the_compiled_prefix() -> None:
+    stack = bare()
+    role, _, _ = built_role(stack)
+    lifecycle(
+        stack,
+        compile_request={"TrainingJobName.$": "States.Format('compile-{}', $.run.id)"},
+        compile_role=role.role,
+        compile_output_s3_uri="s3://models/compiled/lifecycle",
+    )
+    states = definition(stack)["States"]
+    assert states["RecordCandidate"]["Next"] == "CompileForServing"
+    assert states["CompileForServing"]["Next"] == "RecordCompiledArtifacts"
+    assert states["RecordCompiledArtifacts"]["Parameters"]["model_s3_uri.$"] == (
+        "States.Format('s3://models/compiled/lifecycle/{}/output/model/', $.compile.TrainingJobName)"
+    )
+    assert states["RecordCompiledArtifacts"]["ResultPath"] == "$.candidate"
+
+
+def test_a_lifecycle_compile_request_without_its_role_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs compile_role and compile_output_s3_uri"):
+        lifecycle(bare(), compile_request=REQUEST)
