@@ -5,7 +5,7 @@ The workflow runs one CreateTrainingJob (`.sync`) per model, each the full reque
 `sagemaker_requests.compile_job`, in order; a run compiles every model (`{"model": "all"}`, the default) or the one
 named. Transient SageMaker errors are retried, every other failure is caught into a failure notification, and every
 state is logged to an encrypted log group with X-Ray tracing, as in the lifecycle workflow. A run's output (and its
-success notification) carries each model's compiled-artifacts S3 prefix, the value of its `compiled_artifacts`.
+success notification) carries each model's job and compiled-artifacts S3 prefix (its `compiled_artifacts`).
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ class CompileWorkflow(Construct):
 
     Args:
         requests: model key -> the CreateTrainingJob request of its compile job (`sagemaker_requests.compile_job`).
-        output_s3_uris: model key -> that request's S3OutputPath; the artifacts land at
-            `<output>/<job name>/output/model/`, which the run records as `compiled.<key>.compiled_artifacts`.
+        artifacts_s3_uris: model key -> the exact prefix its request syncs the artifacts to (its
+            `compiled_artifacts`), recorded by each run as `compiled.<key>.compiled_artifacts`.
         job_role: the role the compile jobs run as (passed to SageMaker).
         topic: where a run's end (COMPILED, FAILED) is announced, with the compiled prefixes or the error.
         key: the platform key (log group; SageMaker creates grants on it for the jobs' encrypted outputs).
@@ -119,7 +119,7 @@ class CompileWorkflow(Construct):
         construct_id: str,
         *,
         requests: Mapping[str, Mapping[str, Any]],
-        output_s3_uris: Mapping[str, str],
+        artifacts_s3_uris: Mapping[str, str],
         job_role: iam.IRole,
         topic: sns.ITopic,
         key: kms.IKey,
@@ -186,14 +186,12 @@ class CompileWorkflow(Construct):
                 result_path=f"$.run.compiled.{field}",
                 result_selector={"TrainingJobName.$": "$.TrainingJobName"},
             )
-            output = output_s3_uris[key_name].rstrip("/")
             record = sfn.Pass(
                 self,
                 f"Record-{key_name}",
                 parameters={
                     "job.$": f"$.run.compiled.{field}.TrainingJobName",
-                    "compiled_artifacts.$": f"States.Format('{output}/{{}}/output/model/', "
-                    f"$.run.compiled.{field}.TrainingJobName)",
+                    "compiled_artifacts": artifacts_s3_uris[key_name],
                 },
                 result_path=f"$.run.compiled.{field}",
             )

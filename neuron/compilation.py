@@ -37,9 +37,15 @@ from neuron.serving import ServingShape, environment
 
 MODEL_CHANNEL = "model"  # the training job's input channel holding the uncompressed model
 MODEL_INPUT_DIR = f"/opt/ml/input/data/{MODEL_CHANNEL}"
-# SageMaker uploads /opt/ml/model at the end of the job to <S3OutputPath>/<job name>/output/model/ (uncompressed with
-# OutputDataConfig.CompressionType NONE): that prefix is the model's compiled artifacts.
+# Two places an export can write, by where its artifacts must land:
+# - OUTPUT_DIR: SageMaker uploads it at the end of the job to <S3OutputPath>/<job name>/output/model/ (uncompressed
+#   with OutputDataConfig.CompressionType NONE): a new prefix per job (the lifecycle's candidates).
+# - CHECKPOINT_DIR: SageMaker keeps it in sync with CheckpointConfig.S3Uri, an exact prefix of our choosing (the
+#   profile's `compiled_artifacts`): "SageMaker automatically syncs the checkpoints in that directory with Amazon
+#   S3 ... If a checkpoint is deleted in the SageMaker container, it will also be deleted in the S3 folder"
+#   (SageMaker developer guide, model-checkpoints.html). What is already there is copied in at the job's start.
 OUTPUT_DIR = "/opt/ml/model"
+CHECKPOINT_DIR = "/opt/ml/checkpoints"
 COMPILE_FAMILY = "trn1"  # NeuronCore-v2, the family inf2 artifacts are compiled for (see the module docstring)
 SERVING_FAMILY = "inf2"
 
@@ -75,6 +81,7 @@ class ExportCommand:
     entrypoint: tuple[str, ...]
     arguments: tuple[str, ...]
     environment: dict[str, str]
+    output_dir: str  # where the export writes (OUTPUT_DIR or CHECKPOINT_DIR)
 
     @property
     def shell(self) -> str:
@@ -154,8 +161,10 @@ def needs_compile_stage(kind: ContainerKind) -> bool:
     return kind in (ContainerKind.TGI_NEURONX, ContainerKind.VLLM_NEURONX, ContainerKind.LMI_NEURONX)
 
 
-def export_command(kind: ContainerKind, shape: ServingShape) -> ExportCommand:
-    """The export the serving image of `kind` runs to compile `shape`, reading MODEL_INPUT_DIR, writing OUTPUT_DIR."""
+def export_command(kind: ContainerKind, shape: ServingShape, *, output_dir: str = OUTPUT_DIR) -> ExportCommand:
+    """The export the serving image of `kind` runs to compile `shape`, reading MODEL_INPUT_DIR, writing `output_dir`."""
+    if output_dir not in (OUTPUT_DIR, CHECKPOINT_DIR):
+        raise ValueError(f"an export writes to {OUTPUT_DIR} or {CHECKPOINT_DIR}, not {output_dir}")
     if not needs_compile_stage(kind):
         raise CompileError(f"{kind.value} has no compile stage: {NO_STAGE[kind]}")
     if kind is ContainerKind.TGI_NEURONX:
@@ -177,9 +186,10 @@ def export_command(kind: ContainerKind, shape: ServingShape) -> ExportCommand:
                 str(shape.sequence_length),
                 "--auto_cast_type",
                 shape.dtype,
-                OUTPUT_DIR,
+                output_dir,
             ),
             dict(OFFLINE),
+            output_dir,
         )
     if kind is ContainerKind.VLLM_NEURONX:
         return ExportCommand(
@@ -200,7 +210,7 @@ def export_command(kind: ContainerKind, shape: ServingShape) -> ExportCommand:
                 str(shape.batch_size),
                 "--sequence_length",
                 str(shape.sequence_length),
-                OUTPUT_DIR,
+                output_dir,
             ),
             {
                 **OFFLINE,
@@ -208,14 +218,16 @@ def export_command(kind: ContainerKind, shape: ServingShape) -> ExportCommand:
                 "COMPILE_CHECKPOINT_DTYPE": _DTYPE_NAMES[shape.dtype],
                 "COMPILE_DTYPE_CHECK": VLLM_DTYPE_CHECK,
             },
+            output_dir,
         )
     # LMI: the partition reads the endpoint's own OPTION_* environment; only the model location differs.
     env = environment(kind, replace(shape, model_location=MODEL_INPUT_DIR))
     return ExportCommand(
         kind,
         LMI_ENTRYPOINT,
-        ("partition", "--model-dir", MODEL_INPUT_DIR, "--save-mp-checkpoint-path", OUTPUT_DIR),
+        ("partition", "--model-dir", MODEL_INPUT_DIR, "--save-mp-checkpoint-path", output_dir),
         env,
+        output_dir,
     )
 
 
@@ -341,9 +353,16 @@ class CompilePlan:
         return instance(self.instance_type)
 
 
-def compile_plan(kind: ContainerKind, shape: ServingShape, arch: ModelArchitecture, *, where: str) -> CompilePlan:
+def compile_plan(
+    kind: ContainerKind,
+    shape: ServingShape,
+    arch: ModelArchitecture,
+    *,
+    where: str,
+    output_dir: str = OUTPUT_DIR,
+) -> CompilePlan:
     """The compile job for one served model; raises CompileError (naming `where`) when no job can compile it."""
-    command = export_command(kind, shape)
+    command = export_command(kind, shape, output_dir=output_dir)
     compiled = compiled_shape(kind, command.arguments, command.environment)
     served = served_shape(kind, environment(kind, shape))
     if compiled != served:

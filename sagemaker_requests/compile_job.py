@@ -3,8 +3,10 @@
 A training job, not a processing job: processing offers no Trainium or Inferentia instance types, and a training job
 runs any image's own command through `AlgorithmSpecification.ContainerEntrypoint` / `ContainerArguments` (botocore
 service model). The image is the serving image, so the export runs the endpoint's own optimum-neuron /
-transformers-neuronx / neuronx-cc. The model comes in uncompressed as the `model` channel; /opt/ml/model goes out
-uncompressed to `<output_s3_uri>/<job name>/output/model/`, the compiled artifacts CreateModel then loads.
+transformers-neuronx / neuronx-cc. The model comes in uncompressed as the `model` channel. The artifacts go out
+uncompressed, either to `<output_s3_uri>/<job name>/output/model/` (the export writes /opt/ml/model; a new prefix per
+job, the lifecycle's candidates) or to an exact prefix, `artifacts_s3_uri` (the export writes /opt/ml/checkpoints,
+which SageMaker keeps in sync with CheckpointConfig.S3Uri: the profile's `compiled_artifacts`).
 
 Keys ending in `.$` are evaluated by Step Functions against the workflow state; the tests validate every request
 against botocore's CreateTrainingJob shape with those values replaced by typed samples.
@@ -16,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from neuron.compilation import MODEL_CHANNEL, OUTPUT_DIR, CompilePlan
+from neuron.compilation import CHECKPOINT_DIR, MODEL_CHANNEL, OUTPUT_DIR, CompilePlan
 
 # CreateTrainingJob limits botocore's validator does not enforce (it checks types and required members, not lengths):
 # every ContainerEntrypoint / ContainerArguments string up to 256 characters, environment values up to 512.
@@ -69,6 +71,11 @@ class StoppingCondition(TypedDict):
     MaxRuntimeInSeconds: int
 
 
+class CheckpointConfig(TypedDict):
+    S3Uri: str
+    LocalPath: str
+
+
 class VpcConfig(TypedDict):
     SecurityGroupIds: list[str]
     Subnets: list[str]
@@ -79,6 +86,7 @@ Tag = TypedDict("Tag", {"Key": str, "Value": str, "Value.$": str}, total=False)
 CompileJobRequest = TypedDict(
     "CompileJobRequest",
     {
+        "CheckpointConfig": CheckpointConfig,
         "TrainingJobName.$": str,
         "RoleArn": str,
         "AlgorithmSpecification": AlgorithmSpecification,
@@ -93,6 +101,7 @@ CompileJobRequest = TypedDict(
         "EnableInterContainerTrafficEncryption": bool,
         "Tags": list[Tag],
     },
+    total=False,
 )
 
 
@@ -122,15 +131,24 @@ def compile_job_request(
     model_s3_uri_path: str | None = None,
     tags: Mapping[str, str] | None = None,
     tag_paths: Mapping[str, str] | None = None,
+    artifacts_s3_uri: str | None = None,
 ) -> CompileJobRequest:
     """The CreateTrainingJob parameters that export one model.
 
     `job_name_path` is a JSONPath or intrinsic for the job name (never a fixed name: names are unique per account
     and a retried workflow must not collide); the model is `model_s3_uri` or, known at run time, `model_s3_uri_path`.
+    With `artifacts_s3_uri` the artifacts land exactly there (the plan's export must write CHECKPOINT_DIR), else under
+    `<output_s3_uri>/<job name>/output/model/` (the export writes OUTPUT_DIR).
     """
     if (model_s3_uri is None) == (model_s3_uri_path is None):
         raise ValueError("give exactly one of model_s3_uri and model_s3_uri_path")
     command = plan.command
+    expected_dir = CHECKPOINT_DIR if artifacts_s3_uri is not None else OUTPUT_DIR
+    if command.output_dir != expected_dir:
+        raise ValueError(
+            f"the export writes {command.output_dir} but this request uploads {expected_dir}: plan the export with "
+            f"output_dir={expected_dir!r}"
+        )
     _check_lengths(command.entrypoint, command.arguments, command.environment)
     spec = plan.spec
     source: S3DataSource = {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated"}
@@ -151,7 +169,7 @@ def compile_job_request(
     request_tags: list[Tag] = [{"Key": "purpose", "Value": "neuron-compile"}]
     request_tags += [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     request_tags += [{"Key": k, "Value.$": v} for k, v in (tag_paths or {}).items()]
-    return {
+    request: CompileJobRequest = {
         "TrainingJobName.$": job_name_path,
         "RoleArn": targets.role_arn,
         "AlgorithmSpecification": {
@@ -183,6 +201,11 @@ def compile_job_request(
         "EnableInterContainerTrafficEncryption": True,
         "Tags": request_tags,
     }
+    if artifacts_s3_uri is not None:
+        if not artifacts_s3_uri.endswith("/"):
+            raise ValueError(f"artifacts_s3_uri is a prefix and must end with '/': {artifacts_s3_uri}")
+        request["CheckpointConfig"] = {"S3Uri": artifacts_s3_uri, "LocalPath": CHECKPOINT_DIR}
+    return request
 
 
 def _check_lengths(entrypoint: Sequence[str], arguments: Sequence[str], environment: Mapping[str, str]) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 # Models bucket: training jobs write `<prefix><job name>/output/model.tar.gz` (the S3OutputPath); the lifecycle
 # workflow registers and deploys from there, and the serving role reads it.
 TRAINING_OUTPUT_PREFIX = "training-output/"
+# Models bucket: what a compile job that writes its artifacts to an exact prefix (CheckpointConfig) leaves in its
+# job output (nothing but SageMaker's own files): kept out of the artifacts prefix the endpoint loads.
+COMPILE_JOBS_PREFIX = "compile-jobs/"
 # Checkpoints bucket: the Neuron persistent compile cache, one prefix per instance family (graphs compiled for one
 # Trainium generation do not run on another). Training jobs and HyperPod nodes share it, so each reuses the other's
 # compiled graphs.
@@ -29,9 +32,10 @@ def compile_cache_prefix(family: str) -> str:
     return f"{COMPILE_CACHE_PREFIX}{family}/"
 
 
-# Models bucket: Neuron exports (compiled artifacts) of a profile's models, one prefix per model key. The compile
-# workflow writes a model's export here by default and a profile's `compiled_artifacts` names it; TGI-neuronx and
-# vLLM-neuronx load only such an export (or a public-cache shape), so this is where their models come from.
+# Models bucket: Neuron exports (compiled artifacts) a serving container loads. The stand-alone compile workflow writes
+# a model's `compiled_artifacts` prefix, `compiled/<model key>/` by default, and a profile's `compiled_artifacts`
+# names it; the lifecycle's compile jobs write `compiled/lifecycle/<job name>/output/model/` (a new prefix per run).
+# TGI-neuronx and vLLM-neuronx load only such an export (or a public-cache shape).
 COMPILED_PREFIX = "compiled/"
 
 

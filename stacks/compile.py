@@ -21,14 +21,20 @@ from cdk_constructs.handoffs import Platform
 from cdk_constructs.served_model import serving_shape
 from config import AppConfig
 from config.inference import InferenceConfig, ModelConfig, S3PrefixSource
-from neuron.compilation import CompilePlan, compile_plan, needs_compile_stage
+from neuron.compilation import CHECKPOINT_DIR, CompilePlan, compile_plan, needs_compile_stage
 from neuron.images import container, dlc_account, image_uri
 from neuron.planning import plan
 from neuron.serving import MODEL_DIR
 from sagemaker_requests.compile_job import RETRY_ATTEMPTS, CompileJobTargets, compile_job_request
-from sagemaker_requests.storage_layout import compiled_prefix
+from sagemaker_requests.storage_layout import COMPILE_JOBS_PREFIX, compiled_prefix
 
 MARGIN_SECONDS = 3600
+
+
+def artifacts_prefix(key: str, model: ModelConfig) -> str:
+    """Where the workflow writes a model's export: its `compiled_artifacts` (what the endpoint loads), else the
+    default `compiled/<key>/` to set it to."""
+    return model.compiled_artifacts or compiled_prefix(key)
 
 
 def compilable_models(inference: InferenceConfig | None) -> dict[str, ModelConfig]:
@@ -58,6 +64,7 @@ class CompileStack(cdk.Stack):
                 serving_shape(plans[key], model_location=MODEL_DIR),
                 plans[key].arch,
                 where=f"inference.models.{key}",
+                output_dir=CHECKPOINT_DIR,  # synced to the exact compiled_artifacts prefix
             )
             for key, model in models.items()
         }
@@ -74,7 +81,8 @@ class CompileStack(cdk.Stack):
             "CompileJobs",
             models_bucket=buckets.models,
             read_prefixes=[m.source.prefix for m in models.values() if isinstance(m.source, S3PrefixSource)],
-            write_prefixes=[compiled_prefix(key) for key in models],
+            write_prefixes=[COMPILE_JOBS_PREFIX],
+            synced_prefixes=[artifacts_prefix(key, model) for key, model in models.items()],
             key=platform.key,
             image_repository_arns=[
                 self.format_arn(
@@ -88,11 +96,12 @@ class CompileStack(cdk.Stack):
         )
         subnets = platform.vpc.select_subnets(subnet_type=platform.subnets.subnet_type).subnet_ids
         self.requests: dict[str, dict[str, Any]] = {}
-        self.output_s3_uris: dict[str, str] = {}
+        self.artifacts_s3_uris: dict[str, str] = {}
+        jobs_output = f"s3://{buckets.models.bucket_name}/{COMPILE_JOBS_PREFIX}".rstrip("/")
         for key, model in models.items():
             assert isinstance(model.source, S3PrefixSource)
-            output = f"s3://{buckets.models.bucket_name}/{compiled_prefix(key)}".rstrip("/")
-            self.output_s3_uris[key] = output
+            artifacts = f"s3://{buckets.models.bucket_name}/{artifacts_prefix(key, model)}"
+            self.artifacts_s3_uris[key] = artifacts
             self.requests[key] = dict(
                 compile_job_request(
                     plan=compiles[key],
@@ -101,13 +110,14 @@ class CompileStack(cdk.Stack):
                         image_uri=image_uri(model.server, region, inference.instance_type),
                         role_arn=self.job_role.role.role_arn,
                         key_arn=platform.key.key_arn,
-                        output_s3_uri=output,
+                        output_s3_uri=jobs_output,
                         subnet_ids=subnets,
                         security_group_ids=[platform.workload_security_group.security_group_id],
                     ),
                     job_name_path="States.Format('compile-{}', States.UUID())",
                     model_s3_uri=f"s3://{buckets.models.bucket_name}/{model.source.prefix}",
                     tags={"model": key, "profile": config.profile},
+                    artifacts_s3_uri=artifacts,
                 )
             )
         self.compile_plans = compiles
@@ -122,7 +132,7 @@ class CompileStack(cdk.Stack):
             self,
             "Workflow",
             requests=self.requests,
-            output_s3_uris=self.output_s3_uris,
+            artifacts_s3_uris=self.artifacts_s3_uris,
             job_role=self.job_role.role,
             topic=self.topic,
             key=platform.key,
@@ -141,8 +151,8 @@ class CompileStack(cdk.Stack):
         cdk.CfnOutput(self, "CompileNotificationTopicArn", value=self.topic.topic_arn)
         cdk.CfnOutput(
             self,
-            "CompiledArtifactsLayout",
-            value=", ".join(f"{key}: {compiled_prefix(key)}<job>/output/model/" for key in models),
-            description="Where each model's compiled artifacts land; set compiled_artifacts to the prefix a run "
-            "reports",
+            "CompiledArtifacts",
+            value=", ".join(f"{key}: {artifacts_prefix(key, model)}" for key, model in models.items()),
+            description="Where each model's export lands (models bucket): its compiled_artifacts, which the "
+            "inference stack loads",
         )

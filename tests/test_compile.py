@@ -13,6 +13,7 @@ import pytest
 
 from neuron.catalog import ContainerKind
 from neuron.compilation import (
+    CHECKPOINT_DIR,
     MODEL_INPUT_DIR,
     OUTPUT_DIR,
     VLLM_DTYPE_CHECK,
@@ -218,6 +219,38 @@ def test_the_request_validates_and_keeps_the_guard_rails() -> None:
         compiled_artifacts_uri(TARGETS.output_s3_uri, "compile-1")
         == "s3://models/compiled/chat/compile-1/output/model/"
     )
+
+
+def test_an_exact_artifacts_prefix_is_synced_from_the_checkpoint_directory() -> None:
+    plan = compile_plan(ContainerKind.TGI_NEURONX, TGI_SHAPE, LLAMA_8B, where="x", output_dir=CHECKPOINT_DIR)
+    assert plan.command.arguments[-1] == CHECKPOINT_DIR
+    request = compile_job_request(
+        plan=plan,
+        targets=TARGETS,
+        job_name_path="$.n",
+        model_s3_uri="s3://models/llama/",
+        artifacts_s3_uri="s3://models/compiled/chat/",
+    )
+    validate("CreateTrainingJob", dict(request))  # type: ignore[arg-type]
+    assert request["CheckpointConfig"] == {"S3Uri": "s3://models/compiled/chat/", "LocalPath": CHECKPOINT_DIR}
+    # The export and the upload must agree: an /opt/ml/model export with an exact prefix (and the reverse) is refused.
+    with pytest.raises(
+        ValueError, match="the export writes /opt/ml/checkpoints but this request uploads /opt/ml/model"
+    ):
+        compile_job_request(plan=plan, targets=TARGETS, job_name_path="$.n", model_s3_uri="s3://m/")
+    default = compile_plan(ContainerKind.TGI_NEURONX, TGI_SHAPE, LLAMA_8B, where="x")
+    with pytest.raises(
+        ValueError, match="the export writes /opt/ml/model but this request uploads /opt/ml/checkpoints"
+    ):
+        compile_job_request(
+            plan=default, targets=TARGETS, job_name_path="$.n", model_s3_uri="s3://m/", artifacts_s3_uri="s3://m/c/"
+        )
+    with pytest.raises(ValueError, match="must end with '/'"):
+        compile_job_request(
+            plan=plan, targets=TARGETS, job_name_path="$.n", model_s3_uri="s3://m/", artifacts_s3_uri="s3://m/c"
+        )
+    with pytest.raises(ValueError, match="writes to /opt/ml/model or /opt/ml/checkpoints, not /tmp"):
+        export_command(ContainerKind.TGI_NEURONX, TGI_SHAPE, output_dir="/tmp")
 
 
 def test_request_rules_fail_with_the_limit() -> None:

@@ -27,7 +27,8 @@ def built_role(stack: cdk.Stack) -> tuple[CompileJobRole, s3.Bucket, kms.Key]:
         "Jobs",
         models_bucket=bucket,
         read_prefixes=["llama/", "mistral/"],
-        write_prefixes=["compiled/llama/", "compiled/mistral/"],
+        write_prefixes=["compile-jobs/"],
+        synced_prefixes=["compiled/llama/", "compiled/mistral/"],
         key=key,
         image_repository_arns=["arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-tgi-inference"],
     )
@@ -45,9 +46,18 @@ def test_compile_job_role_reads_the_sources_and_writes_only_the_compiled_prefixe
     statements = {s["Sid"]: s for s in policy_statements(stack, role.role)}
     assert objects(statements["ReadModels"]) == ["/llama/*", "/mistral/*"]
     assert statements["ReadModels"]["Action"] == "s3:GetObject"
-    assert objects(statements["WriteCompiledArtifacts"]) == ["/compiled/llama/*", "/compiled/mistral/*"]
+    assert objects(statements["WriteCompiledArtifacts"]) == ["/compile-jobs/*"]
+    assert objects(statements["SyncCompiledArtifacts"]) == ["/compiled/llama/*", "/compiled/mistral/*"]
+    assert sorted(statements["SyncCompiledArtifacts"]["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
     assert statements["ListModels"]["Condition"] == {
-        "StringLike": {"s3:prefix": ["llama/*", "mistral/*", "compiled/llama/*", "compiled/mistral/*"]}
+        "StringLike": {
+            "s3:prefix": ["llama/*", "mistral/*", "compile-jobs/*", "compiled/llama/*", "compiled/mistral/*"]
+        }
     }
     assert sorted(statements["PlatformKey"]["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
     assert statements["PullServingImage"]["Resource"] == (
@@ -55,7 +65,7 @@ def test_compile_job_role_reads_the_sources_and_writes_only_the_compiled_prefixe
     )
     # Every object grant is one of those prefixes: nothing on the whole bucket's objects.
     granted = {o for s in statements.values() if _list(s["Action"])[0].startswith("s3:") for o in _maybe(s)}
-    assert granted == {"/llama/*", "/mistral/*", "/compiled/llama/*", "/compiled/mistral/*"}
+    assert granted == {"/llama/*", "/mistral/*", "/compile-jobs/*", "/compiled/llama/*", "/compiled/mistral/*"}
 
 
 def _maybe(statement: dict[str, Any]) -> list[str]:
@@ -72,7 +82,7 @@ def test_compile_workflow_runs_each_model_or_the_named_one_and_notifies() -> Non
         stack,
         "Workflow",
         requests={"llama": REQUEST, "mistral": REQUEST},
-        output_s3_uris={"llama": "s3://models/compiled/llama", "mistral": "s3://models/compiled/mistral"},
+        artifacts_s3_uris={"llama": "s3://models/compiled/llama/", "mistral": "s3://models/compiled/mistral/"},
         job_role=role.role,
         topic=sns.Topic(stack, "Topic"),
         key=key,
@@ -91,9 +101,10 @@ def test_compile_workflow_runs_each_model_or_the_named_one_and_notifies() -> Non
     assert states["Record-mistral"]["Next"] == "NotifyCompiled"
     assert states["Compile-llama"]["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
     assert states["Compile-llama"]["ResultSelector"] == {"TrainingJobName.$": "$.TrainingJobName"}
-    assert states["Record-mistral"]["Parameters"]["compiled_artifacts.$"] == (
-        "States.Format('s3://models/compiled/mistral/{}/output/model/', $.run.compiled.mistral.TrainingJobName)"
-    )
+    assert states["Record-mistral"]["Parameters"] == {
+        "job.$": "$.run.compiled.mistral.TrainingJobName",
+        "compiled_artifacts": "s3://models/compiled/mistral/",
+    }
     assert [c["Next"] for c in states["Compile-llama"]["Catch"]] == ["NotifyFailure"]
     assert set(built.requests) == {"Compile-llama", "Compile-mistral"}
     actions = {a for s in policy_statements(stack, built.role) for a in _list(s["Action"])}
@@ -114,7 +125,7 @@ def test_a_compile_workflow_without_models_is_refused() -> None:
             stack,
             "Workflow",
             requests={},
-            output_s3_uris={},
+            artifacts_s3_uris={},
             job_role=role.role,
             topic=sns.Topic(stack, "Topic"),
             key=key,

@@ -27,6 +27,14 @@ def served_model(synthesized: Synthesized, key: str) -> tuple[str, dict[str, str
     return resolve(container["Image"]), {k: resolve(v) for k, v in container["Environment"].items()}
 
 
+def served_data(synthesized: Synthesized, key: str) -> str:
+    """The S3 prefix a model's CfnModel loads (ModelDataSource), as deployed."""
+    stack = synthesized.stacks["inference"]
+    logical = stack.resolve(stack.models[key].model.logical_id)  # type: ignore[attr-defined]
+    container = synthesized.templates["inference"]["Resources"][logical]["Properties"]["PrimaryContainer"]
+    return str(resolve(container["ModelDataSource"]["S3DataSource"]["S3Uri"]))
+
+
 def job_shape(kind: ContainerKind, request: dict[str, Any]) -> CompiledShape:
     spec = request["AlgorithmSpecification"]
     return compiled_shape(kind, spec["ContainerArguments"], {k: resolve(v) for k, v in request["Environment"].items()})
@@ -54,7 +62,14 @@ def test_standalone_compile_requests_validate_and_compile_the_served_shape_and_i
         assert resolve(request["AlgorithmSpecification"]["TrainingImage"]) == image, (profile, key)
         assert request["EnableNetworkIsolation"] is True
         assert "TrainingJobName.$" in params and "TrainingJobName" not in params
-        assert resolve(request["OutputDataConfig"]["S3OutputPath"]).endswith(f"/compiled/{key}")
+        # The export lands exactly where the endpoint loads from: the model's compiled_artifacts prefix.
+        checkpoint = request["CheckpointConfig"]
+        assert checkpoint["LocalPath"] == "/opt/ml/checkpoints"
+        assert request["AlgorithmSpecification"]["ContainerArguments"][-1] == "/opt/ml/checkpoints"
+        if model.compiled_artifacts:
+            assert resolve(checkpoint["S3Uri"]) == served_data(synthesized, key), (profile, key)
+        assert resolve(checkpoint["S3Uri"]).endswith(f"/{model.compiled_artifacts or f'compiled/{key}/'}")
+        assert resolve(request["OutputDataConfig"]["S3OutputPath"]).endswith("/compile-jobs")
         assert request["ResourceConfig"]["InstanceType"].startswith("ml.trn1.")
 
 
@@ -156,10 +171,12 @@ def test_the_standalone_workflow_is_an_output_and_refuses_an_unknown_model() -> 
     assert states["ModelKnown"]["Default"] == "UnknownModel"
     known = states["ModelKnown"]["Choices"][0]["Or"]
     assert sorted(c["StringEquals"] for c in known) == ["all", "llama", "mistral"]
-    writes = {
+    synced = {
         resolve(r)
         for s in policy_statements(template, COMPILE_ROLE)
-        if s["Sid"] == "WriteCompiledArtifacts"
+        if s["Sid"] == "SyncCompiledArtifacts"
         for r in s["Resource"]
     }
-    assert {w.split("/", 1)[1] for w in writes} == {"compiled/llama/*", "compiled/mistral/*"}
+    models = CONFIGS["multimodel"].inference.models  # type: ignore[union-attr]
+    expected = {f"{m.compiled_artifacts or f'compiled/{k}/'}*" for k, m in models.items() if k != "embed"}
+    assert {w.split("/", 1)[1] for w in synced} == expected
