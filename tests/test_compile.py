@@ -30,7 +30,7 @@ from neuron.models import ModelArchitecture, preset
 from neuron.serving import MODEL_DIR, ServingShape, environment
 from sagemaker_requests.compile_job import CompileJobTargets, compile_job_request, compiled_artifacts_uri
 from sagemaker_requests.storage_layout import compiled_prefix
-from tests.test_lifecycle_requests import validate
+from tests.support.state_machines import validate
 
 LLAMA_8B = preset("llama-3.1-8b")
 TGI_SHAPE = ServingShape(

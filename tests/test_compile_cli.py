@@ -14,10 +14,10 @@ from neuronctl import cli, run
 from neuronctl.discovery import COMPILE_STATE_MACHINE, Deployment
 from neuronctl.errors import CliError
 from neuronctl.session import Aws
-from neuronctl.testing import stubbed
-from tests.harness import synth
+from tests.support.harness import synth
+from tests.support.offline import stubbed
 
-pytest_plugins = ["tests.neuronctl_support"]  # the `aws` and `offline` fixtures
+pytest_plugins = ["tests.support.aws_fixtures"]  # the `aws` and `offline` fixtures
 pytestmark = pytest.mark.usefixtures("offline")
 
 MACHINE = "arn:aws:states:us-west-2:111122223333:stateMachine:Compile-ab12"

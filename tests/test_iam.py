@@ -225,15 +225,16 @@ def test_a_hub_model_beside_s3_models_on_inference_components_is_refused(tmp_pat
 
 
 def test_lifecycle_models_run_as_their_own_role_in_the_vpc(dev: Synthesized) -> None:
-    """Items 1 and 10: the candidate and deployed models are not the inference stack's role, read only the training
-    output and always get the network-interface statement (CreateModel sends a VpcConfig)."""
+    """Items 1 and 10: the candidate and deployed models are not the inference stack's role, read only what they load
+    (dev serves with TGI: the compile job's output, docs/compile.md) and always get the network-interface statement
+    (CreateModel sends a VpcConfig)."""
     states = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))["States"]
     role = states["CreateModel"]["Parameters"]["ExecutionRoleArn"]
     assert role.startswith("<ModelRole") and role.endswith(".Arn>")
     found = policies(dev, "lifecycle", "ModelRole")
     assert any("ec2:CreateNetworkInterface" in st["Action"] for st in found)
     reads = [flat(r) for st in found if st["Action"] == "s3:GetObject" for r in [st["Resource"]]]
-    assert reads == ["<PublishOutputFnGetAttModelsBucket970C6ADAArn603640D1>/training-output/*"]
+    assert reads == ["<PublishOutputFnGetAttModelsBucket970C6ADAArn603640D1>/compiled/lifecycle/*"]
     assert not [k for k in dev.templates["lifecycle"]["Resources"] if k.startswith("ServingReadsTrainingOutput")]
 
 
