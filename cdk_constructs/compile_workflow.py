@@ -46,6 +46,7 @@ class CompileJobRole(Construct):
         image_repository_arns: the serving images' ECR repositories the jobs pull.
         synced_prefixes: exact artifacts prefixes kept in sync with the job's checkpoint directory
             (CheckpointConfig): SageMaker reads what is there at the start, writes and deletes to mirror the job.
+            Default: none (the jobs write only their own output).
 
     Attributes:
         execution: the `SageMakerExecutionRole` (its managed policy holds every statement).

@@ -91,10 +91,11 @@ class LifecycleWorkflow(Construct):
         model_role: the role the workflow's models (candidate and deployed) run as; required with `serving`.
         training_output_s3_uri: the S3 prefix training jobs write under; the model is `<prefix><job>/output/model/`.
         compile_request: the CreateTrainingJob request of the Neuron compile job (`sagemaker_requests.compile_job`)
-            that exports the trained model for the serving target's server; `None` (a server that compiles at load,
-            or no serving target) serves the trained model as it is.
-        compile_role: the role the compile job runs as (passed to SageMaker); with `compile_request`.
+            that exports the trained model for the serving target's server. Default: None (a server that compiles
+            at load, or no serving target: the trained model is served as it is).
+        compile_role: the role the compile job runs as (passed to SageMaker); with `compile_request`. Default: None.
         compile_output_s3_uri: the compile job's S3OutputPath; the artifacts are `<uri>/<job>/output/model/`.
+            Default: None (with `compile_request`, required).
         run_defaults: the run options a run's input is merged over (`States.JsonMerge`).
         model_package_group_arn: the group's ARN (the role may register versions in this group only).
         model_package_group_name, package_image_uri, package_environment, package_instance_type: where and how the

@@ -34,6 +34,7 @@ from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
 from cdk_constructs.clarify_jobs import ClarifyJobs
+from cdk_constructs.compile_workflow import CompileJobRole, CompileWorkflow
 from cdk_constructs.config_objects import ConfigObjects
 from cdk_constructs.evaluation_workflow import EvaluationWorkflow
 from cdk_constructs.fm_evaluation_job import FoundationModelEvaluationJob
@@ -736,6 +737,39 @@ def policy_statements(stack: cdk.Stack, role: iam.IRole) -> list[dict[str, Any]]
         if role_ref in p["Properties"]["Roles"]
         for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
+
+
+def test_compile_role_and_workflow_alone() -> None:
+    """Built alone: the role's object grants are the prefixes it is given; the workflow compiles each model in order
+    (the full checks: tests/test_compile_constructs.py)."""
+    stack = bare()
+    key = kms.Key(stack, "Key")
+    bucket = s3.Bucket(stack, "Models")
+    role = CompileJobRole(
+        stack,
+        "Jobs",
+        models_bucket=bucket,
+        read_prefixes=["llama/"],
+        write_prefixes=["compile-jobs/"],
+        key=key,
+        image_repository_arns=["arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-tgi-inference"],
+        synced_prefixes=["compiled/llama/"],
+    )
+    built = CompileWorkflow(
+        stack,
+        "Workflow",
+        requests={"llama": {"TrainingJobName.$": "States.Format('compile-{}', States.UUID())"}},
+        artifacts_s3_uris={"llama": "s3://models/compiled/llama/"},
+        job_role=role.role,
+        topic=sns.Topic(stack, "Topic"),
+        key=key,
+        log_retention=RETENTION,
+        timeout=cdk.Duration.hours(4),
+    )
+    states = definition(stack)["States"]
+    assert states["Compile-llama"]["Next"] == "Record-llama"
+    assert set(built.requests) == {"Compile-llama"}
+    assert only(stack, "AWS::IAM::ManagedPolicy")["Roles"] == [ref(stack, role.role.node.default_child)]
 
 
 def test_lifecycle_workflow_alone_trains_registers_and_notifies_with_only_the_actions_it_calls() -> None:
