@@ -200,7 +200,7 @@ def test_the_request_validates_and_keeps_the_guard_rails() -> None:
         job_name_path="States.Format('compile-{}', States.UUID())",
         model_s3_uri="s3://models/llama/",
     )
-    validate("CreateTrainingJob", dict(request))  # type: ignore[arg-type]
+    validate("CreateTrainingJob", dict(request))
     assert "TrainingJobName" not in request  # never a fixed name
     assert request["EnableNetworkIsolation"] is True
     assert request["OutputDataConfig"] == {
@@ -231,7 +231,7 @@ def test_an_exact_artifacts_prefix_is_synced_from_the_checkpoint_directory() -> 
         model_s3_uri="s3://models/llama/",
         artifacts_s3_uri="s3://models/compiled/chat/",
     )
-    validate("CreateTrainingJob", dict(request))  # type: ignore[arg-type]
+    validate("CreateTrainingJob", dict(request))
     assert request["CheckpointConfig"] == {"S3Uri": "s3://models/compiled/chat/", "LocalPath": CHECKPOINT_DIR}
     # The export and the upload must agree: an /opt/ml/model export with an exact prefix (and the reverse) is refused.
     with pytest.raises(

@@ -90,8 +90,8 @@ def object_grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
     for st in statements:
         for action in _list(st["Action"]):
             if action.startswith("s3:") and action != "s3:ListBucket":
-                for r in _list(st["Resource"]):
-                    grants.setdefault(action, set()).add(r["Fn::Join"][1][-1])
+                for r in st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]:
+                    grants.setdefault(action, set()).add(str(r["Fn::Join"][1][-1]))
     return grants
 
 
