@@ -3,12 +3,10 @@ role's scopes, and the lifecycle's compile step when it is given a compile reque
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -17,42 +15,9 @@ from aws_cdk import aws_sns as sns
 
 from cdk_constructs.compile_workflow import CompileJobRole, CompileWorkflow
 from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
-from tests.support.harness import CDK_CONTEXT
+from tests.support.bare_stack import bare, definition, policy_statements, ref, resources
 
 RETENTION = logs.RetentionDays.ONE_MONTH
-
-
-def bare() -> cdk.Stack:
-    """An empty stack in a fixed region, CloudFormation validation off (as in every unit synth)."""
-    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
-    return cdk.Stack(app, "Bare", env=cdk.Environment(region="us-east-1"))
-
-
-def resources(stack: cdk.Stack, resource_type: str) -> dict[str, dict[str, Any]]:
-    found = assertions.Template.from_stack(stack).to_json()["Resources"]
-    return {k: v for k, v in found.items() if v["Type"] == resource_type}
-
-
-def ref(stack: cdk.Stack, construct: Any) -> dict[str, str]:
-    return {"Ref": stack.get_logical_id(construct)}
-
-
-def definition(stack: cdk.Stack) -> dict[str, Any]:
-    """The state machine's definition with every deploy-time value replaced by a placeholder string."""
-    ((_, machine),) = resources(stack, "AWS::StepFunctions::StateMachine").items()
-    body = machine["Properties"]["DefinitionString"]
-    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
-    return dict(json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts)))
-
-
-def policy_statements(stack: cdk.Stack, role: iam.IRole) -> list[dict[str, Any]]:
-    role_ref = ref(stack, role.node.default_child)
-    return [
-        st
-        for p in resources(stack, "AWS::IAM::Policy").values()
-        if role_ref in p["Properties"]["Roles"]
-        for st in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
 
 
 REQUEST = {"TrainingJobName.$": "States.Format('compile-{}', States.UUID())"}

@@ -21,7 +21,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import assertions
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
@@ -55,44 +54,23 @@ from config import AppConfig, load_config
 from config.inference import InferenceConfig, ModelConfig
 from neuron.planning import ModelPlan, plan
 from sagemaker_requests.processing import ProcessingPlacement
-from tests.support.harness import CDK_CONTEXT, ROOT
+from tests.support.bare_stack import (
+    REGION,
+    bare,
+    definition,
+    get_att,
+    logical_id,
+    only,
+    policy_statements,
+    ref,
+    resources,
+    template,
+)
+from tests.support.harness import ROOT
 
-REGION = "us-east-1"
 RETENTION = logs.RetentionDays.ONE_MONTH
 ISOLATED = ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 HYPERPOD_SCRIPTS = ROOT / "hyperpod"
-
-
-def bare() -> cdk.Stack:
-    """A stack with nothing in it, in a fixed region (image URIs and AZs need one). CloudFormation validation is off,
-    as in every unit synth (tests/support/harness.py); cfn-lint checks the profiles' templates."""
-    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
-    return cdk.Stack(app, "Bare", env=cdk.Environment(region=REGION))
-
-
-def template(stack: cdk.Stack) -> dict[str, Any]:
-    return dict(assertions.Template.from_stack(stack).to_json())
-
-
-def resources(stack: cdk.Stack, resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template(stack)["Resources"].items() if v["Type"] == resource_type}
-
-
-def only(stack: cdk.Stack, resource_type: str) -> dict[str, Any]:
-    (found,) = resources(stack, resource_type).values()
-    return dict(found.get("Properties", {}))
-
-
-def logical_id(stack: cdk.Stack, construct: Any) -> str:
-    return str(stack.get_logical_id(construct))
-
-
-def ref(stack: cdk.Stack, construct: Any) -> dict[str, str]:
-    return {"Ref": stack.get_logical_id(construct)}
-
-
-def get_att(stack: cdk.Stack, construct: Any, attribute: str) -> dict[str, list[str]]:
-    return {"Fn::GetAtt": [stack.get_logical_id(construct), attribute]}
 
 
 @cache
@@ -722,23 +700,6 @@ def test_guardrail_filters_topics_and_grounding_from_the_settings() -> None:
 
 
 # --- LifecycleWorkflow -----------------------------------------------------------------------------------------------
-def definition(stack: cdk.Stack) -> dict[str, Any]:
-    """The state machine's definition with every deploy-time value replaced by a placeholder string."""
-    body = only(stack, "AWS::StepFunctions::StateMachine")["DefinitionString"]
-    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
-    return dict(json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts)))
-
-
-def policy_statements(stack: cdk.Stack, role: iam.IRole) -> list[dict[str, Any]]:
-    role_ref = ref(stack, role.node.default_child)
-    return [
-        s
-        for p in resources(stack, "AWS::IAM::Policy").values()
-        if role_ref in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 def test_compile_role_and_workflow_alone() -> None:
     """Built alone: the role's object grants are the prefixes it is given; the workflow compiles each model in order
     (the full checks: tests/test_compile_constructs.py)."""
