@@ -21,10 +21,9 @@ from functools import cache
 from pathlib import Path
 
 from neuron.catalog import INSTANCES, ContainerKind
-from neuron.models import ModelArchitecture, load_hf_config
+from neuron.models import MODEL_CONFIGS, ModelArchitecture, load_hf_config
 
 BENCHMARKS_FILE = Path(__file__).with_name("benchmarks.csv")
-MODEL_CONFIGS = Path(__file__).with_name("model_configs")
 HOLD_OUT_EVERY = 4  # one row in four (by a stable hash of its configuration) is held back from fitting
 
 

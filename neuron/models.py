@@ -88,110 +88,6 @@ class ModelArchitecture:
         return self.parameters if self.active_parameters is None else self.active_parameters
 
 
-def _hub(repo: str) -> str:
-    return f"https://huggingface.co/{repo}/blob/main/config.json and model card (checked {CHECKED})"
-
-
-PRESETS: dict[str, ModelArchitecture] = {
-    arch.name: arch
-    for arch in (
-        ModelArchitecture(
-            name="llama-3.1-8b",
-            kind="decoder",
-            parameters=8_030_261_248,
-            layers=32,
-            hidden_size=4096,
-            attention_heads=32,
-            kv_heads=8,
-            head_dim=128,
-            max_positions=131_072,
-            vocab_size=128_256,
-            source=_hub("meta-llama/Llama-3.1-8B-Instruct"),
-        ),
-        ModelArchitecture(
-            name="llama-3.1-70b",
-            kind="decoder",
-            parameters=70_553_706_496,
-            layers=80,
-            hidden_size=8192,
-            attention_heads=64,
-            kv_heads=8,
-            head_dim=128,
-            max_positions=131_072,
-            vocab_size=128_256,
-            source=_hub("meta-llama/Llama-3.1-70B-Instruct"),
-        ),
-        ModelArchitecture(
-            name="llama-3.2-3b",
-            kind="decoder",
-            parameters=3_212_749_824,
-            layers=28,
-            hidden_size=3072,
-            attention_heads=24,
-            kv_heads=8,
-            head_dim=128,
-            max_positions=131_072,
-            vocab_size=128_256,
-            source=_hub("meta-llama/Llama-3.2-3B-Instruct"),
-        ),
-        ModelArchitecture(
-            name="mistral-7b",
-            kind="decoder",
-            parameters=7_248_023_552,
-            layers=32,
-            hidden_size=4096,
-            attention_heads=32,
-            kv_heads=8,
-            head_dim=128,
-            max_positions=32_768,
-            vocab_size=32_768,
-            source=_hub("mistralai/Mistral-7B-Instruct-v0.3"),
-        ),
-        ModelArchitecture(
-            name="bge-base-en-v1.5",
-            kind="encoder",
-            parameters=109_482_240,
-            layers=12,
-            hidden_size=768,
-            attention_heads=12,
-            kv_heads=12,
-            head_dim=64,
-            max_positions=512,
-            vocab_size=30_522,
-            source=_hub("BAAI/bge-base-en-v1.5"),
-        ),
-        ModelArchitecture(
-            name="distilbert-sst2",
-            kind="encoder",
-            parameters=66_955_010,
-            layers=6,
-            hidden_size=768,
-            attention_heads=12,
-            kv_heads=12,
-            head_dim=64,
-            max_positions=512,
-            vocab_size=30_522,
-            source=_hub("distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
-        ),
-        ModelArchitecture(
-            # T5 has relative positions; 512 is the context it was trained on (`n_positions`).
-            name="flan-t5-large",
-            kind="encoder-decoder",
-            parameters=783_150_080,
-            layers=24,
-            encoder_layers=24,
-            hidden_size=1024,
-            attention_heads=16,
-            kv_heads=16,
-            head_dim=64,
-            max_positions=512,
-            vocab_size=32_128,
-            source=_hub("google/flan-t5-large"),
-        ),
-    )
-}
-
-
 class UnknownModelError(UserError):
     pass
 
@@ -452,6 +348,29 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelArchitectu
         raise ModelConfigError(f"{file} is not valid JSON: {err}") from None
     default = file.parent.name if file.name == "config.json" and file.parent.name else file.stem
     return from_hf_config(data, name=name or default, source=f"{file} (config.json, parameters counted from it)")
+
+
+# The presets: each model's published config.json, shipped in neuron/model_configs/ (also the configs of the measured
+# models the throughput fit reads), with every fact and the parameter count derived from it by `from_hf_config`, so
+# a preset's facts exist once. tests/test_models.py checks each count against the published one.
+MODEL_CONFIGS = Path(__file__).with_name("model_configs")
+PRESET_REPOSITORIES: dict[str, str] = {
+    "llama-3.1-8b": "meta-llama/Llama-3.1-8B-Instruct",
+    "llama-3.1-70b": "meta-llama/Llama-3.1-70B-Instruct",
+    "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct",
+    "mistral-7b": "mistralai/Mistral-7B-Instruct-v0.3",
+    "bge-base-en-v1.5": "BAAI/bge-base-en-v1.5",
+    "distilbert-sst2": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+    "flan-t5-large": "google/flan-t5-large",
+}
+PRESETS: dict[str, ModelArchitecture] = {
+    name: from_hf_config(
+        json.loads((MODEL_CONFIGS / f"{name}.json").read_text()),
+        name=name,
+        source=f"https://huggingface.co/{repo}/blob/main/config.json and model card (checked {CHECKED})",
+    )
+    for name, repo in PRESET_REPOSITORIES.items()
+}
 
 
 def resolve(model: str) -> ModelArchitecture:

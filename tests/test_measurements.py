@@ -10,8 +10,9 @@ import pytest
 from config import load_config
 from config.loader import ConfigError
 from neuron import benchmarks
-from neuron.benchmarks import MODEL_CONFIGS, Measurement
+from neuron.benchmarks import Measurement
 from neuron.catalog import ContainerKind, instance
+from neuron.models import MODEL_CONFIGS
 from neuron.planning import plan as preflight
 from neuron.sizing import check_fit, feasible_configurations
 from neuronctl import throughput

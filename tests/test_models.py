@@ -8,8 +8,8 @@ import pytest
 
 from config import load_config
 from config.loader import ConfigError
-from neuron.benchmarks import MODEL_CONFIGS
 from neuron.models import (
+    MODEL_CONFIGS,
     PRESETS,
     ModelArchitecture,
     ModelConfigError,
