@@ -2,8 +2,11 @@
 Python, and every import of the job's code satisfied by the lock.
 
 `test_the_lock_still_resolves_for_the_image_python` asks PyPI (uv, ~5-15 s): it re-runs the lock's own command with the
-lock's cut-off date and must reproduce the file byte for byte, so it fails when a pinned file disappears (yanked,
-deleted), when the inputs changed without a re-lock, or when the set stops resolving for Python 3.11. It is skipped,
+lock's pins as constraints and must reproduce every pin and hash, so it fails when a pinned file disappears (yanked,
+deleted), when the inputs changed without a re-lock (a package added or dropped), or when the set stops resolving for
+Python 3.11. The pins are constraints, not just the cut-off date, because the registry this machine reads back-fills
+releases: on 2026-12-07 a boto3 uploaded before the lock's cut-off (1.44.13, 2026-11-27) appeared that was not there
+when the lock was made, and a byte-for-byte re-resolution failed although the lock was still valid. It is skipped,
 saying so, only when the registry cannot be reached.
 """
 
@@ -131,11 +134,22 @@ def test_the_lock_still_resolves_for_the_image_python(tmp_path: Path) -> None:
     command = lock_command()
     out = tmp_path / "requirements.lock"
     command[command.index("-o") + 1] = str(out)
+    constraints = tmp_path / "pins.txt"
+    constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins(LOCK.read_text()).items())))
     result = subprocess.run(
-        [uv, *command[1:], "--quiet", "--no-progress"], cwd=JOB, capture_output=True, text=True, timeout=300
+        [uv, *command[1:], "--constraint", str(constraints), "--quiet", "--no-progress"],
+        cwd=JOB,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert result.returncode == 0, f"the lock's inputs no longer resolve for Python {IMAGE_PYTHON}:\n{result.stderr}"
-    body = out.read_text().split("\n", 2)[2]  # past the two header lines, which name the output path
-    assert body == LOCK.read_text().split("\n", 2)[2], (
-        "evaluation/requirements.lock differs from what its own command resolves now: re-lock with `make eval-lock`"
+    assert result.returncode == 0, f"the lock's pins no longer resolve for Python {IMAGE_PYTHON}:\n{result.stderr}"
+    assert requirement_lines(out.read_text()) == requirement_lines(LOCK.read_text()), (
+        "evaluation/requirements.lock differs from what its own command resolves with its pins: a pinned file is gone "
+        "or requirements.in changed without a re-lock; re-lock with `make eval-lock`"
     )
+
+
+def requirement_lines(lock: str) -> list[str]:
+    """The pins and hashes of a uv lock without its comments (the `# via` notes name the constraints file)."""
+    return [line.strip() for line in lock.splitlines() if line.strip() and not line.lstrip().startswith("#")]
