@@ -86,19 +86,65 @@ class GenerationSettings(StrictModel):
 _S3_KEY = r"^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*$"  # a key, not a URI: no leading '/', no 's3://'
 
 
-class HubSource(StrictModel):
-    """A Hugging Face Hub model, downloaded by the container at start-up (needs internet egress)."""
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
-    type: Literal["hub"]
+
+def pin_revision_fix(model_id: str) -> str:
+    """How to find the commit a Hub model is pinned to (the revision error's fix, also quoted in the docs)."""
+    return (
+        f"set revision to the full 40-character commit SHA (lowercase hex) of the snapshot to serve: "
+        f"`hf models info {model_id}` (huggingface_hub's CLI, formerly huggingface-cli) prints it as `sha`, "
+        f"as does `HfApi().model_info('{model_id}').sha` in Python, and the Hub page "
+        f"https://huggingface.co/{model_id}/commits/main lists every commit"
+    )
+
+
+class HubSnapshot(StrictModel):
+    """One pinned commit of a Hugging Face Hub model repository, and the secret of the token that may read it.
+
+    The revision must be a commit SHA: a branch (`main`) or a tag moves, so the same template would serve different
+    weights after any push to the repository, and a short SHA is refused by the Hub's resolver for some tools and
+    ambiguous for others. A commit is what makes a deployment (or a staged copy) reproducible.
+    """
+
     model_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+$")
-    revision: str | None = Field(None, pattern=r"^[A-Za-z0-9._/-]{1,100}$")
+    revision: str | None = Field(
+        None, description="The full 40-character commit SHA (lowercase hex) to serve; required (None is refused)."
+    )
     token_secret: str | None = Field(
         None,
         pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$",
-        description="Secrets Manager secret (name or ARN) holding the Hub token; resolved by CloudFormation at "
-        "deploy time, never written into the template.",
+        description="Secrets Manager secret (name or ARN) holding the Hub token (for gated or private models).",
     )
     token_secret_field: str | None = Field(None, description="JSON key inside the secret, if it is a JSON object.")
+
+    @model_validator(mode="after")
+    def _pinned_commit(self) -> HubSnapshot:
+        if self.revision is None or not COMMIT_SHA.match(self.revision):
+            shown = "unset" if self.revision is None else repr(self.revision)
+            raise ValueError(
+                f"revision of {self.model_id} is {shown}, not a pinned commit: a branch, a tag or a short SHA "
+                f"serves whatever the repository holds at deploy time; {pin_revision_fix(self.model_id)}"
+            )
+        return self
+
+    @property
+    def pinned_revision(self) -> str:
+        """The commit (the validator guarantees it is set)."""
+        assert self.revision is not None
+        return self.revision
+
+
+class HubSource(HubSnapshot):
+    """A Hugging Face Hub model, downloaded by the container at start-up (needs internet egress).
+
+    The token secret, if any, is resolved by CloudFormation at deploy time into the model's environment (`HF_TOKEN`):
+    the template never holds it, but `DescribeModel` returns it to anyone allowed that call, and it is never refreshed
+    (a rotated token takes effect only when the model is replaced). Staging the snapshot into S3 (`s3-prefix` with
+    `from_hub`) avoids both: docs/security.md.
+    """
+
+    type: Literal["hub"]
 
 
 class S3PrefixSource(StrictModel):

@@ -527,7 +527,11 @@ def test_served_model_from_the_hub_runs_outside_the_vpc() -> None:
     assert inference is not None
     data = inference.model_dump()
     data["models"]["chat"] |= {
-        "source": {"type": "hub", "model_id": "meta-llama/Llama-3.1-8B-Instruct"},
+        "source": {
+            "type": "hub",
+            "model_id": "meta-llama/Llama-3.1-8B-Instruct",
+            "revision": "0123456789abcdef0123456789abcdef01234567",
+        },
         "compiled_artifacts": None,
         "server": "lmi-neuronx",
     }

@@ -185,7 +185,11 @@ def _hub_dev() -> Synthesized:
     served by LMI, which compiles at load, with internet egress."""
     data = load_config("dev", environ={}).model_dump()
     data["inference"]["models"]["chat"] |= {
-        "source": {"type": "hub", "model_id": "meta-llama/Llama-3.1-8B-Instruct"},
+        "source": {
+            "type": "hub",
+            "model_id": "meta-llama/Llama-3.1-8B-Instruct",
+            "revision": "0123456789abcdef0123456789abcdef01234567",
+        },
         "compiled_artifacts": None,
         "server": "lmi-neuronx",
     }
@@ -215,7 +219,11 @@ def test_s3_model_role_reads_its_prefixes_of_the_models_bucket_in_the_vpc(prod: 
 def test_a_hub_model_beside_s3_models_on_inference_components_is_refused(tmp_path: Path) -> None:
     """Item 1: components share the endpoint's role and network settings."""
     raw = yaml.safe_load((CONFIG_DIR / "multimodel.yaml").read_text())
-    raw["inference"]["models"]["mistral"]["source"] = {"type": "hub", "model_id": "mistralai/Mistral-7B-Instruct-v0.3"}
+    raw["inference"]["models"]["mistral"]["source"] = {
+        "type": "hub",
+        "model_id": "mistralai/Mistral-7B-Instruct-v0.3",
+        "revision": "0123456789abcdef0123456789abcdef01234567",
+    }
     raw["inference"]["models"]["mistral"].pop("compiled_artifacts", None)
     (tmp_path / "mixed.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from config import ConfigError, load_config
-from config.inference import GenerationSettings, InferenceConfig
+from config.inference import GenerationSettings, HubSource, InferenceConfig
 from neuron.catalog import ContainerKind
 from neuron.planning import PreflightError, plan
 
@@ -23,7 +23,8 @@ def chat(**settings: Any) -> dict[str, Any]:
     return {"inference": {"models": {"chat": settings}}}
 
 
-HUB_LLAMA = {"type": "hub", "model_id": "meta-llama/Llama-3.1-8B-Instruct"}
+PINNED = "0123456789abcdef0123456789abcdef01234567"  # any 40-hex commit SHA
+HUB_LLAMA = {"type": "hub", "model_id": "meta-llama/Llama-3.1-8B-Instruct", "revision": PINNED}
 
 
 def hub_dev(**settings: Any) -> InferenceConfig:
@@ -156,7 +157,10 @@ def test_request_overrides_are_checked_against_the_same_rules() -> None:
         ({"source": {"type": "s3-prefix", "prefix": "llama"}}, "an S3 prefix source must end with '/', e.g. llama/"),
         ({"source": {"type": "s3-prefix", "prefix": "s3://bucket/llama/"}}, "String should match pattern"),
         ({"source": {"type": "s3-tarball", "key": "llama/model.zip"}}, "a tarball source key must end with .tar.gz"),
-        ({"source": {"type": "hub", "model_id": "no-org"}}, "source.hub.model_id = 'no-org': String should match"),
+        (
+            {"source": {"type": "hub", "model_id": "no-org", "revision": PINNED}},
+            "source.hub.model_id = 'no-org': String should match",
+        ),
         (
             {"copies": 2},
             "models ['chat'] set scaling/copies, which apply to inference components; set "
@@ -166,6 +170,34 @@ def test_request_overrides_are_checked_against_the_same_rules() -> None:
 )
 def test_model_rules(settings: dict[str, Any], expected: str) -> None:
     assert expected in error_of(**chat(**settings))
+
+
+@pytest.mark.parametrize(
+    ("revision", "shown"),
+    [
+        (None, "unset"),
+        ("main", "'main'"),  # a branch moves with every push
+        ("v1.0", "'v1.0'"),  # so can a tag
+        ("0123456", "'0123456'"),  # a short SHA
+        ("0123456789ABCDEF0123456789ABCDEF01234567", "'0123456789ABCDEF0123456789ABCDEF01234567'"),  # upper case
+        (PINNED + "0", f"'{PINNED}0'"),  # 41 characters
+    ],
+)
+def test_a_hub_source_must_pin_a_full_commit(revision: str | None, shown: str) -> None:
+    source = {k: v for k, v in HUB_LLAMA.items() if k != "revision"} | ({"revision": revision} if revision else {})
+    with pytest.raises(ValidationError) as err:
+        hub_dev(source=source)
+    message = str(err.value)
+    model = "meta-llama/Llama-3.1-8B-Instruct"
+    assert f"revision of {model} is {shown}, not a pinned commit" in message
+    assert "set revision to the full 40-character commit SHA (lowercase hex)" in message
+    assert f"`hf models info {model}`" in message and f"HfApi().model_info('{model}').sha" in message
+    assert f"https://huggingface.co/{model}/commits/main" in message
+
+
+def test_a_pinned_commit_reaches_the_container() -> None:
+    model = hub_dev(server="lmi-neuronx").models["chat"]
+    assert isinstance(model.source, HubSource) and model.source.revision == PINNED
 
 
 @pytest.mark.parametrize(
@@ -257,7 +289,7 @@ def test_custom_architecture_is_checked_like_a_preset() -> None:
                 "models": {
                     "Chat": {
                         "preset": "llama-3.1-8b",
-                        "source": {"type": "hub", "model_id": "a/b"},
+                        "source": {"type": "hub", "model_id": "a/b", "revision": PINNED},
                         "max_input_tokens": 10,
                         "max_total_tokens": 20,
                     }

@@ -72,6 +72,7 @@ def hub_dev() -> Synthesized:
         "source": {
             "type": "hub",
             "model_id": "meta-llama/Llama-3.1-8B-Instruct",
+            "revision": "0123456789abcdef0123456789abcdef01234567",
             "token_secret": "huggingface/hub-token",
         },
         "compiled_artifacts": None,
@@ -88,6 +89,7 @@ def test_a_hub_model_runs_outside_the_vpc_and_the_stack_says_so() -> None:
     assert "Hugging Face Hub" in s.templates["inference"]["Outputs"]["HubEgress"]["Value"]
     env = env_of(s)
     assert env["OPTION_MODEL_ID"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert env["OPTION_REVISION"] == "0123456789abcdef0123456789abcdef01234567"  # the pinned commit
     # the token is a deploy-time reference to Secrets Manager, never the value
     assert env["HF_TOKEN"] == "{{resolve:secretsmanager:huggingface/hub-token:SecretString:::}}"
     # Hub download + compile at load inside the start-up, a compiled copy on the volume, no S3 download timeout.
