@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypedDict
 
 from neuron.compilation import CHECKPOINT_DIR, MODEL_CHANNEL, OUTPUT_DIR, CompilePlan
+from sagemaker_requests.shapes import CreateTrainingJobRequest, ResourceConfig, Tag, TrainingS3DataSource
 
 # CreateTrainingJob limits botocore's validator does not enforce (it checks types and required members, not lengths):
 # every ContainerEntrypoint / ContainerArguments string up to 256 characters, environment values up to 512.
@@ -26,83 +26,6 @@ MAX_CONTAINER_STRING = 256
 MAX_ENVIRONMENT_VALUE = 512
 RETRY_ATTEMPTS = 2  # RetryStrategy retries internal and capacity errors, never a failing export
 OUTPUT_LAYOUT = "{output}/{job}/output/model/"  # where SageMaker uploads OUTPUT_DIR (CompressionType NONE)
-
-
-# ---- the request, typed (functional TypedDicts: Step Functions keys end in `.$`) -------------------------------------
-S3DataSource = TypedDict(
-    "S3DataSource",
-    {"S3DataType": str, "S3DataDistributionType": str, "S3Uri": str, "S3Uri.$": str},
-    total=False,
-)
-
-
-class DataSource(TypedDict):
-    S3DataSource: S3DataSource
-
-
-class Channel(TypedDict):
-    ChannelName: str
-    InputMode: Literal["File", "FastFile", "Pipe"]
-    CompressionType: Literal["None", "Gzip"]
-    DataSource: DataSource
-
-
-class AlgorithmSpecification(TypedDict):
-    TrainingImage: str
-    TrainingInputMode: Literal["File"]
-    ContainerEntrypoint: list[str]
-    ContainerArguments: list[str]
-
-
-class OutputDataConfig(TypedDict):
-    S3OutputPath: str
-    KmsKeyId: str
-    CompressionType: Literal["NONE", "GZIP"]
-
-
-class ResourceConfig(TypedDict, total=False):
-    InstanceType: str
-    InstanceCount: int
-    VolumeSizeInGB: int
-    VolumeKmsKeyId: str
-
-
-class StoppingCondition(TypedDict):
-    MaxRuntimeInSeconds: int
-
-
-class CheckpointConfig(TypedDict):
-    S3Uri: str
-    LocalPath: str
-
-
-class VpcConfig(TypedDict):
-    SecurityGroupIds: list[str]
-    Subnets: list[str]
-
-
-Tag = TypedDict("Tag", {"Key": str, "Value": str, "Value.$": str}, total=False)
-
-CompileJobRequest = TypedDict(
-    "CompileJobRequest",
-    {
-        "CheckpointConfig": CheckpointConfig,
-        "TrainingJobName.$": str,
-        "RoleArn": str,
-        "AlgorithmSpecification": AlgorithmSpecification,
-        "Environment": dict[str, str],
-        "InputDataConfig": list[Channel],
-        "OutputDataConfig": OutputDataConfig,
-        "ResourceConfig": ResourceConfig,
-        "StoppingCondition": StoppingCondition,
-        "RetryStrategy": dict[str, int],
-        "VpcConfig": VpcConfig,
-        "EnableNetworkIsolation": bool,
-        "EnableInterContainerTrafficEncryption": bool,
-        "Tags": list[Tag],
-    },
-    total=False,
-)
 
 
 @dataclass(frozen=True)
@@ -132,7 +55,7 @@ def compile_job_request(
     tags: Mapping[str, str] | None = None,
     tag_paths: Mapping[str, str] | None = None,
     artifacts_s3_uri: str | None = None,
-) -> CompileJobRequest:
+) -> CreateTrainingJobRequest:
     """The CreateTrainingJob parameters that export one model.
 
     `job_name_path` is a JSONPath or intrinsic for the job name (never a fixed name: names are unique per account
@@ -151,7 +74,7 @@ def compile_job_request(
         )
     _check_lengths(command.entrypoint, command.arguments, command.environment)
     spec = plan.spec
-    source: S3DataSource = {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated"}
+    source: TrainingS3DataSource = {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated"}
     if model_s3_uri is not None:
         source["S3Uri"] = model_s3_uri
     else:
@@ -169,7 +92,7 @@ def compile_job_request(
     request_tags: list[Tag] = [{"Key": "purpose", "Value": "neuron-compile"}]
     request_tags += [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     request_tags += [{"Key": k, "Value.$": v} for k, v in (tag_paths or {}).items()]
-    request: CompileJobRequest = {
+    request: CreateTrainingJobRequest = {
         "TrainingJobName.$": job_name_path,
         "RoleArn": targets.role_arn,
         "AlgorithmSpecification": {
@@ -220,4 +143,4 @@ def _check_lengths(entrypoint: Sequence[str], arguments: Sequence[str], environm
         raise ValueError(f"environment values are limited to {MAX_ENVIRONMENT_VALUE} characters: {', '.join(big)}")
 
 
-__all__ = ["OUTPUT_DIR", "CompileJobRequest", "CompileJobTargets", "compile_job_request", "compiled_artifacts_uri"]
+__all__ = ["OUTPUT_DIR", "CompileJobTargets", "compile_job_request", "compiled_artifacts_uri"]

@@ -14,8 +14,9 @@ declared; deeply nested structures the project passes through from configuration
 capture config) stay `dict[str, Any]`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: with string annotations Python 3.11 does not see `Required` /
+# `NotRequired` in a class body, so every key would count as optional and the conformance test would miss a missing
+# member (tests/test_request_shapes.py checks __required_keys__).
 from typing import Any, NotRequired, Required, TypedDict
 
 # ---- shared pieces --------------------------------------------------------------------------------------------------
@@ -51,6 +52,7 @@ class TrainingDataSource(TypedDict):
 class Channel(TypedDict):
     ChannelName: str
     InputMode: str
+    CompressionType: NotRequired[str]
     DataSource: TrainingDataSource
 
 
@@ -59,11 +61,15 @@ class MetricDefinition(TypedDict):
     Regex: str
 
 
+# Training jobs send the metric members (metrics read from the logs); compile jobs send the serving image's own export
+# command instead.
 class AlgorithmSpecification(TypedDict):
     TrainingImage: str
     TrainingInputMode: str
-    EnableSageMakerMetricsTimeSeries: bool
-    MetricDefinitions: list[MetricDefinition]
+    EnableSageMakerMetricsTimeSeries: NotRequired[bool]
+    MetricDefinitions: NotRequired[list[MetricDefinition]]
+    ContainerEntrypoint: NotRequired[list[str]]
+    ContainerArguments: NotRequired[list[str]]
 
 
 class OutputDataConfig(TypedDict):
@@ -72,18 +78,18 @@ class OutputDataConfig(TypedDict):
     CompressionType: str
 
 
-class ResourceConfig(TypedDict, total=False):
-    InstanceType: Required[str]
-    InstanceCount: Required[int]
-    VolumeSizeInGB: Required[int]
-    VolumeKmsKeyId: str
-    KeepAlivePeriodInSeconds: int
-    TrainingPlanArn: str
+class ResourceConfig(TypedDict):
+    InstanceType: str
+    InstanceCount: int
+    VolumeSizeInGB: int
+    VolumeKmsKeyId: NotRequired[str]
+    KeepAlivePeriodInSeconds: NotRequired[int]
+    TrainingPlanArn: NotRequired[str]
 
 
-class StoppingCondition(TypedDict, total=False):
-    MaxRuntimeInSeconds: Required[int]
-    MaxWaitTimeInSeconds: int
+class StoppingCondition(TypedDict):
+    MaxRuntimeInSeconds: int
+    MaxWaitTimeInSeconds: NotRequired[int]
 
 
 CheckpointConfig = TypedDict(
@@ -102,7 +108,7 @@ CreateTrainingJobRequest = TypedDict(
         "TrainingJobName.$": NotRequired[str],
         "RoleArn": str,
         "AlgorithmSpecification": AlgorithmSpecification,
-        "HyperParameters": dict[str, str],
+        "HyperParameters": NotRequired[dict[str, str]],
         "Environment": dict[str, str],
         "InputDataConfig": list[Channel],
         "OutputDataConfig": OutputDataConfig,
@@ -112,7 +118,7 @@ CreateTrainingJobRequest = TypedDict(
         "VpcConfig": VpcConfig,
         "EnableNetworkIsolation": bool,
         "EnableInterContainerTrafficEncryption": bool,
-        "EnableManagedSpotTraining": bool,
+        "EnableManagedSpotTraining": NotRequired[bool],
         "CheckpointConfig": NotRequired[CheckpointConfig],
         "Tags": list[Tag],
     },
@@ -167,9 +173,9 @@ class ProcessingResources(TypedDict):
     ClusterConfig: ProcessingClusterConfig
 
 
-class AppSpecification(TypedDict, total=False):
-    ImageUri: Required[str]
-    ContainerArguments: list[str]
+class AppSpecification(TypedDict):
+    ImageUri: str
+    ContainerArguments: NotRequired[list[str]]
 
 
 class NetworkConfig(TypedDict):

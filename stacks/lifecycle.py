@@ -26,7 +26,7 @@ from config import AppConfig
 from config.training import TRAINING_SOURCE_DIR, TrainingJobConfig
 from neuron.compilation import CompilePlan, compile_plan, needs_compile_stage
 from neuron.images import container, dlc_account, image_uri
-from sagemaker_requests.compile_job import RETRY_ATTEMPTS, CompileJobRequest, CompileJobTargets, compile_job_request
+from sagemaker_requests.compile_job import RETRY_ATTEMPTS, CompileJobTargets, compile_job_request
 from sagemaker_requests.shapes import CreateTrainingJobRequest
 from sagemaker_requests.storage_layout import TRAINING_OUTPUT_PREFIX, compiled_prefix
 from sagemaker_requests.training_job import TrainingJobTargets, training_job_request
@@ -156,7 +156,7 @@ class LifecycleStack(cdk.Stack):
             package_env = {}
 
         self.compile_plan: CompilePlan | None = None
-        self.compile_request: CompileJobRequest | None = None
+        self.compile_request: CreateTrainingJobRequest | None = None
         self.compile_role: CompileJobRole | None = None
         compile_output = f"s3://{buckets.models.bucket_name}/{compiled_prefix(COMPILE_OWNER)}".rstrip("/")
         if compiles:

@@ -13,7 +13,12 @@ import botocore.session
 import pytest
 
 from config import load_config
+from neuron.catalog import ContainerKind
+from neuron.compilation import compile_plan
+from neuron.models import preset
+from neuron.serving import MODEL_DIR, ServingShape
 from sagemaker_requests import release, shapes
+from sagemaker_requests.compile_job import CompileJobTargets, compile_job_request
 from sagemaker_requests.processing import ProcessingPlacement, processing_request, s3_input, s3_output
 from sagemaker_requests.training_job import TrainingJobTargets, training_job_request
 
@@ -212,6 +217,34 @@ def test_training_and_processing_requests_conform_to_their_types() -> None:
             teacher_s3_uri_path="$.teacher",
         )
         assert conforms(request, shapes.CreateTrainingJobRequest) == [], stage
+    # A required member of a nested shape is required (a class-body TypedDict under `from __future__ import
+    # annotations` lost its Required/NotRequired on Python 3.11 and let this pass).
+    del request["ResourceConfig"]["InstanceType"]  # type: ignore[misc]
+    assert conforms(request, shapes.CreateTrainingJobRequest) == ["request.ResourceConfig: 'InstanceType' is missing"]
+    shape = ServingShape(
+        model_location=MODEL_DIR,
+        task="text-generation",
+        degree=2,
+        batch_size=4,
+        sequence_length=4096,
+        dtype="bf16",
+        max_input_tokens=3072,
+        max_total_tokens=4096,
+    )
+    compile_request = compile_job_request(
+        plan=compile_plan(ContainerKind.TGI_NEURONX, shape, preset("llama-3.1-8b"), where="x"),
+        targets=CompileJobTargets(
+            image_uri="image:1",
+            role_arn="role",
+            key_arn="key",
+            output_s3_uri="s3://models/compiled",
+            subnet_ids=["subnet-1"],
+            security_group_ids=["sg-1"],
+        ),
+        job_name_path="$.name",
+        model_s3_uri="s3://models/trained/",
+    )
+    assert conforms(compile_request, shapes.CreateTrainingJobRequest) == []
     evaluation = load_config("dev", environ={}).evaluation
     assert evaluation is not None
     processing = processing_request(
