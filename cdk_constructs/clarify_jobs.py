@@ -30,15 +30,16 @@ class ClarifyJobs(Construct):
         image_uri: the Clarify processing image of the stack's region.
         placement: role, KMS key, subnets and security groups every job runs with.
         datasets_bucket: holds `clarify.dataset_key`.
-        results_bucket: where results go (`clarify/runs/<execution>/<kind>/result`) and run configs are written.
+        results_bucket: where results go (`clarify/runs/<execution>/<kind>/result`).
         config_objects: collects the synth-time data-bias config (deployed under its prefix).
 
     Attributes:
         data_bias_request: the data-bias job (network isolated: it calls no model).
-        runtime_configs: kind -> analysis config the workflow writes per run (`model_bias`, and `explainability`
-            when SHAP is configured), the endpoint left as `$.evaluation.endpoint_name`.
-        runtime_requests: kind -> the job request that reads that run's config (not isolated: it queries the
-            endpoint through the SageMaker runtime VPC endpoint).
+        model_configs: kind -> analysis config of the jobs that query the configured tabular endpoint
+            (`model_bias`, and `explainability` when SHAP is configured); empty without `predictor.endpoint_name`.
+            Written at synth time like the data-bias config: the endpoint is the config's, not a run's.
+        model_requests: kind -> the job request that reads that config (not isolated: it queries the endpoint
+            through the SageMaker runtime VPC endpoint).
         results_bucket: as given.
     """
 

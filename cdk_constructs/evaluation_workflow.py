@@ -38,9 +38,7 @@ class EvaluationWorkflow(Construct):
 
     Args:
         jobs: state name -> CreateProcessingJob request (`sagemaker_requests.processing`); all run in parallel.
-        runtime_configs: analysis kind -> (JSONPath of the S3 key, document) of each Clarify analysis config the run
-            writes before the jobs start (they name the run's endpoint); empty when no Clarify job runs.
-        bucket: the evaluation bucket (configs under `clarify/runs/`, the report under `evaluation-reports/`).
+        bucket: the evaluation bucket (the report under `evaluation-reports/`).
         report_key_path: JSONPath of this run's report key.
         job_role: the role the processing jobs run as; the only role the workflow may pass.
         key: the platform key (log group, job outputs and volumes).
@@ -58,7 +56,6 @@ class EvaluationWorkflow(Construct):
         construct_id: str,
         *,
         jobs: Mapping[str, Mapping[str, Any]],
-        runtime_configs: Mapping[str, tuple[str, Mapping[str, Any]]],
         bucket: s3.IBucket,
         report_key_path: str,
         job_role: iam.IRole,
@@ -72,36 +69,6 @@ class EvaluationWorkflow(Construct):
             self, "EvaluationFailed", error="EvaluationFailed", cause_path=sfn.JsonPath.string_at("$.error.Cause")
         )
         steps: list[sfn.State] = []
-        if runtime_configs:
-            build = sfn.Pass(
-                self,
-                "BuildAnalysisConfigs",
-                result_path="$.analysis_configs",
-                parameters={kind: dict(doc) for kind, (_, doc) in runtime_configs.items()},
-            )
-            steps.append(build)
-            for kind, (key_path, _) in runtime_configs.items():
-                steps.append(
-                    _s3_task(
-                        tasks.CallAwsService(
-                            self,
-                            f"Write{_camel(kind)}Config",
-                            service="s3",
-                            action="putObject",
-                            parameters={
-                                "Bucket": bucket.bucket_name,
-                                "Key": sfn.JsonPath.string_at(key_path),
-                                "ContentType": "application/json",
-                                "Body": sfn.JsonPath.json_to_string(
-                                    sfn.JsonPath.object_at(f"$.analysis_configs.{kind}")
-                                ),
-                            },
-                            iam_resources=[bucket.arn_for_objects("clarify/runs/*")],
-                            result_path=sfn.JsonPath.DISCARD,
-                        ),
-                        failed,
-                    )
-                )
         parallel = sfn.Parallel(self, "EvaluationJobs", result_path="$.jobs")
         self._tasks = SageMakerTasks(self)
         self.requests = self._tasks.requests
@@ -206,19 +173,14 @@ class EvaluationWorkflow(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        # The evaluation bucket is SSE-KMS with the platform key: reading the report, writing the run's configs.
+        # The evaluation bucket is SSE-KMS with the platform key: reading the report.
         role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn])
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn])
         )
         # The jobs name the key (VolumeKmsKeyId, output KmsKeyId): SageMaker creates its grants on it with the
         # caller's credentials, so CreateProcessingJob fails without these.
         for statement in key_grants_for_sagemaker(key.key_arn):
             role.add_to_principal_policy(statement)
-        if runtime_configs:
-            expected.resource(
-                bucket.arn_for_objects("clarify/runs/*"),
-                "Each run writes its Clarify analysis configs under clarify/runs/<execution name>/",
-            )
         expected.resource(
             bucket.arn_for_objects("evaluation-reports/*"),
             "Each run reads its report under evaluation-reports/<execution name>/",
@@ -255,7 +217,3 @@ def _s3_task(task: tasks.CallAwsService, failed: sfn.Fail) -> tasks.CallAwsServi
     S3_TRANSIENT.apply(task)
     task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
     return task
-
-
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))

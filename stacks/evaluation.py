@@ -192,7 +192,6 @@ class EvaluationStack(cdk.Stack):
             self,
             "Workflow",
             jobs=workflow_jobs,
-            runtime_configs={},
             bucket=buckets.evaluation,
             report_key_path=self.fm_evaluation.report_key_path,
             job_role=self.job_role,

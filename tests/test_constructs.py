@@ -834,7 +834,6 @@ def test_evaluation_workflow_alone_runs_its_jobs_in_parallel_and_may_pass_only_t
         stack,
         "Workflow",
         jobs={"FoundationModelEvaluation": request},
-        runtime_configs={},
         bucket=bucket,
         report_key_path="States.Format('evaluation-reports/{}/report.json', $$.Execution.Name)",
         job_role=job_role,

@@ -395,6 +395,16 @@ def test_workflow_may_let_sagemaker_create_grants_on_the_platform_key() -> None:
     ]
     describe = [s for s in statements if "kms:DescribeKey" in s["Action"]]
     assert [s["Resource"] for s in describe] == [key_output]
+    # The workflow only reads the report from the (SSE-KMS) evaluation bucket: decrypt, never encrypt or write.
+    kms_actions = {a for s in statements for a in _actions(s) if a.startswith("kms:")}
+    assert kms_actions == {"kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"}
+    s3_actions = [(a, s["Resource"]) for s in statements for a in _actions(s) if a.lower().startswith("s3:")]
+    assert [a for a, _ in s3_actions] == ["s3:getObject"]
+
+
+def _actions(statement: dict[str, object]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)  # type: ignore[call-overload]
 
 
 def test_job_role_has_the_shared_sagemaker_network_log_and_metric_statements() -> None:
