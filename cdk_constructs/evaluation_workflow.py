@@ -174,9 +174,7 @@ class EvaluationWorkflow(Construct):
             )
         )
         # The evaluation bucket is SSE-KMS with the platform key: reading the report.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn])
-        )
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
         # The jobs name the key (VolumeKmsKeyId, output KmsKeyId): SageMaker creates its grants on it with the
         # caller's credentials, so CreateProcessingJob fails without these.
         for statement in key_grants_for_sagemaker(key.key_arn):
