@@ -86,15 +86,94 @@ def test_supplement_holds_only_regions_cdk_lacks() -> None:
         assert Fact.find(region, FactName.DLC_REPOSITORY_ACCOUNT) is None, f"CDK now knows {region}: drop it"
 
 
-def test_image_uri_in_a_region_cdk_knows_and_one_it_lacks() -> None:
-    assert image_uri(ContainerKind.TGI_NEURONX, "us-east-1", "ml.inf2.xlarge") == (
+# Every pinned image as a literal URI, with where its tag and registry account were read (the same sources
+# neuron/catalog.py cites): a changed tag, repository, account or domain fails here, not at the image pull.
+# Accounts: 763104351884 in us-east-1/eu-west-2 (aws-cdk-lib region fact DLC_REPOSITORY_ACCOUNT; also
+# aws/sagemaker-python-sdk image_uri_config/huggingface-neuronx.json 'registries'); il-central-1 780543022126 and
+# cn-north-1 727897471807 from the same huggingface-neuronx.json registries (training "4.55.4" at a2481266).
+IMAGES = [
+    # aws/sagemaker-python-sdk v3.20.0 sagemaker-core/src/sagemaker/core/image_uri_config/huggingface-llm-neuronx.json,
+    # inference 0.0.28: tag_prefix 2.1.2-optimum0.0.28, container_version inf2 ubuntu22.04.
+    (
+        ContainerKind.TGI_NEURONX,
+        "us-east-1",
+        "ml.inf2.xlarge",
         "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:"
-        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04"
-    )
-    assert image_uri("pytorch-training-neuronx", "il-central-1", "ml.trn1.2xlarge").startswith(
+        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
+    ),
+    (
+        ContainerKind.TGI_NEURONX,
+        "eu-west-2",
+        "ml.inf2.xlarge",
+        "763104351884.dkr.ecr.eu-west-2.amazonaws.com/huggingface-pytorch-tgi-inference:"
+        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
+    ),
+    # aws/deep-learning-containers ff5dd4bd available_images.md L211 (DJLServing 0.30.0, Neuron SDK 2.20.1).
+    (
+        ContainerKind.LMI_NEURONX,
+        "us-east-1",
+        "ml.inf2.xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.30.0-neuronx-sdk2.20.1",
+    ),
+    (  # China regions: the amazonaws.com.cn domain
+        ContainerKind.LMI_NEURONX,
+        "cn-north-1",
+        "ml.inf2.xlarge",
+        "727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/djl-inference:0.30.0-neuronx-sdk2.20.1",
+    ),
+    # aws/deep-learning-containers e0ecedea docs/src/data/huggingface-vllm-inference-neuronx/0.11-neuronx-sdk2.26.1.yml
+    # (tags: "0.11.0-optimum0.4.5-neuronx-py310-sdk2.26.1-ubuntu22.04").
+    (
+        ContainerKind.VLLM_NEURONX,
+        "us-east-1",
+        "ml.inf2.xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-vllm-inference-neuronx:"
+        "0.11.0-optimum0.4.5-neuronx-py310-sdk2.26.1-ubuntu22.04",
+    ),
+    # aws/deep-learning-containers e0ecedea docs/src/data/huggingface-pytorch-inference-neuronx/
+    # 2.8-neuronx-sdk2.26.0.yml
+    (
+        ContainerKind.HF_INFERENCE_NEURONX,
+        "us-east-1",
+        "ml.inf2.xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference-neuronx:"
+        "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
+    ),
+    # aws/deep-learning-containers available_images.md, Neuron section (checked 2026-11): the inf1 (SDK v1) image.
+    (
+        ContainerKind.NEURON_V1_INFERENCE,
+        "us-east-1",
+        "ml.inf1.xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference-neuron:1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04",
+    ),
+    # aws/deep-learning-containers e0ecedea docs/src/data/pytorch-training-neuronx/2.9-neuronx-sdk2.30.0.yml L11;
+    # il-central-1: a DLC account aws-cdk-lib's region facts lack (neuron/catalog.py DLC_ACCOUNTS_NOT_IN_CDK).
+    (
+        ContainerKind.PYTORCH_TRAINING_NEURONX,
+        "il-central-1",
+        "ml.trn1.2xlarge",
         "780543022126.dkr.ecr.il-central-1.amazonaws.com/pytorch-training-neuronx:"
-    )
-    assert ".dkr.ecr.cn-north-1.amazonaws.com.cn/" in image_uri("lmi-neuronx", "cn-north-1", "ml.inf2.xlarge")
+        "2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04",
+    ),
+    # aws/deep-learning-containers e0ecedea docs/src/data/huggingface-pytorch-training-neuronx/
+    # 2.8-neuronx-sdk2.26.0.yml (tag: "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04")
+    (
+        ContainerKind.HF_TRAINING_NEURONX,
+        "us-east-1",
+        "ml.trn1.2xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training-neuronx:"
+        "2.8.0-transformers4.55.4-neuronx-py310-sdk2.26.0-ubuntu22.04",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "region", "instance_type", "expected"), IMAGES)
+def test_image_uri_is_the_published_uri(kind: ContainerKind, region: str, instance_type: str, expected: str) -> None:
+    assert image_uri(kind, region, instance_type) == expected
+
+
+def test_every_container_kind_has_a_literal_uri() -> None:
+    assert {kind for kind, *_ in IMAGES} == set(ContainerKind)
 
 
 def test_unknown_region_is_refused_naming_known_regions() -> None:
@@ -107,7 +186,6 @@ def test_container_family_must_fit_the_instance_family() -> None:
         image_uri("tgi-neuronx", "us-east-1", "ml.inf1.xlarge")
     with pytest.raises(ImageMismatchError, match=r"neuron-v1-inference is built for the neuron SDK family but ml"):
         image_uri("neuron-v1-inference", "us-east-1", "ml.inf2.xlarge")
-    assert "pytorch-inference-neuron:" in image_uri("neuron-v1-inference", "us-east-1", "ml.inf1.xlarge")
 
 
 def test_unknown_container_kind_lists_known_kinds() -> None:
@@ -122,8 +200,16 @@ def test_every_container_is_pinned_with_a_source() -> None:
 
 
 def test_clarify_image_differs_per_region_and_is_refused_where_missing() -> None:
-    assert clarify_image_uri("us-east-1").startswith("205585389593.dkr.ecr.us-east-1.amazonaws.com/")
-    assert clarify_image_uri("eu-west-1").startswith("131013547314.")
+    # aws/sagemaker-python-sdk image_uri_config/clarify.json, processing "1.0" registries: "us-east-1":
+    # "205585389593", "eu-west-1": "131013547314", repository sagemaker-clarify-processing.
+    assert (
+        clarify_image_uri("us-east-1")
+        == "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
+    )
+    assert (
+        clarify_image_uri("eu-west-1")
+        == "131013547314.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-clarify-processing:1.0"
+    )
     with pytest.raises(UnknownRegionError, match="SageMaker Clarify has no processing image in region 'il-central-1'"):
         clarify_image_uri("il-central-1")
 
@@ -137,10 +223,17 @@ def test_model_monitor_analyzer_image_differs_per_region_and_is_refused_where_mi
         model_monitor_image_uri("cn-north-1")
         == "453000072557.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-model-monitor-analyzer:latest"
     )
-    assert model_monitor_image_uri("eu-west-1").startswith("468650794304.")
-    # The SDK v3.20.0 table added af-south-1, il-central-1, me-central-1, eu-south-2 and others the old one lacked.
-    assert model_monitor_image_uri("il-central-1").startswith("843974653677.")
-    assert model_monitor_image_uri("af-south-1").startswith("875698925577.")
+    # aws/sagemaker-python-sdk v3.20.0 sagemaker-core/src/sagemaker/core/image_uri_config/model-monitor.json,
+    # version "" registries; the SDK v3.20.0 table added af-south-1, il-central-1, me-central-1, eu-south-2 and
+    # others the old one lacked.
+    for region, account in (
+        ("eu-west-1", "468650794304"),
+        ("il-central-1", "843974653677"),
+        ("af-south-1", "875698925577"),
+    ):
+        assert model_monitor_image_uri(region) == (
+            f"{account}.dkr.ecr.{region}.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
+        )
     with pytest.raises(UnknownRegionError) as err:
         model_monitor_image_uri("ap-southeast-7")
     assert str(err.value) == (
@@ -156,8 +249,8 @@ def test_model_monitor_analyzer_image_differs_per_region_and_is_refused_where_mi
 
 def test_clarify_table_is_the_sdk_v3_20_table() -> None:
     # clarify.json processing 1.0 at v3.20.0 added ap-southeast-3 and eu-central-2; il-central-1 still has none.
-    assert clarify_image_uri("ap-southeast-3").startswith("705930551576.dkr.ecr.ap-southeast-3.")
-    assert clarify_image_uri("eu-central-2").startswith("730335477804.")
+    for region, account in (("ap-southeast-3", "705930551576"), ("eu-central-2", "730335477804")):
+        assert clarify_image_uri(region) == f"{account}.dkr.ecr.{region}.amazonaws.com/sagemaker-clarify-processing:1.0"
     assert len(CLARIFY_ACCOUNTS) == 26 and set(CLARIFY_ACCOUNTS) <= set(SAGEMAKER_REGIONS)
     assert "clarify.json" in CLARIFY_ACCOUNTS_SOURCE and "v3.20.0" in CLARIFY_ACCOUNTS_SOURCE
 
@@ -178,7 +271,7 @@ def test_an_image_is_refused_in_a_region_it_is_not_published_in_naming_the_regio
     # The HF inference image is in 24 regions: not eu-west-2 or eu-north-1, although TGI is.
     with pytest.raises(ImageNotInRegionError, match=r"hf-inference-neuronx .* not published in region 'eu-west-2'"):
         image_uri("hf-inference-neuronx", "eu-west-2", "ml.inf2.xlarge")
-    assert image_uri("tgi-neuronx", "eu-west-2", "ml.inf2.xlarge").startswith("763104351884.dkr.ecr.eu-west-2.")
+    assert ("tgi-neuronx", "eu-west-2") in {(kind.value, region) for kind, region, *_ in IMAGES}  # resolved above
     # LMI (djl-neuronx 0.29.0 list): not us-west-1.
     with pytest.raises(ImageNotInRegionError, match=r"lmi-neuronx .* 'us-west-1'"):
         image_uri("lmi-neuronx", "us-west-1", "ml.inf2.48xlarge")

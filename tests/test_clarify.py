@@ -15,7 +15,7 @@ from config.evaluation import ClarifyConfig
 from sagemaker_requests import clarify_analysis_config as analysis
 from tests.support.harness import Synthesized, synth
 from tests.support.rendered_requests import as_sent, definition, processing_states
-from tests.support.state_machines import deployed
+from tests.support.state_machines import deployed, platform_bucket, platform_key_arn
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +155,10 @@ def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(mo
     (machine,) = dev.resources("evaluation", "AWS::StepFunctions::StateMachine").values()
     resolved = processing_states(json.loads(value(machine["Properties"]["DefinitionString"], "evaluation"))["States"])
     platform_key = value(dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform")
-    assert platform_key.endswith(":key/platform." + next(iter(dev.resources("platform", "AWS::KMS::Key"))))
+    assert platform_key == platform_key_arn(dev)  # the output publishes the platform key's ARN
     for name in ("ClarifyDataBias", "ClarifyModelBias", "ClarifyExplainability"):
         request = as_sent(states[name]["Parameters"])
+        # aws/sagemaker-python-sdk image_uri_config/clarify.json, processing "1.0" registries, us-east-1.
         assert request["AppSpecification"] == {
             "ImageUri": "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
         }
@@ -166,8 +167,8 @@ def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(mo
             "dataset": "/opt/ml/processing/input/data",
             "analysis_config": "/opt/ml/processing/input/config",
         }
-        dataset = next(i for i in request["ProcessingInputs"] if i["InputName"] == "dataset")
-        assert dataset["S3Input"]["S3Uri"].endswith("/clarify/credit/train.csv")
+        dataset = next(i for i in resolved[name]["Parameters"]["ProcessingInputs"] if i["InputName"] == "dataset")
+        assert dataset["S3Input"]["S3Uri"] == f"s3://{platform_bucket(dev, 'Datasets')}/clarify/credit/train.csv"
         (output,) = request["ProcessingOutputConfig"]["Outputs"]
         assert output["OutputName"] == "analysis_result"
         assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
@@ -179,9 +180,11 @@ def test_clarify_jobs_use_the_regional_image_and_the_channels_clarify_expects(mo
         assert request["NetworkConfig"]["EnableNetworkIsolation"] is (name == "ClarifyDataBias")
     for name, kind in (("ClarifyDataBias", "data_bias"), ("ClarifyModelBias", "model_bias")):
         static = next(
-            i for i in as_sent(states[name]["Parameters"])["ProcessingInputs"] if i["InputName"] == "analysis_config"
+            i for i in resolved[name]["Parameters"]["ProcessingInputs"] if i["InputName"] == "analysis_config"
         )
-        assert static["S3Input"]["S3Uri"].endswith(f"/clarify/configs/{kind}/analysis_config.json")
+        assert static["S3Input"]["S3Uri"] == (
+            f"s3://{platform_bucket(dev, 'Evaluation')}/clarify/configs/{kind}/analysis_config.json"
+        )
 
 
 def test_analysis_configs_are_deployed_with_the_stack(dev: Synthesized) -> None:

@@ -12,6 +12,7 @@ import importlib
 import inspect
 import io
 import json
+import os
 import pkgutil
 import re
 import tarfile
@@ -654,19 +655,44 @@ def test_config_objects_with_nothing_added_deploy_nothing() -> None:
 
 # --- SourceArchive ---------------------------------------------------------------------------------------------------
 def test_source_archive_is_reproducible_and_skips_caches(tmp_path: Path) -> None:
-    (tmp_path / "train.py").write_text("print('train')\n")
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"cache")
+    """Two checkouts of the same sources, written in a different order, with different file times and permission
+    bits (a fresh clone and a CI cache): byte-identical archives and the same asset, so an unchanged training script
+    never changes the template. A file time, owner or write bit that leaks into the archive fails."""
+    files = {"train.py": "print('train')\n", "lib/data.py": "DATA = 1\n", "run.sh": "#!/bin/sh\n"}
+    copies = []
+    for n, (order, when, mode) in enumerate(
+        ((sorted(files), 1_000_000_000, 0o600), (sorted(files, reverse=True), 1_700_000_000, 0o664))
+    ):
+        root = tmp_path / f"checkout{n}"
+        for name in order:
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[name])
+            path.chmod(0o755 if name == "run.sh" else mode)
+            os.utime(path, (when, when))
+        (root / "__pycache__").mkdir()
+        (root / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"cache")
+        (root / "lib" / "data.pyc").write_bytes(b"cache")
+        os.utime(root / "lib", (when, when))
+        copies.append(root)
+    first, second = (reproducible_tarball(root) for root in copies)
+    assert first == second
+    assert first[4:8] == b"\x00\x00\x00\x00"  # the gzip header's MTIME field (RFC 1952 section 2.3): none
     stack = bare()
-    first = SourceArchive(stack, "First", source=tmp_path)
-    second = SourceArchive(stack, "Second", source=tmp_path)
-    assert first.file_name == second.file_name and first.file_name.endswith(".gz")
-    with tarfile.open(fileobj=io.BytesIO(reproducible_tarball(tmp_path))) as tar:
-        assert tar.getnames() == ["train.py"]
-        (member,) = tar.getmembers()
-        assert (member.mtime, member.uid, member.gid, member.mode) == (0, 0, 0, 0o644)
-    (tmp_path / "train.py").write_text("print('changed')\n")
-    assert SourceArchive(stack, "Changed", source=tmp_path).file_name != first.file_name
+    built = [SourceArchive(stack, f"Checkout{n}", source=root) for n, root in enumerate(copies)]
+    assert built[0].file_name == built[1].file_name and built[0].file_name.endswith(".gz")
+    assert built[0].archive_path.read_bytes() == first  # the uploaded file is this archive
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        assert [
+            (m.name, m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode, tar.extractfile(m).read().decode())  # type: ignore[union-attr]
+            for m in tar.getmembers()
+        ] == [
+            ("lib/data.py", 0, 0, 0, "root", "root", 0o644, "DATA = 1\n"),
+            ("run.sh", 0, 0, 0, "root", "root", 0o755, "#!/bin/sh\n"),
+            ("train.py", 0, 0, 0, "root", "root", 0o644, "print('train')\n"),
+        ]
+    (copies[0] / "train.py").write_text("print('changed')\n")
+    assert SourceArchive(stack, "Changed", source=copies[0]).file_name != built[0].file_name
 
 
 def test_source_archive_of_a_missing_directory_is_refused(tmp_path: Path) -> None:

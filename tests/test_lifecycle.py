@@ -19,7 +19,7 @@ from config import load_config
 from stacks.lifecycle import DEPLOY_DRIFT_NOTE, LifecycleStack
 from stacks.platform import PlatformStack
 from tests.support.harness import CDK_CONTEXT, Synthesized, synth
-from tests.support.state_machines import definition, deployed, sagemaker_requests, validate
+from tests.support.state_machines import definition, deployed, platform_key_arn, sagemaker_requests, validate
 
 THRESHOLDS = {"toxicity": 0.1, "factual_knowledge": 0.6}
 DIRECTIONS = {"toxicity": "max", "factual_knowledge": "min"}
@@ -305,11 +305,9 @@ def test_state_machine_logs_every_state_encrypted_traces_and_outputs_its_arn(dev
     log_groups = dev.resources("lifecycle", "AWS::Logs::LogGroup")
     (workflow_logs,) = [k for k in log_groups if k.startswith("WorkflowLogs")]
     value = deployed(dev)  # the platform key, followed through the cross-stack output to its GetAtt Arn
-    assert value(log_groups[workflow_logs]["Properties"]["KmsKeyId"], "lifecycle") == value(
-        dev.templates["platform"]["Outputs"]["KeyArn"]["Value"], "platform"
-    )
+    assert value(log_groups[workflow_logs]["Properties"]["KmsKeyId"], "lifecycle") == platform_key_arn(dev)
     topic = dev.only("lifecycle", "AWS::SNS::Topic")
-    assert topic["KmsMasterKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
+    assert value(topic["KmsMasterKeyId"], "lifecycle") == platform_key_arn(dev)
     dev.template("lifecycle").has_output(
         "LifecycleStateMachineArn",
         {"Value": {"Ref": next(iter(dev.resources("lifecycle", "AWS::StepFunctions::StateMachine")))}},

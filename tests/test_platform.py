@@ -1,7 +1,14 @@
 """The stateful platform stack: key, buckets, network, and what dev and prod keep."""
 
+import fnmatch
+import json
+import re
+from typing import Any
+
 from cdk_constructs.private_network import INTERFACE_ENDPOINTS
-from tests.support.harness import Synthesized
+from config import available_profiles
+from tests.support.harness import Synthesized, synth
+from tests.support.state_machines import all_states, deployed, platform_key_arn
 
 DATA_BUCKET_IDS = ("Models", "Datasets", "Checkpoints", "Evaluation", "DataCapture")
 
@@ -13,6 +20,107 @@ def key_id(s: Synthesized) -> str:
 
 def test_customer_managed_key_rotates(dev: Synthesized) -> None:
     assert dev.only("platform", "AWS::KMS::Key")["EnableKeyRotation"] is True
+
+
+# Every property that names a KMS key: KmsKeyId, VolumeKmsKeyId, KmsKeyArn, KmsMasterKeyId, KMSMasterKeyID and the
+# bucket policies' s3:x-amz-server-side-encryption-aws-kms-key-id condition (IAM policies and key policies aside).
+NAMES_A_KEY = re.compile(r"kms.*key|masterkey", re.IGNORECASE)
+# Where a key must be, by resource type or by the request a workflow Task sends (path patterns, `*` = any index).
+# A resource of a listed type without one of its paths fails: an unencrypted log group or job output is caught.
+MUST_NAME_THE_KEY = {
+    "AWS::Logs::LogGroup": ["KmsKeyId"],
+    "AWS::SNS::Topic": ["KmsMasterKeyId"],
+    "AWS::SageMaker::EndpointConfig": ["KmsKeyId"],
+    "AWS::Bedrock::Guardrail": ["KmsKeyArn"],
+    "AWS::SageMaker::Cluster": ["InstanceGroups/*/InstanceStorageConfigs/*/EbsVolumeConfig/VolumeKmsKeyId"],
+    "AWS::SageMaker::DataQualityJobDefinition": [
+        "DataQualityJobOutputConfig/KmsKeyId",
+        "JobResources/ClusterConfig/VolumeKmsKeyId",
+    ],
+    "AWS::SageMaker::ModelQualityJobDefinition": [
+        "ModelQualityJobOutputConfig/KmsKeyId",
+        "JobResources/ClusterConfig/VolumeKmsKeyId",
+    ],
+    "AWS::SageMaker::ModelBiasJobDefinition": [
+        "ModelBiasJobOutputConfig/KmsKeyId",
+        "JobResources/ClusterConfig/VolumeKmsKeyId",
+    ],
+    "AWS::SageMaker::ModelExplainabilityJobDefinition": [
+        "ModelExplainabilityJobOutputConfig/KmsKeyId",
+        "JobResources/ClusterConfig/VolumeKmsKeyId",
+    ],
+    # Training jobs run on trn1, whose local NVMe makes SageMaker refuse VolumeKmsKeyId: only the output is named.
+    "arn:aws:states:::sagemaker:createTrainingJob.sync": ["OutputDataConfig/KmsKeyId"],
+    "arn:aws:states:::sagemaker:createProcessingJob.sync": [
+        "ProcessingOutputConfig/KmsKeyId",
+        "ProcessingResources/ClusterConfig/VolumeKmsKeyId",
+    ],
+    "arn:aws:states:::sagemaker:createEndpointConfig": ["KmsKeyId"],
+}
+
+
+def named_keys(node: Any, path: str = "") -> dict[str, Any]:
+    """Path -> value of every key-naming property under `node`."""
+    found: dict[str, Any] = {}
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for name, value in items:
+        where = f"{path}/{name}" if path else str(name)
+        if isinstance(name, str) and NAMES_A_KEY.search(name):
+            found[where] = value
+        else:
+            found |= named_keys(value, where)
+    return found
+
+
+def test_every_key_a_resource_or_request_names_is_the_platform_key() -> None:
+    """Exact ARNs after following every cross-stack reference: a key id where an ARN belongs, another stack's key or
+    a missing key fails. The one other key is the alarm topic's own (CloudWatch may use it; the platform key it may
+    not: cdk_constructs/alarm_topic.py)."""
+    checked: set[str] = set()  # the resource types and Task resources seen, so that no table entry is dead
+    for profile in available_profiles():
+        check_keys(synth(profile), checked)
+    assert set(MUST_NAME_THE_KEY) <= set(checked), set(MUST_NAME_THE_KEY) - set(checked)
+
+
+def check_keys(s: Synthesized, checked: set[str]) -> None:
+    value = deployed(s)
+    platform_key = platform_key_arn(s)
+    for unit, template in s.templates.items():
+        for logical, resource in template["Resources"].items():
+            kind, props = resource["Type"], resource.get("Properties", {})
+            if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role", "AWS::KMS::Key"):
+                continue
+            targets = {f"{unit}/{logical}": (kind, props)}
+            if kind == "AWS::StepFunctions::StateMachine":
+                states = all_states(json.loads(value(props["DefinitionString"], unit)))
+                targets |= {
+                    f"{unit}/{logical}/{name}": (state["Resource"], state["Parameters"])
+                    for name, state in states.items()
+                    if state["Type"] == "Task"
+                }
+                targets[f"{unit}/{logical}"] = (kind, {k: v for k, v in props.items() if k != "DefinitionString"})
+            for where, (kind_or_resource, body) in targets.items():
+                keys = {path: value(v, unit) for path, v in named_keys(body).items()}
+                expected = platform_key
+                if kind_or_resource == "AWS::SNS::Topic" and logical.startswith("AlarmTopic"):
+                    (own,) = [k for k in s.resources(unit, "AWS::KMS::Key") if k.startswith("AlarmTopicKey")]
+                    expected = f"arn:aws:kms:us-east-1:123456789012:key/{unit}.{own}"
+                assert keys == dict.fromkeys(keys, expected), where
+                for pattern in MUST_NAME_THE_KEY.get(kind_or_resource, []):
+                    assert fnmatch.filter(keys, pattern), (where, pattern)
+                if kind_or_resource.endswith("EndpointConfig") and "DataCaptureConfig" in body:
+                    assert "DataCaptureConfig/KmsKeyId" in keys, where  # captured requests and responses
+                checked.add(kind_or_resource)
+    # Every data bucket (all but the server-access-log buckets: S3 delivers access logs only to SSE-S3 buckets,
+    # docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html) is encrypted with the key.
+    for unit in s.templates:
+        for logical, resource in s.resources(unit, "AWS::S3::Bucket").items():
+            sse = resource["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            default = sse["ServerSideEncryptionByDefault"]
+            if "AccessLogs" in logical:
+                assert default == {"SSEAlgorithm": "AES256"}, logical
+            else:
+                assert value(default["KMSMasterKeyID"], unit) == platform_key, logical
 
 
 def test_data_buckets_use_the_key_block_public_access_are_versioned_and_logged(dev: Synthesized) -> None:

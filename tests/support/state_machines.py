@@ -57,6 +57,16 @@ def definition(template: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
+def all_states(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state of a definition by name, those inside Parallel branches and Map processors included."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, state in machine.get("States", {}).items():
+        found[name] = state
+        for inner in [*state.get("Branches", []), *(state[k] for k in ("Iterator", "ItemProcessor") if k in state)]:
+            found |= all_states(inner)
+    return found
+
+
 def sagemaker_requests(states: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     """State name -> (operation, parameters) of every SageMaker Task."""
     found = {}
@@ -151,3 +161,24 @@ def deployed(s: Synthesized) -> Any:
         return {k: value(v, unit) for k, v in node.items()}
 
     return value
+
+
+def platform_key_arn(s: Synthesized) -> str:
+    """The platform key's ARN as `deployed` resolves it, built from the platform template's one KMS key (not from the
+    output that publishes it): what every KmsKeyId must equal exactly, not a key id, an alias or another key."""
+    (logical,) = s.resources("platform", "AWS::KMS::Key")
+    return f"arn:aws:kms:us-east-1:123456789012:key/platform.{logical}"
+
+
+def deployed_definition(s: Synthesized, unit: str) -> dict[str, Any]:
+    """A unit's state machine definition with every reference followed across stacks (`deployed`)."""
+    (machine,) = s.resources(unit, "AWS::StepFunctions::StateMachine").values()
+    parsed: dict[str, Any] = json.loads(deployed(s)(machine["Properties"]["DefinitionString"], unit))
+    return parsed
+
+
+def platform_bucket(s: Synthesized, name: str) -> str:
+    """A platform bucket's name as `deployed` resolves it (`platform.<logical id>`), from its construct id
+    ("Models", "Datasets", "Checkpoints", "Evaluation", ...)."""
+    (logical,) = [k for k in s.resources("platform", "AWS::S3::Bucket") if k.startswith(f"{name}Bucket")]
+    return f"platform.{logical}"
