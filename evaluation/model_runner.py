@@ -32,16 +32,21 @@ def extract_text(payload: Any, fmt: PayloadFormat) -> str:
     return text
 
 
-def extract_log_probability(payload: Any, fmt: PayloadFormat) -> float:
-    """Sum of the prompt tokens' log probabilities (the first token has none and is skipped)."""
+def require_log_probabilities(fmt: PayloadFormat) -> str:
+    """The format's path to the prompt log probabilities; refused before any request for a format that has none."""
     if fmt.log_probability_path is None:
         raise ModelResponseError(f"the {fmt.name} payload format has no prompt log probabilities")
-    values = jmespath.search(fmt.log_probability_path, payload)
+    return fmt.log_probability_path
+
+
+def extract_log_probability(payload: Any, fmt: PayloadFormat) -> float:
+    """Sum of the prompt tokens' log probabilities (the first token has none and is skipped)."""
+    path = require_log_probabilities(fmt)
+    values = jmespath.search(path, payload)
     numbers = [float(v) for v in values or [] if v is not None]
     if not numbers:
         raise ModelResponseError(
-            f"the {fmt.name} response has no log probabilities at {fmt.log_probability_path!r}: "
-            f"{json.dumps(payload)[:300]}"
+            f"the {fmt.name} response has no log probabilities at {path!r}: {json.dumps(payload)[:300]}"
         )
     return sum(numbers)
 
@@ -88,4 +93,5 @@ class EndpointModelRunner:
         return extract_text(self._invoke(self._format.generation_request(prompt, self._max_new_tokens)), self._format)
 
     def log_probability(self, text: str) -> float:
+        require_log_probabilities(self._format)  # not an endpoint call per record only to fail on the answer
         return extract_log_probability(self._invoke(self._format.log_probability_request(text)), self._format)

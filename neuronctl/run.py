@@ -8,6 +8,7 @@ run names the state that failed and the cause, with a SageMaker job's FailureRea
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,6 +48,32 @@ SAGEMAKER_JOBS: dict[str, tuple[str, str, str]] = {
         "HyperParameterTuningJobStatus",
     ),
 }
+
+
+# StartExecution `name` (botocore 1.44.8 botocore/data/stepfunctions/2016-11-23/service-2.json: shape `Name`, max 80;
+# the member's documentation lists what a name must not contain). botocore's client checks neither, so a bad --name
+# would only come back as the service's ValidationException after the run input was built and sent. Without --name,
+# neuronctl sends no name and Step Functions generates a UUID (36 characters).
+RUN_NAME_MAX = 80
+RUN_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\U0010ffff]")
+
+
+def check_run_name(name: str) -> None:
+    """Refuse a --name Step Functions would refuse, naming the limit and what to use instead."""
+    if len(name) > RUN_NAME_MAX:
+        raise CliError(
+            f"--name is {len(name)} characters; Step Functions allows at most {RUN_NAME_MAX} for a run name: "
+            "shorten it",
+            ExitCode.USAGE,
+        )
+    bad = RUN_NAME_FORBIDDEN.search(name)
+    if bad:
+        raise CliError(
+            f"--name {name!r} contains {bad.group()!r}, which Step Functions does not allow in a run name (no white "
+            'space, brackets, ? * " # % \\ ^ | ~ ` $ & , ; : / or control characters): use letters, digits, - and _ '
+            "(CloudWatch Logs needs those only)",
+            ExitCode.USAGE,
+        )
 
 
 def state_machine_arn(deployment: Deployment, workflow: str) -> str:
@@ -92,6 +119,8 @@ def parse_input(raw: str | None, params: Iterable[str]) -> dict[str, Any]:
 
 
 def start(deployment: Deployment, workflow: str, run_input: Mapping[str, Any], name: str | None) -> dict[str, Any]:
+    if name is not None:
+        check_run_name(name)
     request: dict[str, Any] = {
         "stateMachineArn": state_machine_arn(deployment, workflow),
         "input": json.dumps(run_input),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
 import evaluation.__main__ as entry
 from evaluation import scoring
@@ -20,6 +23,8 @@ from evaluation.evaluate import EvaluationPlan, evaluate
 from evaluation.model_runner import EndpointModelRunner, ModelResponseError
 from evaluation.report import SCHEMA_PATH, build_report, validate_report
 from evaluation.scoring import BuiltinScorer, ScoringUnavailableError, builtin_perturbations, qa_accuracy_scores
+from tests.support.offline import offline_session
+from tests.support.service_model import check_client
 
 FACTS = {json.loads(line)["model_input"]: json.loads(line) for line in (SAMPLES_DIR / "factual_knowledge.jsonl").open()}
 QA = {json.loads(line)["model_input"]: json.loads(line) for line in (SAMPLES_DIR / "qa.jsonl").open()}
@@ -200,44 +205,64 @@ def test_builtin_formulas_match_fmeval_on_known_cases() -> None:
     assert variants[2].lower() == "what is the largest ocean on earth?"  # random capitals change only the case
 
 
-class StubRuntime:
-    def __init__(self, payload: object) -> None:
-        self.payload = payload
-        self.requests: list[dict[str, Any]] = []
+@contextmanager
+def stubbed_runtime(exchanges: list[tuple[dict[str, Any], object]]) -> Iterator[Any]:
+    """A real `sagemaker-runtime` client (as the job builds when given none) whose InvokeEndpoint calls must be exactly
+    `exchanges` - (request parameters, JSON answer) in order, checked by botocore's Stubber - and whose every request
+    passes the service-model check (tests/support/service_model.py): endpoint and component names included."""
+    client = offline_session().client("sagemaker-runtime")
+    found: list[str] = []
+    check_client(client, found.append)
+    with Stubber(client) as stubber:
+        for request, answer in exchanges:
+            data = json.dumps(answer).encode()
+            response = {"Body": StreamingBody(io.BytesIO(data), len(data)), "ContentType": "application/json"}
+            stubber.add_response("invoke_endpoint", response, request)
+        yield client
+        stubber.assert_no_pending_responses()
+    assert found == []
 
-    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
-        self.requests.append(request)
-        return {"Body": io.BytesIO(json.dumps(self.payload).encode())}
+
+def invocation(body: dict[str, Any], component: str | None = None) -> dict[str, Any]:
+    """What EndpointModelRunner must send for `body` (the exact bytes: json.dumps of the format's request)."""
+    request = {
+        "EndpointName": "chat-endpoint",
+        "ContentType": "application/json",
+        "Accept": "application/json",
+        "Body": json.dumps(body).encode(),
+    }
+    return {**request, "InferenceComponentName": component} if component else request
 
 
 def test_endpoint_runner_sends_chat_requests_to_tgi_neuronx_on_the_inference_component() -> None:
     """tgi-neuronx runs with MESSAGES_API_ENABLED=true: /invocations takes OpenAI chat requests (catalog.py)."""
-    stub = StubRuntime({"choices": [{"index": 0, "message": {"role": "assistant", "content": " Paris"}}]})
-    runner = EndpointModelRunner(
-        endpoint_name="ep", inference_component_name="ic", payload_format="tgi", max_new_tokens=16, client=stub
-    )
-    assert runner.generate("Capital of France?") == " Paris"
-    first = stub.requests[0]
-    assert (first["EndpointName"], first["InferenceComponentName"]) == ("ep", "ic")
-    assert (first["ContentType"], first["Accept"]) == ("application/json", "application/json")
-    assert json.loads(first["Body"]) == {
-        "messages": [{"role": "user", "content": "Capital of France?"}],
-        "max_tokens": 16,
-        "temperature": 0,
-    }
-    with pytest.raises(ModelResponseError, match="tgi payload format has no prompt log probabilities"):
-        runner.log_probability("Paris is nice.")
-    with pytest.raises(ModelResponseError, match=r"no text at 'choices\[0\].message.content'"):
-        EndpointModelRunner(
-            endpoint_name="ep", payload_format="tgi", client=StubRuntime([{"generated_text": "x"}])
-        ).generate("p")
+    chat = {"messages": [{"role": "user", "content": "Capital of France?"}], "max_tokens": 16, "temperature": 0}
+    answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": " Paris"}}]}
+    with stubbed_runtime([(invocation(chat, "llama-ic-1a2b"), answer)]) as client:
+        runner = EndpointModelRunner(
+            endpoint_name="chat-endpoint",
+            inference_component_name="llama-ic-1a2b",
+            payload_format="tgi",
+            max_new_tokens=16,
+            client=client,
+        )
+        assert runner.generate("Capital of France?") == " Paris"
+        with pytest.raises(ModelResponseError, match="tgi payload format has no prompt log probabilities"):
+            runner.log_probability("Paris is nice.")
+    chat = {"messages": [{"role": "user", "content": "p"}], "max_tokens": 64, "temperature": 0}
+    with stubbed_runtime([(invocation(chat), [{"generated_text": "x"}])]) as client:
+        runner = EndpointModelRunner(endpoint_name="chat-endpoint", payload_format="tgi", client=client)
+        with pytest.raises(ModelResponseError, match=r"no text at 'choices\[0\].message.content'"):
+            runner.generate("p")
 
 
 def test_lmi_format_has_no_log_probabilities() -> None:
-    runner = EndpointModelRunner(endpoint_name="ep", payload_format="lmi", client=StubRuntime({"generated_text": "x"}))
-    assert runner.generate("p") == "x"
-    with pytest.raises(ModelResponseError, match="lmi payload format has no prompt log probabilities"):
-        runner.log_probability("p")
+    generation = {"inputs": "p", "parameters": {"max_new_tokens": 64, "do_sample": False, "return_full_text": False}}
+    with stubbed_runtime([(invocation(generation), {"generated_text": "x"})]) as client:
+        runner = EndpointModelRunner(endpoint_name="chat-endpoint", payload_format="lmi", client=client)
+        assert runner.generate("p") == "x"
+        with pytest.raises(ModelResponseError, match="lmi payload format has no prompt log probabilities"):
+            runner.log_probability("p")
     assert PAYLOAD_FORMATS["lmi"].log_probability_path is None
 
 

@@ -76,17 +76,51 @@ def test_each_command_is_parsed_and_handled_by_its_own_module(words: list[str], 
     assert [c.__name__.rsplit(".", 1)[1] for c in commands.COMMANDS] == ["plan", "cost", "invoke", "run", "capacity"]
 
 
-def test_an_unexpected_error_is_one_line_unless_debug(
+def test_an_operator_error_is_one_line_unless_debug(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken(ctx: Context) -> int:
-        raise CliError("it broke", ExitCode.FAILED)
+    def refused(ctx: Context) -> int:
+        raise CliError("it broke", ExitCode.REFUSED)
 
-    monkeypatch.setattr(commands.plan, "handle", broken)
-    assert cli.main(["plan", "llama-3.1-8b"]) == ExitCode.FAILED
+    monkeypatch.setattr(commands.plan, "handle", refused)
+    assert cli.main(["plan", "llama-3.1-8b"]) == ExitCode.REFUSED
     assert capsys.readouterr().err == "neuronctl: error: it broke\n"
     with pytest.raises(CliError):
         cli.main(["plan", "llama-3.1-8b", "--debug"])
+
+
+def test_a_bug_is_reported_as_an_internal_error_with_the_traceback_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not phrased as the operator's mistake: the exception's type and text, and how to get the traceback."""
+
+    def buggy(ctx: Context) -> int:
+        return {"Stacks": []}["Outputs"]  # type: ignore[return-value]  # a KeyError: a bug, not an AWS failure
+
+    monkeypatch.setattr(commands.cost, "handle", buggy)
+    assert cli.main(["cost"]) == ExitCode.FAILED
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        "neuronctl: error: internal error: KeyError: 'Outputs' (run with --debug for the traceback)\n",
+    )
+    with pytest.raises(KeyError, match="Outputs"):
+        cli.main(["cost", "--debug"])
+
+
+def test_ctrl_c_in_a_command_exits_130_with_one_note(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real signal, during an AWS call, is in test_neuronctl_faults.py; this is the dispatcher's half for every
+    command, --debug included (a traceback for Ctrl-C helps nobody)."""
+
+    def interrupted(ctx: Context) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands.plan, "handle", interrupted)
+    for debug in ([], ["--debug"]):
+        assert cli.main(["plan", "llama-3.1-8b", *debug]) == 130  # ExitCode.INTERRUPTED, the shells' 128 + SIGINT
+        assert capsys.readouterr() == ("", "interrupted\n")
 
 
 def test_the_console_script_is_installed() -> None:

@@ -8,6 +8,10 @@ then exact and the whole module runs in about two seconds.
 from __future__ import annotations
 
 import json
+import re
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -23,7 +27,7 @@ from neuronctl.invoke import InvokeRequest, invoke
 from neuronctl.prompts import build_prompt
 from neuronctl.session import CONTAINER_LIMIT_S, RUNTIME_READ_TIMEOUT_S, Aws, AwsOptions
 from tests.support.fault_server import FaultServer, error_reply, json_reply, stream_reply
-from tests.support.offline import loopback_only, offline_session, use_offline_environment
+from tests.support.offline import check_every_request, loopback_only, offline_session, use_offline_environment
 
 THROTTLE_BASE = 0.1
 OTHER_BASE = 0.04
@@ -43,8 +47,10 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
             super().__init__(random=lambda: 1.0, **kwargs)
 
     monkeypatch.setattr(standard, "ExponentialBackoff", MeasurableBackoff)
+    found = check_every_request(monkeypatch)
     with loopback_only():
         yield
+    assert found == [], "requests the service would refuse:\n" + "\n".join(found)
 
 
 def attempt_numbers(server: FaultServer) -> list[int]:
@@ -200,6 +206,83 @@ def test_model_stream_error_mid_stream_is_reported() -> None:
             InvokeRequest(prompt=build_prompt("hi"), endpoint="ep-1", server="lmi-neuronx", context_window=4096),
         )
     assert str(caught.value) == "the model container on endpoint ep-1 answered: core 3 stopped responding"
+
+
+def test_streamed_invoke_through_main_writes_the_completion_to_stdout_and_the_summary_to_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argv in, exit code and output out, with botocore's own event-stream parser reading real HTTP from the loopback
+    server: `neuronctl.cli.main` builds its clients as shipped; botocore's service-specific endpoint variable (service
+    id "SageMaker Runtime") points the runtime client at the server."""
+    events = [
+        b'data:{"token": {"text": "Hel',
+        b'lo"}}\n\ndata:{"token": {"text": ","}}\n\n',
+        b'data:{"token": {"text": " world", "special": false}}\n\n',
+        b'data:{"token": {"text": "</s>", "special": true}, "generated_text": "Hello, world"}\n\n',
+    ]
+    with FaultServer([stream_reply(events)]) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server.url)
+        code = cli.main(
+            ["invoke", "Say hi", "--endpoint", "ep-1", "--server", "tgi-neuronx", "--context-window", "4096"]
+        )
+    captured = capsys.readouterr()
+    assert code == ExitCode.OK and captured.out == "Hello, world\n"
+    assert re.fullmatch(
+        r"\[endpoint ep-1 \| tgi-neuronx \| prompt ~2 tokens of 4096, max_new_tokens 512 \| \d+\.\d\d s\]\n",
+        captured.err,
+    ), captured.err
+    [sent] = server.received
+    assert sent.path == "/endpoints/ep-1/invocations-response-stream"
+    assert sent.headers["Content-Type"] == "application/json" and sent.headers["X-Amzn-SageMaker-Accept"] == (
+        "application/json"
+    )
+    assert json.loads(sent.body) == {
+        "inputs": "Say hi",
+        "parameters": {"max_new_tokens": 512, "do_sample": True, "temperature": 1.0},
+        "stream": True,
+    }
+
+
+def test_ctrl_c_while_waiting_for_the_model_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real SIGINT delivered to the main thread while botocore waits for the (held) reply, as Ctrl-C would."""
+    main_thread = threading.get_ident()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # what Python installs outside pytest
+
+    def interrupt_once_the_request_arrived(server: FaultServer) -> None:
+        deadline = time.monotonic() + 10
+        while not server.received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if server.received:  # never interrupt anything else
+            signal.pthread_kill(main_thread, signal.SIGINT)
+
+    try:
+        with FaultServer([replace(GENERATED, delay=10)]) as server:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server.url)
+            interrupter = threading.Thread(target=interrupt_once_the_request_arrived, args=(server,))
+            interrupter.start()
+            started = time.monotonic()
+            code = cli.main(
+                [
+                    "invoke",
+                    "hi",
+                    "--endpoint",
+                    "ep-1",
+                    "--server",
+                    "tgi-neuronx",
+                    "--context-window",
+                    "4096",
+                    "--no-stream",
+                ]
+            )
+            waited = time.monotonic() - started
+            interrupter.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    captured = capsys.readouterr()
+    assert (code, captured.out, captured.err) == (ExitCode.INTERRUPTED, "", "interrupted\n")
+    assert len(server.received) == 1 and waited < 5  # interrupted in the wait, not after the reply
 
 
 def test_missing_credentials_are_one_line_and_exit_5(

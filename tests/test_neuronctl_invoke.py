@@ -13,7 +13,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from config import load_config
-from neuronctl import cli
+from neuronctl import cli, tokens
+from neuronctl.context import Context
 from neuronctl.discovery import Deployment
 from neuronctl.errors import CliError, ExitCode
 from neuronctl.invoke import InvokeRequest, invoke
@@ -409,11 +410,16 @@ def test_model_not_ready_past_the_wait_budget_gives_up(aws: Aws, stubs: dict[str
     )
 
 
+# A guardrail ID as CreateGuardrail returns it: lowercase letters and digits (bedrock service model, shape GuardrailId,
+# pattern [a-z0-9]+, in the installed botocore 1.44.8); the runtime refuses anything else as guardrailIdentifier.
+GUARDRAIL_ID = "q7xk2m9d4t1z"
+
+
 def guardrail_setup(stubs: dict[str, Stubber]) -> None:
     expect_discovery(stubs)
     stubs["cloudformation"].add_response(
         "describe_stacks",
-        stack({"GuardrailId": "gr-123", "GuardrailVersion": "3"}),
+        stack({"GuardrailId": GUARDRAIL_ID, "GuardrailVersion": "3"}),
         {"StackName": "NeuronGenAI-dev-evaluation"},
     )
 
@@ -446,7 +452,7 @@ def test_guardrail_blocks_the_prompt(aws: Aws, stubs: dict[str, Stubber]) -> Non
             ],
         },
         {
-            "guardrailIdentifier": "gr-123",
+            "guardrailIdentifier": GUARDRAIL_ID,
             "guardrailVersion": "3",
             "source": "INPUT",
             "content": [{"text": {"text": "Hello"}}],
@@ -455,7 +461,8 @@ def test_guardrail_blocks_the_prompt(aws: Aws, stubs: dict[str, Stubber]) -> Non
     with pytest.raises(CliError) as caught:
         invoke(aws, deployment(aws), InvokeRequest(prompt=build_prompt("Hello"), guardrail=True))
     assert (caught.value.message, caught.value.code) == (
-        "guardrail gr-123 v3 blocked the prompt: content:VIOLENCE(HIGH); it answers: Sorry, I cannot help with that.",
+        f"guardrail {GUARDRAIL_ID} v3 blocked the prompt: content:VIOLENCE(HIGH); it answers: Sorry, I cannot help "
+        "with that.",
         ExitCode.BLOCKED,
     )
 
@@ -474,7 +481,7 @@ def test_guardrail_checks_the_completion_with_query_and_grounding(aws: Aws, stub
         "apply_guardrail",
         {"usage": usage, "action": "NONE", "outputs": [], "assessments": []},
         {
-            "guardrailIdentifier": "gr-123",
+            "guardrailIdentifier": GUARDRAIL_ID,
             "guardrailVersion": "3",
             "source": "INPUT",
             "content": [{"text": {"text": "Hello"}}],
@@ -491,7 +498,7 @@ def test_guardrail_checks_the_completion_with_query_and_grounding(aws: Aws, stub
         "apply_guardrail",
         {"usage": usage, "action": "NONE", "outputs": [], "assessments": []},
         {
-            "guardrailIdentifier": "gr-123",
+            "guardrailIdentifier": GUARDRAIL_ID,
             "guardrailVersion": "3",
             "source": "OUTPUT",
             "content": [
@@ -588,6 +595,50 @@ def test_token_estimate_against_counts_of_the_real_llama3_tokenizer() -> None:
     assert estimate_tokens(technical) + SAFETY_MARGIN >= 25  # real: 25; the margin covers acronym-heavy text
     few_shot = build_prompt("The hinge snapped after two days.", load_examples(EXAMPLES))
     assert 134 <= few_shot.tokens() <= 134 * 1.2  # real: 134 for the five-example prompt
+
+
+def test_invoke_json_through_main_prints_the_completion_and_what_was_sent(
+    aws: Aws, stubs: dict[str, Stubber], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argv in, exit code and stdout out: discovery, the published defaults, the request, the JSON result."""
+    expect_discovery(stubs)
+    expect_invoke(
+        stubs,
+        {
+            "inputs": "Is this review positive? Great hinge.",
+            "parameters": {"max_new_tokens": 32, "do_sample": True, "temperature": 0.6, "stop": ["<|eot_id|>"]},
+        },
+    )
+    monkeypatch.setattr(Context, "aws", property(lambda self: aws))
+    code = cli.main(
+        ["invoke", "Is this review positive? Great hinge.", "--max-new-tokens", "32", "--no-stream", "--json"]
+    )
+    captured = capsys.readouterr()
+    assert (code, captured.err) == (ExitCode.OK, "")
+    result = json.loads(captured.out)
+    assert 0 <= result.pop("seconds") < 5
+    assert result == {
+        "endpoint": "ep-7f3a",
+        "component": "llama-ic-1a2b",
+        "model": "llama",
+        "server": "tgi-neuronx",
+        "settings": {  # the published defaults with --max-new-tokens on top (TGI sends only what differs)
+            "temperature": 0.6,
+            "top_p": 1.0,
+            "max_new_tokens": 32,
+            "frequency_penalty": 0.0,
+            "presence_penalty": 0.0,
+            "stop": ["<|eot_id|>"],
+        },
+        "settings_not_sent": [],
+        "prompt_tokens_estimate": 9,  # neuronctl/tokens.py's estimate of the 37-character prompt
+        "context_window": 8192,
+        "token_count_method": tokens.METHOD,
+        "completion": " positive",
+        "streamed": False,
+        "not_ready_retries": 0,
+        "guardrail": {},
+    }
 
 
 def test_cli_refusal_exits_3_with_one_message(capsys: pytest.CaptureFixture[str]) -> None:

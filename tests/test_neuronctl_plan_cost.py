@@ -353,19 +353,28 @@ def test_cost_prices_endpoint_instances_hyperpod_groups_and_lists_jobs_per_run()
     assert result.as_json()["monthly"] == pytest.approx((31.16 + 0.23 + 49.45) * 730)
 
 
-def test_cost_of_the_default_profile_from_its_synthesized_templates(dev: Synthesized) -> None:
-    result = cost.report(dev.config, dev.templates)
-    [endpoint] = result.always_on
-    assert (endpoint.kind, endpoint.instance_type, endpoint.count, endpoint.min_count, endpoint.max_count) == (
-        "endpoint",
-        "ml.inf2.8xlarge",
-        1,
-        1,
-        2,
-    )
-    assert result.total_hourly() == pytest.approx(2.36)
-    assert ("ml.trn1.2xlarge", "training job") in {(line.instance_type, line.kind) for line in result.per_run}
-    assert result.unpriced == []
+def test_cost_through_main_synthesizes_the_profile_and_prices_what_it_deploys(
+    dev: Synthesized, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`neuronctl cost -c dev --json` with no --assembly: neuronctl synthesizes the profile itself (the one extra synth
+    of the suite) and must see exactly what the session's synth of the same profile holds."""
+    assert cli.main(["cost", "-c", "dev", "--json"]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    printed = json.loads(captured.out)
+    by_stack = {dev.stacks[unit].stack_name: template for unit, template in dev.templates.items()}
+    assert printed == json.loads(json.dumps(cost.report(dev.config, by_stack).as_json()))
+    [endpoint] = printed["always_on"]
+    assert {k: endpoint[k] for k in ("stack", "kind", "instance_type", "count", "min_count", "max_count")} == {
+        "stack": "NeuronGenAI-dev-inference",
+        "kind": "endpoint",
+        "instance_type": "ml.inf2.8xlarge",
+        "count": 1,
+        "min_count": 1,
+        "max_count": 2,
+    }
+    assert (printed["profile"], printed["hourly"], printed["unpriced"]) == ("dev", pytest.approx(2.36), [])
+    assert ("ml.trn1.2xlarge", "training job") in {(line["instance_type"], line["kind"]) for line in printed["per_run"]}
 
 
 def test_cost_reads_a_cloud_assembly_and_prints_totals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -319,6 +319,125 @@ def test_watch_gives_up_after_its_timeout(aws: Aws, stubs: dict[str, Stubber]) -
     assert caught.value.message == f"run still RUNNING after watching 60 s: {EXECUTION}"
 
 
+def use_stubbed_aws(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> None:
+    """`neuronctl.cli.main` builds its own `Aws`; hand it the stubbed one instead (the rest of main runs as shipped)."""
+    monkeypatch.setattr(Context, "aws", property(lambda self: aws))
+
+
+def test_run_start_through_main_sends_no_name_and_prints_the_run_as_json(
+    aws: Aws, stubs: dict[str, Stubber], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --name no name is sent: Step Functions names the run with a UUID, so no name neuronctl builds can
+    outgrow StartExecution's 80 characters."""
+    expect_lifecycle_stack(stubs)
+    stubs["stepfunctions"].add_response(
+        "start_execution",
+        {"executionArn": EXECUTION, "startDate": T0},
+        {"stateMachineArn": MACHINE, "input": json.dumps({"hyperparameters": {"epochs": 3}})},
+    )
+    use_stubbed_aws(monkeypatch, aws)
+    assert cli.main(["run", "start", "lifecycle", "--param", "hyperparameters.epochs=3", "--json"]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"executionArn": EXECUTION, "startDate": "2026-11-26T08:00:00+00:00"}
+    assert captured.err == ""
+
+
+def test_run_start_watch_through_main_follows_the_run_to_its_verdict(
+    aws: Aws, stubs: dict[str, Stubber], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    longest = "r" * run.RUN_NAME_MAX  # StartExecution's limit, sent as is (the service-model check passes it)
+    expect_lifecycle_stack(stubs)
+    stubs["stepfunctions"].add_response(
+        "start_execution",
+        {"executionArn": EXECUTION, "startDate": T0},
+        {"stateMachineArn": MACHINE, "name": longest, "input": "{}"},
+    )
+    expect_progress(stubs, "RUNNING", RUNNING_HISTORY)
+    done = [*RUNNING_HISTORY, exited(7, "FineTune"), event(8, "ExecutionSucceeded")]
+    expect_progress(stubs, "SUCCEEDED", done, ("Completed", "Completed"), stopDate=T0 + timedelta(hours=2))
+    use_stubbed_aws(monkeypatch, aws)
+    assert cli.main(["run", "start", "lifecycle", "--name", longest, "--watch", "--interval", "0"]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert captured.out == f"SUCCEEDED after 2h00m00s (2/7 states done): {EXECUTION}\n"
+    started, running, succeeded = captured.err.splitlines()
+    assert started == f"started {EXECUTION}"
+    # The running line's elapsed time is measured against the real clock: everything after it is exact.
+    assert (
+        running.split("] ", 1)[1]
+        == "RUNNING | 1/7 states done | in FineTune | training job ft-run-1: InProgress/Training"
+    )
+    assert succeeded == "[2h00m00s] SUCCEEDED | 2/7 states done | training job ft-run-1: Completed/Completed"
+
+
+def test_run_watch_through_main_follows_the_latest_run_and_exits_1_when_it_fails(
+    aws: Aws, stubs: dict[str, Stubber], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expect_lifecycle_stack(stubs)
+    stubs["stepfunctions"].add_response(
+        "list_executions",
+        {
+            "executions": [
+                {
+                    "executionArn": EXECUTION,
+                    "stateMachineArn": MACHINE,
+                    "name": "run-1",
+                    "status": "RUNNING",
+                    "startDate": T0,
+                }
+            ]
+        },
+        {"stateMachineArn": MACHINE, "maxResults": 1},
+    )
+    timed_out = [*RUNNING_HISTORY, event(7, "ExecutionTimedOut")]
+    expect_progress(stubs, "TIMED_OUT", timed_out, ("Stopped", "Stopped"), stopDate=T0 + timedelta(hours=24))
+    use_stubbed_aws(monkeypatch, aws)
+    assert cli.main(["run", "watch", "lifecycle", "--interval", "0"]) == ExitCode.FAILED
+    captured = capsys.readouterr()
+    assert captured.out == f"TIMED_OUT after 24h00m00s (1/7 states done): {EXECUTION}\n"
+    assert captured.err.splitlines() == [
+        "[24h00m00s] TIMED_OUT | 1/7 states done | training job ft-run-1: Stopped/Stopped",
+        f"neuronctl: error: run timed out in state 'FineTune': ExecutionTimedOut: no cause recorded ({EXECUTION})",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "r" * 81,
+            "--name is 81 characters; Step Functions allows at most 80 for a run name: shorten it",
+        ),
+        (
+            "fine tune",
+            "--name 'fine tune' contains ' ', which Step Functions does not allow in a run name (no white space, "
+            'brackets, ? * " # % \\ ^ | ~ ` $ & , ; : / or control characters): use letters, digits, - and _ '
+            "(CloudWatch Logs needs those only)",
+        ),
+        ("ft:2026", "--name 'ft:2026' contains ':', which Step Functions"),
+        ("ft\x7f", "--name 'ft\\x7f' contains '\\x7f', which Step Functions"),
+    ],
+    ids=["81-characters", "space", "colon", "control-character"],
+)
+def test_a_run_name_step_functions_would_refuse_is_a_usage_error_before_any_call(
+    name: str,
+    message: str,
+    aws: Aws,
+    stubs: dict[str, Stubber],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_stubbed_aws(monkeypatch, aws)  # no response queued: any call would fail the Stubber
+    assert cli.main(["run", "start", "lifecycle", "--name", name]) == ExitCode.USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"neuronctl: error: {message}") and captured.err.count("\n") == 1
+
+
+def test_the_run_name_limit_is_the_service_models(aws: Aws) -> None:
+    shape = aws.client("stepfunctions").meta.service_model.operation_model("StartExecution").input_shape
+    assert shape.members["name"].metadata["max"] == run.RUN_NAME_MAX == 80
+
+
 def test_unknown_execution_is_not_found(aws: Aws, stubs: dict[str, Stubber]) -> None:
     stubs["stepfunctions"].add_client_error("describe_execution", "ExecutionDoesNotExist", "no", 400)
     with pytest.raises(CliError) as caught:

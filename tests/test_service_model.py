@@ -10,11 +10,13 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
 from config import available_profiles
 from tests.support.harness import Synthesized, synth
-from tests.support.service_model import SERVICES, java_pattern, service_model, violations
+from tests.support.offline import offline_session
+from tests.support.service_model import CLIENT_SERVICES, SERVICES, check_client, java_pattern, service_model, violations
 from tests.support.workflow_requests import EXECUTION_NAME, RUN_UUID, definitions, evaluate, requests
 
 # The evaluation workflow is started by `neuronctl evaluate` with the endpoint to score (its longest possible names:
@@ -101,10 +103,11 @@ def test_ranges_list_lengths_and_map_sizes_are_checked(dev: Synthesized) -> None
 
 
 # --- Java patterns as Python patterns --------------------------------------------------------------------------------
-def test_every_pattern_of_the_four_services_compiles() -> None:
+def test_every_pattern_of_the_services_we_call_compiles() -> None:
+    """The workflows' four services and every service neuronctl and the evaluation job call."""
     patterns = {
         shape.metadata["pattern"]
-        for service in SERVICES
+        for service in SERVICES | CLIENT_SERVICES
         for shape in map(service_model(service).shape_for, service_model(service).shape_names)
         if "pattern" in shape.metadata
     }
@@ -151,6 +154,32 @@ def test_surrogate_pairs_become_the_supplementary_planes() -> None:
 
 def sagemaker() -> Any:
     return botocore.session.get_session().get_service_model("sagemaker")
+
+
+# --- the same check on a client's requests (neuronctl, the evaluation job) -------------------------------------------
+def test_a_checked_client_reports_what_the_service_would_refuse_though_botocore_and_the_stubber_accept_it() -> None:
+    """The hook the neuronctl fixtures install (tests.support.offline.check_every_request) on every client."""
+    found: list[str] = []
+    sfn = offline_session().client("stepfunctions")
+    check_client(sfn, found.append)
+    machine = "arn:aws:states:us-east-1:111122223333:stateMachine:Lifecycle"
+    started = {"executionArn": f"{machine.replace('stateMachine', 'execution')}:r", "startDate": "2026-11-26T08:00:00Z"}
+    with Stubber(sfn) as stubber:
+        for name in ("r" * 80, "r" * 81):
+            stubber.add_response("start_execution", started, {"stateMachineArn": machine, "name": name})
+            sfn.start_execution(stateMachineArn=machine, name=name)
+    assert found == [f"stepfunctions StartExecution.name: 81 characters ({'r' * 81!r}) is above the maximum 80"]
+
+    found.clear()
+    runtime = offline_session().client("sagemaker-runtime")
+    check_client(runtime, found.append)
+    with Stubber(runtime) as stubber:
+        stubber.add_response("invoke_endpoint", {"Body": b"{}"}, {"EndpointName": "chat_endpoint", "Body": b"{}"})
+        runtime.invoke_endpoint(EndpointName="chat_endpoint", Body=b"{}")
+    assert found == [
+        "sagemaker-runtime InvokeEndpoint.EndpointName: 'chat_endpoint' does not match EndpointName's pattern "
+        "^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+    ]
 
 
 # --- the evaluator ----------------------------------------------------------------------------------------------------

@@ -13,15 +13,18 @@ from typing import Any
 import pytest
 
 from neuronctl.session import Aws, AwsOptions
-from tests.support.offline import loopback_only, offline_session, use_offline_environment
+from tests.support.offline import check_every_request, loopback_only, offline_session, use_offline_environment
 
 
 @pytest.fixture()
 def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
-    """No credentials or config files from the machine, no connection beyond loopback."""
+    """No credentials or config files from the machine, no connection beyond loopback, and every request a client
+    sends checked against its service model (enum, min/max, pattern on top of botocore's structure check)."""
     use_offline_environment(monkeypatch, tmp_path)
+    found = check_every_request(monkeypatch)
     with loopback_only():
         yield
+    assert found == [], "requests the service would refuse:\n" + "\n".join(found)
 
 
 @pytest.fixture()

@@ -1,5 +1,6 @@
 """Keep the neuronctl tests off the network: a loopback-only connection guard, an environment and boto3 session with
-dummy credentials, and botocore Stubbers on the clients a command calls."""
+dummy credentials, botocore Stubbers on the clients a command calls, and the service-model check on every request
+those clients send."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from botocore.stub import Stubber
 
 from neuronctl.session import Aws
+from tests.support.service_model import check_client
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -98,3 +100,21 @@ def stubbed(aws: Aws, services: Sequence[str]) -> Iterator[dict[str, Stubber]]:
         yield stubbers
         for stubber in stubbers.values():
             stubber.assert_no_pending_responses()
+
+
+def check_every_request(monkeypatch: Any) -> list[str]:
+    """Hook the service-model check (tests.support.service_model) into every client any `Aws` hands out for the rest
+    of the test, whichever session built it (a fixture's, or the one `neuronctl.cli.main` builds itself). Returns the
+    list the violations are appended to: the caller fails the test when it is not empty."""
+    found: list[str] = []
+    original = Aws.client
+
+    def client(self: Aws, service: str) -> Any:
+        created = service not in self._clients
+        made = original(self, service)
+        if created:
+            check_client(made, found.append)
+        return made
+
+    monkeypatch.setattr(Aws, "client", client)
+    return found

@@ -18,20 +18,24 @@ same service model (`botocore/data/<service>/<version>/service-2.json` of the bo
 The validator lives in tests/support, not in shipped code: what the product sends is built at synth time into state
 machines (checked here for every profile), and `neuronctl` sends its requests through boto3, whose client already runs
 the structure check; the server-side constraints are a property of the service to test against, not something a
-deployed client should re-implement and keep in step with botocore.
+deployed client should re-implement and keep in step with botocore. `check_client` hooks the validator into a real
+client, so every request `neuronctl` (or the evaluation job) sends in a test is checked the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import botocore.session
 import regex
-from botocore.model import Shape
+from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 
-SERVICES = {"sagemaker", "s3", "sns", "stepfunctions"}
+SERVICES = {"sagemaker", "s3", "sns", "stepfunctions"}  # what the workflows embed
+# What neuronctl calls (neuronctl/discovery.py, invoke.py, run.py, capacity.py) and the evaluation job's runtime client.
+CLIENT_SERVICES = {"cloudformation", "ssm", "sagemaker-runtime", "bedrock-runtime", "stepfunctions", "sagemaker", "ec2"}
 
 
 @cache
@@ -51,10 +55,32 @@ def java_pattern(pattern: str) -> regex.Pattern[str]:
 def violations(service: str, operation: str, request: dict[str, Any]) -> list[str]:
     """Every way `request` breaks the operation's input shape: botocore's structure report, then each value's enum,
     length/range and pattern. Empty when the service would accept the request's values."""
-    shape = service_model(service).operation_model(operation).input_shape
+    return operation_violations(service_model(service).operation_model(operation), request)
+
+
+def operation_violations(operation: OperationModel, request: dict[str, Any]) -> list[str]:
+    """`violations` for an operation model already at hand (a client's, in `check_client`)."""
+    shape = operation.input_shape
     report = ParamValidator().validate(request, shape)
     found = [line for line in report.generate_report().splitlines() if line.strip()] if report.has_errors() else []
-    return found + constraints(request, shape, operation)
+    return found + constraints(request, shape, operation.name)
+
+
+def check_client(client: Any, report: Callable[[str], None]) -> None:
+    """Validate every request `client` sends, before it is serialized: each violation goes to `report` as
+    "<service> <Operation>.<path>: ..." (a list's `append`, so a fixture can fail the test at teardown even when the
+    code under test catches exceptions; `neuronctl.cli.main` turns any exception into an exit code).
+
+    botocore emits `before-parameter-build.<service>.<Operation>` with the caller's parameters and the operation model
+    before it serializes them (`BaseClient._emit_api_params` in botocore/client.py of the installed botocore 1.44.8);
+    a Stubber on the same client listens to the same event, so stubbed and real sends are both checked."""
+    service = client.meta.service_model.service_name
+
+    def hook(params: dict[str, Any], model: OperationModel, **_: Any) -> None:
+        for problem in operation_violations(model, params):
+            report(f"{service} {problem}")
+
+    client.meta.events.register("before-parameter-build", hook, unique_id=f"service-model-check-{id(client)}")
 
 
 def constraints(value: Any, shape: Shape, path: str) -> list[str]:
