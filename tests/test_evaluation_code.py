@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from botocore.response import StreamingBody
-from botocore.stub import Stubber
 
 import evaluation.__main__ as entry
 from evaluation import scoring
@@ -23,8 +19,7 @@ from evaluation.evaluate import EvaluationPlan, evaluate
 from evaluation.model_runner import EndpointModelRunner, ModelResponseError
 from evaluation.report import SCHEMA_PATH, build_report, validate_report
 from evaluation.scoring import BuiltinScorer, ScoringUnavailableError, builtin_perturbations, qa_accuracy_scores
-from tests.support.offline import offline_session
-from tests.support.service_model import check_client
+from tests.support.offline import stubbed_runtime
 
 FACTS = {json.loads(line)["model_input"]: json.loads(line) for line in (SAMPLES_DIR / "factual_knowledge.jsonl").open()}
 QA = {json.loads(line)["model_input"]: json.loads(line) for line in (SAMPLES_DIR / "qa.jsonl").open()}
@@ -203,24 +198,6 @@ def test_builtin_formulas_match_fmeval_on_known_cases() -> None:
         "What is the largest ocean on Earth?", per_kind=2, seed=5
     )
     assert variants[2].lower() == "what is the largest ocean on earth?"  # random capitals change only the case
-
-
-@contextmanager
-def stubbed_runtime(exchanges: list[tuple[dict[str, Any], object]]) -> Iterator[Any]:
-    """A real `sagemaker-runtime` client (as the job builds when given none) whose InvokeEndpoint calls must be exactly
-    `exchanges` - (request parameters, JSON answer) in order, checked by botocore's Stubber - and whose every request
-    passes the service-model check (tests/support/service_model.py): endpoint and component names included."""
-    client = offline_session().client("sagemaker-runtime")
-    found: list[str] = []
-    check_client(client, found.append)
-    with Stubber(client) as stubber:
-        for request, answer in exchanges:
-            data = json.dumps(answer).encode()
-            response = {"Body": StreamingBody(io.BytesIO(data), len(data)), "ContentType": "application/json"}
-            stubber.add_response("invoke_endpoint", response, request)
-        yield client
-        stubber.assert_no_pending_responses()
-    assert found == []
 
 
 def invocation(body: dict[str, Any], component: str | None = None) -> dict[str, Any]:

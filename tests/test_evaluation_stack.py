@@ -25,6 +25,7 @@ from config import AppConfig, load_config
 from stacks.evaluation import EvaluationStack
 from stacks.platform import PlatformStack
 from tests.support.harness import CDK_CONTEXT, Synthesized
+from tests.support.offline import stubbed_runtime
 from tests.support.rendered_requests import (
     DEPLOY_TIME,
     EXECUTION,
@@ -496,16 +497,18 @@ def test_dev_workflow_jobs_each_send_the_content_their_target_accepts(dev: Synth
     environment = model["Properties"]["PrimaryContainer"]["Environment"]
     assert PAYLOAD_FORMATS[payload].server == inference.models["chat"].server == "tgi-neuronx"
 
-    class Runtime:
-        def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
-            self.request = request
-            return {"Body": __import__("io").BytesIO(b'{"choices": [{"message": {"content": "ok"}}]}')}
-
-    runtime = Runtime()
-    EndpointModelRunner(endpoint_name="chat", payload_format=payload, client=runtime).generate("Hello?")
     content_type, top_key = tgi_accepts(environment)
-    assert runtime.request["ContentType"] == content_type
-    assert top_key in json.loads(runtime.request["Body"])
+    chat = {"messages": [{"role": "user", "content": "Hello?"}], "max_tokens": 64, "temperature": 0}
+    assert top_key in chat  # the request the Stubber below requires is the kind dev's TGI routes to
+    request = {
+        "EndpointName": "chat",
+        "ContentType": content_type,
+        "Accept": "application/json",
+        "Body": json.dumps(chat).encode(),
+    }
+    with stubbed_runtime([(request, {"choices": [{"message": {"content": "ok"}}]})]) as client:
+        runner = EndpointModelRunner(endpoint_name="chat", payload_format=payload, client=client)
+        assert runner.generate("Hello?") == "ok"
 
     # ClarifyDataBias -> no model at all: no predictor in its config, and no network to reach one.
     data_bias = as_sent(states["ClarifyDataBias"]["Parameters"])

@@ -1,14 +1,17 @@
 """Keep the neuronctl tests off the network: a loopback-only connection guard, an environment and boto3 session with
-dummy credentials, botocore Stubbers on the clients a command calls, and the service-model check on every request
-those clients send."""
+dummy credentials, botocore Stubbers on the clients a command calls (and on the evaluation job's runtime client), and
+the service-model check on every request those clients send."""
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from neuronctl.session import Aws
@@ -118,3 +121,21 @@ def check_every_request(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(Aws, "client", client)
     return found
+
+
+@contextmanager
+def stubbed_runtime(exchanges: list[tuple[dict[str, Any], object]]) -> Iterator[Any]:
+    """A real `sagemaker-runtime` client (as the job builds when given none) whose InvokeEndpoint calls must be exactly
+    `exchanges` - (request parameters, JSON answer) in order, checked by botocore's Stubber - and whose every request
+    passes the service-model check (tests/support/service_model.py): endpoint and component names included."""
+    client = offline_session().client("sagemaker-runtime")
+    found: list[str] = []
+    check_client(client, found.append)
+    with Stubber(client) as stubber:
+        for request, answer in exchanges:
+            data = json.dumps(answer).encode()
+            response = {"Body": StreamingBody(io.BytesIO(data), len(data)), "ContentType": "application/json"}
+            stubber.add_response("invoke_endpoint", response, request)
+        yield client
+        stubber.assert_no_pending_responses()
+    assert found == []
