@@ -14,8 +14,9 @@ from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
 from config import available_profiles
+from neuronctl.session import Aws, AwsOptions
 from tests.support.harness import Synthesized, synth
-from tests.support.offline import offline_session
+from tests.support.offline import check_every_request, offline_session
 from tests.support.service_model import CLIENT_SERVICES, SERVICES, check_client, java_pattern, service_model, violations
 from tests.support.workflow_requests import EXECUTION_NAME, RUN_UUID, definitions, evaluate, requests
 
@@ -179,6 +180,21 @@ def test_a_checked_client_reports_what_the_service_would_refuse_though_botocore_
     assert found == [
         "sagemaker-runtime InvokeEndpoint.EndpointName: 'chat_endpoint' does not match EndpointName's pattern "
         "^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+    ]
+
+
+def test_every_client_neuronctl_creates_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wiring the neuronctl fixtures use: any `Aws` - also the one `neuronctl.cli.main` builds - hands out checked
+    clients, so a test whose command sends a value the service refuses fails."""
+    found = check_every_request(monkeypatch)
+    aws = Aws(AwsOptions(region="us-east-1"), session=offline_session())
+    runtime = aws.client("sagemaker-runtime")
+    assert aws.client("sagemaker-runtime") is runtime  # checked once, not once per use
+    with Stubber(runtime) as stubber:
+        stubber.add_response("invoke_endpoint", {"Body": b"{}"}, {"EndpointName": "e" * 64, "Body": b"{}"})
+        runtime.invoke_endpoint(EndpointName="e" * 64, Body=b"{}")
+    assert found == [
+        f"sagemaker-runtime InvokeEndpoint.EndpointName: 64 characters ({'e' * 64!r}) is above the maximum 63"
     ]
 
 
