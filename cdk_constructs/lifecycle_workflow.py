@@ -28,11 +28,12 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_constructs.handoffs import EvaluationStage, ServingTarget
+from cdk_constructs.logged_state_machine import logged_state_machine
 from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
 from cdk_constructs.sagemaker_tasks import IDEMPOTENT, S3_TRANSIENT, SageMakerTasks, notify, state_key
 from compliance.wildcards import ExpectedWildcards
 from sagemaker_requests import release
-from sagemaker_requests.processing import generated_name_prefix
+from sagemaker_requests.run_names import NAMED_RESOURCES, candidate_names, name_prefix, run_id
 
 # EndpointStatus values (botocore 1.44.8 SageMaker service model: OutOfService, Creating, Updating, SystemUpdating,
 # RollingBack, InService, Deleting, Failed, UpdateRollbackFailed). Only these three mean "keep waiting"; every other
@@ -52,32 +53,6 @@ def endpoint_wait_budget(serving: ServingTarget, *, live: bool) -> int:
     startup = int(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", 0))
     download = int(variant.get("ModelDataDownloadTimeoutInSeconds", 0))
     return startup + download + ENDPOINT_WAIT_MARGIN_SECONDS + (BLUE_GREEN_MAX_SECONDS if live else 0)
-
-
-# Names the workflow gives what it creates per run (`<prefix><run id>`): the role's SageMaker permissions are scoped to
-# these prefixes (and to the live endpoint), so it cannot create, change or delete anything else in the account.
-MODEL_PREFIX = "lifecycle-"
-CANDIDATE_PREFIX = "eval-"  # the candidate endpoint and its config
-LIVE_CONFIG_PREFIX = "live-"
-NAME_PATHS = {
-    "$.candidate.model_name": MODEL_PREFIX,
-    "$.candidate.eval_endpoint_name": CANDIDATE_PREFIX,
-    "$.candidate.live_config_name": LIVE_CONFIG_PREFIX,
-}
-# The resource type each operation's name parameter names.
-NAMED_RESOURCES = {
-    "TrainingJobName": "training-job",
-    "ProcessingJobName": "processing-job",
-    "ModelName": "model",
-    "EndpointConfigName": "endpoint-config",
-    "EndpointName": "endpoint",
-}
-
-
-def name_prefix(value: str) -> str:
-    """The fixed prefix of a generated name: a JSONPath of the workflow's candidate names, or
-    `States.Format('<prefix>{}', ...)`."""
-    return NAME_PATHS[value] if value in NAME_PATHS else generated_name_prefix(value)
 
 
 class LifecycleWorkflow(Construct):
@@ -117,6 +92,8 @@ class LifecycleWorkflow(Construct):
         role: the role the workflow runs as.
         log_group: every state's input and output, KMS-encrypted.
         requests: each SageMaker Task's (operation, parameters) as written into the definition.
+        hosts_candidate: whether a run creates a candidate endpoint (a serving target and an evaluation stage): what
+            `CandidateCleanup` deletes when the run cannot.
     """
 
     def __init__(
@@ -171,6 +148,7 @@ class LifecycleWorkflow(Construct):
         self._poll = poll_interval
         self._training_output = training_output_s3_uri
 
+        self.hosts_candidate = serving is not None and evaluation is not None
         self._notify_failure = self._failure_path()
         self._tasks = SageMakerTasks(self, catch=self._notify_failure, resources_of=self._resources_of)
         self.requests = self._tasks.requests
@@ -189,19 +167,17 @@ class LifecycleWorkflow(Construct):
         )
         self._release(register, serving if deploy else None)
 
-        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
-        self.state_machine = sfn.StateMachine(
+        workflow = logged_state_machine(
             self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(start),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            role=self.role,
+            definition=start,
+            key=key,
+            log_retention=log_retention,
             timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            role=self.role,
             comment="Foundation-model lifecycle: pre-train, fine-tune, compile, evaluate, gate, register, deploy, "
             "notify",
         )
+        self.state_machine, self.log_group = workflow.state_machine, workflow.log_group
         self._grant(key)
 
     # ---- stages, in the order a run passes them ---------------------------------------------------------------------
@@ -228,7 +204,8 @@ class LifecycleWorkflow(Construct):
         )
 
     def _prepare(self, run_defaults: Mapping[str, Any]) -> sfn.Chain:
-        """A run id and the options (the execution input merged over the defaults)."""
+        """A run id (a hash of the execution's ARN, so the clean-up can compute the run's names from the event of its
+        end: `sagemaker_requests.run_names`) and the options (the execution input merged over the defaults)."""
         defaults = sfn.Pass(
             self, "LoadDefaults", result=sfn.Result.from_object(dict(run_defaults)), result_path="$.defaults"
         )
@@ -236,7 +213,7 @@ class LifecycleWorkflow(Construct):
             self,
             "PrepareRun",
             parameters={
-                "id.$": "States.UUID()",
+                "id.$": run_id("$$.Execution.Id"),
                 "options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)",
             },
             result_path="$.run",
@@ -295,9 +272,7 @@ class LifecycleWorkflow(Construct):
             parameters={
                 "trained_s3_uri.$": self._model_uri("$.fine_tune.TrainingJobName"),
                 "model_s3_uri.$": self._model_uri("$.fine_tune.TrainingJobName"),
-                "model_name.$": "States.Format('lifecycle-{}', $.run.id)",
-                "eval_endpoint_name.$": "States.Format('eval-{}', $.run.id)",
-                "live_config_name.$": "States.Format('live-{}', $.run.id)",
+                **candidate_names("$.run.id"),
             },
             result_path="$.candidate",
         )

@@ -17,8 +17,10 @@ from sagemaker_requests.shapes import (
     CreateModelPackageRequest,
     CreateModelRequest,
     DeleteEndpointConfigRequest,
+    DeleteModelRequest,
     EndpointNameRequest,
     ModelDataSource,
+    NameContainsRequest,
     Tag,
     UpdateEndpointRequest,
 )
@@ -140,6 +142,17 @@ def delete_endpoint_request(*, endpoint_name_path: str) -> EndpointNameRequest:
 
 def delete_endpoint_config_request(*, config_name_path: str) -> DeleteEndpointConfigRequest:
     return {"EndpointConfigName.$": config_name_path}
+
+
+def delete_model_request(*, model_name_path: str) -> DeleteModelRequest:
+    return {"ModelName.$": model_name_path}
+
+
+def name_contains_request(*, name_path: str) -> NameContainsRequest:
+    """ListEndpoints / ListEndpointConfigs / ListModels for one generated name: an empty list means "not there",
+    which a Delete* cannot say (its not-found is an unmodeled ValidationException, indistinguishable from any other
+    refusal in a Catch)."""
+    return {"NameContains.$": name_path}
 
 
 def model_package_request(

@@ -272,6 +272,11 @@ DeleteEndpointConfigRequest = TypedDict(
     "DeleteEndpointConfigRequest",
     {"EndpointConfigName": NotRequired[str], "EndpointConfigName.$": NotRequired[str]},
 )
+DeleteModelRequest = TypedDict("DeleteModelRequest", {"ModelName": NotRequired[str], "ModelName.$": NotRequired[str]})
+# ListEndpoints, ListEndpointConfigs and ListModels filtered by a name substring (the one member the clean-up sends).
+NameContainsRequest = TypedDict(
+    "NameContainsRequest", {"NameContains": NotRequired[str], "NameContains.$": NotRequired[str]}
+)
 
 # ---- CreateModelPackage ---------------------------------------------------------------------------------------------
 

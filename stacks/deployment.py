@@ -5,9 +5,9 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from cdk_constructs.handoffs import EvaluationStage, ServingTarget
-from cdk_constructs.lifecycle_workflow import CANDIDATE_PREFIX
 from compliance.packs import add_compliance_checks
 from config import AppConfig
+from sagemaker_requests.run_names import CANDIDATE_PREFIX
 from stacks.compile import CompileStack, compilable_models
 from stacks.evaluation import EvaluationStack
 from stacks.hyperpod import HyperPodStack

@@ -15,10 +15,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from cdk_constructs.candidate_cleanup import CandidateCleanup
 from cdk_constructs.compile_workflow import CompileJobRole
 from cdk_constructs.handoffs import EvaluationStage, Platform, ServingTarget
 from cdk_constructs.inference_role import LOG_GROUPS, METRIC_NAMESPACES
-from cdk_constructs.lifecycle_workflow import LifecycleWorkflow
+from cdk_constructs.lifecycle_workflow import LifecycleWorkflow, endpoint_wait_budget
 from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from cdk_constructs.source_archive import SourceArchive
 from compliance.packs import acknowledge_in_hipaa_and_nist
@@ -234,6 +235,20 @@ class LifecycleStack(cdk.Stack):
             "The workflow role's grants are specific to this state machine and not reusable",
             "IAMNoInlinePolicy",
         )
+        # A run that hosts a candidate endpoint (a serving target and an evaluation stage) may leave it running when
+        # it times out, is stopped or fails: the clean-up deletes it (and its config and model).
+        self.candidate_cleanup: CandidateCleanup | None = None
+        if self.workflow.hosts_candidate and serving is not None:
+            self.candidate_cleanup = CandidateCleanup(
+                self,
+                "CandidateCleanup",
+                lifecycle=self.state_machine,
+                topic=self.topic,
+                key=platform.key,
+                log_retention=platform.log_retention,
+                max_busy_seconds=endpoint_wait_budget(serving, live=False),
+                poll_interval=cdk.Duration.seconds(settings.endpoint_poll_seconds),
+            )
 
         cdk.CfnOutput(
             self,

@@ -30,9 +30,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_constructs.candidate_cleanup import ENDPOINT_BUSY, CandidateCleanup
 from cdk_constructs.clarify_jobs import ClarifyJobs
 from cdk_constructs.compile_workflow import CompileJobRole, CompileWorkflow
 from cdk_constructs.config_objects import ConfigObjects
@@ -848,6 +850,117 @@ def test_lifecycle_workflow_alone_trains_registers_and_notifies_with_only_the_ac
     (passes,) = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert passes["Resource"] == get_att(stack, training_role.node.default_child, "Arn")
     assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+# --- CandidateCleanup ------------------------------------------------------------------------------------------------
+LIFECYCLE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:lifecycle"
+
+
+def test_candidate_cleanup_alone_starts_on_the_lifecycles_unsuccessful_ends_and_deletes_only_candidates() -> None:
+    stack = bare()
+    key = kms.Key(stack, "Key")
+    built = CandidateCleanup(
+        stack,
+        "Cleanup",
+        lifecycle=sfn.StateMachine.from_state_machine_arn(stack, "Lifecycle", LIFECYCLE_ARN),
+        topic=sns.Topic.from_topic_arn(stack, "Topic", "arn:aws:sns:us-east-1:123456789012:t"),
+        key=key,
+        log_retention=RETENTION,
+        max_busy_seconds=7200,
+        poll_interval=cdk.Duration.seconds(120),
+    )
+    rule = only(stack, "AWS::Events::Rule")
+    assert rule["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [LIFECYCLE_ARN], "status": ["TIMED_OUT", "ABORTED", "FAILED"]},
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == ref(stack, built.state_machine.node.default_child) and "Input" not in target
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 6 * 3600, "MaximumRetryAttempts": 8}
+    assert target["DeadLetterConfig"] == {"Arn": get_att(stack, built.dead_letter_queue.node.default_child, "Arn")}
+    assert target["RoleArn"] == get_att(stack, built.events_role.node.default_child, "Arn")
+    assert policy_statements(stack, built.events_role) == [
+        {"Action": "states:StartExecution", "Effect": "Allow", "Resource": target["Arn"]}
+    ]
+    queue = only(stack, "AWS::SQS::Queue")
+    assert queue["SqsManagedSseEnabled"] is True and queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+    states = definition(stack)["States"]
+    assert definition(stack)["StartAt"] == "IdentifyRun"
+    assert states["IdentifyRun"]["Parameters"] == {"id.$": "States.Hash($.detail.executionArn, 'MD5')"}
+    assert states["NameCandidate"]["Parameters"] == {
+        "model_name.$": "States.Format('lifecycle-{}', $.run.id)",
+        "eval_endpoint_name.$": "States.Format('eval-{}', $.run.id)",
+        "live_config_name.$": "States.Format('live-{}', $.run.id)",
+    }
+    decide = states["CandidateEndpointState"]
+    status = "$.found.Endpoints[0].EndpointStatus"
+    absent, deleting, busy_waiting, busy_over = decide["Choices"]
+    assert absent == {"Variable": "$.found.Endpoints[0]", "IsPresent": False, "Next": "FindCandidateConfig"}
+    assert deleting == {"Variable": status, "StringEquals": "Deleting", "Next": "FindCandidateConfig"}
+    busy, bound = busy_waiting["And"]
+    assert (
+        [c["StringEquals"] for c in busy["Or"]]
+        == list(ENDPOINT_BUSY)
+        == [
+            "Creating",
+            "Updating",
+            "SystemUpdating",
+            "RollingBack",
+        ]
+    )
+    assert bound == {"Variable": "$.polls.count", "NumericLessThan": 60}  # 7200 s / 120 s
+    assert busy_waiting["Next"] == "WaitWhileBusy" and states["WaitWhileBusy"]["Next"] == "FindCandidateEndpoint"
+    assert busy_over["Next"] == "CandidateStillBusy" and states["CandidateStillBusy"]["Next"] == "NotifyCleanupFailed"
+    assert decide["Default"] == "DeleteCandidateEndpoint"
+    # The model stays when the run created its live config (it may serve the live endpoint).
+    assert states["LiveConfigFound"]["Choices"][0]["Next"] == "ModelKept"
+    assert states["LiveConfigFound"]["Default"] == "FindCandidateModel"
+    tasks = {
+        name: state for name, state in states.items() if state["Type"] == "Task" and "sagemaker" in state["Resource"]
+    }
+    assert (
+        sorted(tasks)
+        == sorted(built.requests)
+        == [
+            "DeleteCandidateEndpoint",
+            "DeleteCandidateEndpointConfig",
+            "DeleteCandidateModel",
+            "FindCandidateConfig",
+            "FindCandidateEndpoint",
+            "FindCandidateModel",
+            "FindLiveConfig",
+        ]
+    )
+    for name, task in tasks.items():
+        assert task["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyCleanupFailed"}
+        ]
+        assert task["Retry"][0]["ErrorEquals"] == ["States.TaskFailed"], name
+
+    machine = only(stack, "AWS::StepFunctions::StateMachine")
+    assert machine["TracingConfiguration"] == {"Enabled": True} and machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert only(stack, "AWS::Logs::LogGroup")["KmsKeyId"] == get_att(stack, key.node.default_child, "Arn")
+    assert definition(stack)["TimeoutSeconds"] == 60 + 7200 + 3600  # settling, the busy budget, an hour's margin
+    sagemaker: dict[str, list[str]] = {}
+    for st in policy_statements(stack, built.role):
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        listed = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for action in actions:
+            if action.startswith("sagemaker:"):
+                # Every ARN is arn:aws:sagemaker:us-east-1:<account>:<type>/<name>: keep <type>/<name>.
+                sagemaker.setdefault(action, []).extend(
+                    r if r == "*" else stack.resolve(r)["Fn::Join"][1][-1].lstrip(":") for r in listed
+                )
+    assert sagemaker == {
+        "sagemaker:DeleteEndpoint": ["endpoint/eval-*"],
+        "sagemaker:DeleteEndpointConfig": ["endpoint-config/eval-*"],
+        "sagemaker:DeleteModel": ["model/lifecycle-*"],
+        "sagemaker:ListEndpointConfigs": ["*"],
+        "sagemaker:ListEndpoints": ["*"],
+        "sagemaker:ListModels": ["*"],
+    }
 
 
 # --- EvaluationWorkflow ----------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ acknowledgements that name their exact finding, and what each synthesized role c
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import stat
@@ -30,6 +29,7 @@ from config.loader import CONFIG_DIR
 from neuron.errors import UserError
 from stacks.lifecycle import LifecycleStack
 from tests.support.harness import CDK_CONTEXT, Synthesized, synth, synth_config
+from tests.support.iam_policies import allowed, flat, policies
 
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
@@ -133,46 +133,6 @@ def test_a_wildcard_invoke_needs_a_reason() -> None:
 
 
 # --- the synthesized profiles ----------------------------------------------------------------------------------------
-def policies(s: Synthesized, unit: str, name_prefix: str) -> list[dict[str, Any]]:
-    """The statements of a stack's policies whose logical id starts with `name_prefix`."""
-    return [
-        st
-        for k, r in s.templates[unit]["Resources"].items()
-        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and k.startswith(name_prefix)
-        for st in r["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def flat(node: Any) -> str:
-    """A resolved template value as one string: cross-stack outputs and references by name."""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, list):
-        return "".join(flat(n) for n in node)
-    if "Fn::Join" in node:
-        delimiter, parts = node["Fn::Join"]
-        return str(delimiter).join(flat(p) for p in parts)
-    if "Fn::GetStackOutput" in node:
-        return f"<{node['Fn::GetStackOutput']['OutputName']}>"
-    if "Ref" in node:
-        return ACCOUNT if node["Ref"] == "AWS::AccountId" else f"<{node['Ref']}>"
-    if "Fn::GetAtt" in node:
-        return f"<{'.'.join(node['Fn::GetAtt'])}>"
-    return "<" + json.dumps(node, separators=(",", ":")).replace('"', "'") + ">"
-
-
-def allowed(found: list[dict[str, Any]], action: str, resource: str) -> bool:
-    def listed(x: Any) -> list[Any]:
-        return x if isinstance(x, list) else [x]
-
-    return any(
-        st["Effect"] == "Allow"
-        and any(fnmatch.fnmatchcase(action, a) for a in listed(st["Action"]))
-        and any(fnmatch.fnmatchcase(resource, flat(r)) for r in listed(st["Resource"]))
-        for st in found
-    )
-
-
 @pytest.mark.parametrize("profile", available_profiles())
 def test_no_policy_names_objects_of_every_bucket(profile: str) -> None:
     """Item 4: object ARNs name the platform's buckets, never `arn:aws:s3:::*/<prefix>`."""
@@ -236,7 +196,7 @@ def test_lifecycle_models_run_as_their_own_role_in_the_vpc(dev: Synthesized) -> 
     """Items 1 and 10: the candidate and deployed models are not the inference stack's role, read only what they load
     (dev serves with TGI: the compile job's output, docs/compile.md) and always get the network-interface statement
     (CreateModel sends a VpcConfig)."""
-    states = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))["States"]
+    states = json.loads(flat(dev.workflow("lifecycle")["DefinitionString"]))["States"]
     role = states["CreateModel"]["Parameters"]["ExecutionRoleArn"]
     assert role.startswith("<ModelRole") and role.endswith(".Arn>")
     found = policies(dev, "lifecycle", "ModelRole")
@@ -366,7 +326,7 @@ def test_without_a_serving_target_a_passing_model_waits_for_a_person(dev: Synthe
     states = json.loads(flat(machine["Properties"]["DefinitionString"]))["States"]
     assert states["GatePassed"]["Result"]["approval_status"] == "PendingManualApproval"
     assert dev.config.lifecycle.approval == "auto" and "inference" in dev.templates
-    served = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))
+    served = json.loads(flat(dev.workflow("lifecycle")["DefinitionString"]))
     assert served["States"]["GatePassed"]["Result"]["approval_status"] == "Approved"
 
 
@@ -454,7 +414,7 @@ def test_s3_gateway_endpoint_reaches_this_accounts_buckets_and_the_documented_aw
 
 def test_endpoint_polls_wait_only_on_waiting_states_and_give_up_after_their_budget(dev: Synthesized) -> None:
     """Item 11: an unlisted status (Deleting, UpdateRollbackFailed, ...) or the end of the budget ends the wait."""
-    states = json.loads(flat(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"]))["States"]
+    states = json.loads(flat(dev.workflow("lifecycle")["DefinitionString"]))["States"]
     poll = dev.config.lifecycle.endpoint_poll_seconds
     for prefix in ("Candidate", "Live"):
         choice = states[f"{prefix}Status"]

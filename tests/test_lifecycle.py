@@ -297,7 +297,7 @@ def test_a_failed_cleanup_keeps_the_original_error_and_the_notification_carries_
 
 
 def test_state_machine_logs_every_state_encrypted_traces_and_outputs_its_arn(dev: Synthesized) -> None:
-    machine = dev.only("lifecycle", "AWS::StepFunctions::StateMachine")
+    machine = dev.workflow("lifecycle")
     assert machine["StateMachineType"] == "STANDARD"
     assert machine["TracingConfiguration"] == {"Enabled": True}
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
@@ -310,7 +310,15 @@ def test_state_machine_logs_every_state_encrypted_traces_and_outputs_its_arn(dev
     assert value(topic["KmsMasterKeyId"], "lifecycle") == platform_key_arn(dev)
     dev.template("lifecycle").has_output(
         "LifecycleStateMachineArn",
-        {"Value": {"Ref": next(iter(dev.resources("lifecycle", "AWS::StepFunctions::StateMachine")))}},
+        {
+            "Value": {
+                "Ref": next(
+                    k
+                    for k in dev.resources("lifecycle", "AWS::StepFunctions::StateMachine")
+                    if k.startswith("Workflow")
+                )
+            }
+        },
     )
     assert dev.only("lifecycle", "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"] == (
         "NeuronGenAI-dev-foundation-models"
@@ -379,7 +387,7 @@ def test_pretraining_is_optional_per_run_and_feeds_the_fine_tune() -> None:
     assert states["StartFromPreTrainedModel"]["Next"] == states["StartFromBaseModel"]["Next"] == "FineTune"
     assert states["LoadDefaults"]["Result"]["pretrain"] is True
     assert states["PrepareRun"]["Parameters"] == {
-        "id.$": "States.UUID()",
+        "id.$": "States.Hash($$.Execution.Id, 'MD5')",  # the clean-up computes it again from the end event
         "options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)",
     }
 
@@ -421,9 +429,7 @@ def test_workflow_lets_sagemaker_create_grants_on_the_platform_key_only_for_aws_
 
 def test_serving_role_can_read_the_model_the_workflow_creates(dev: Synthesized) -> None:
     value = deployed(dev)
-    states = json.loads(
-        value(dev.only("lifecycle", "AWS::StepFunctions::StateMachine")["DefinitionString"], "lifecycle")
-    )["States"]
+    states = json.loads(value(dev.workflow("lifecycle")["DefinitionString"], "lifecycle"))["States"]
     (_, create_model) = sagemaker_requests(states)["CreateModel"]
     assert create_model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri.$"] == "$.candidate.model_s3_uri"
     # dev serves with TGI, which loads only compiled models: CreateModel names the compile job's artifacts.

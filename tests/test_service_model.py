@@ -18,20 +18,45 @@ from neuronctl.session import Aws, AwsOptions
 from tests.support.harness import Synthesized, synth
 from tests.support.offline import check_every_request, offline_session
 from tests.support.service_model import CLIENT_SERVICES, SERVICES, check_client, java_pattern, service_model, violations
-from tests.support.workflow_requests import EXECUTION_NAME, RUN_UUID, definitions, evaluate, requests
+from tests.support.workflow_requests import (
+    EXECUTION_NAME,
+    RUN_UUID,
+    definitions,
+    evaluate,
+    execution_status_event,
+    requests,
+    run_id_of,
+)
 
 # The evaluation workflow is started by `neuronctl evaluate` with the endpoint to score (its longest possible names:
 # SageMaker's EndpointName and InferenceComponentName are at most 63 characters).
 EVALUATION_INPUT = {"evaluation": {"endpoint_name": "e" * 63, "inference_component_name": "i" * 63}}
 
 
+# The candidate clean-up is started by EventBridge with the event of a lifecycle execution's end.
+CLEANUP_MACHINE = "CandidateCleanupStateMachine"
+LIFECYCLE_MACHINE = "WorkflowStateMachine"
+
+
+def execution_input(unit: str, machine: str, machines: list[tuple[str, str]]) -> dict[str, Any]:
+    if unit == "evaluation":
+        return EVALUATION_INPUT
+    if machine.startswith(CLEANUP_MACHINE):
+        (lifecycle,) = [m for u, m in machines if u == unit and m.startswith(LIFECYCLE_MACHINE)]
+        return execution_status_event(lifecycle, "TIMED_OUT")
+    return {}
+
+
 def embedded(s: Synthesized) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(machine and state, service, operation, request) of every API task of every state machine of a profile."""
+    """(machine and state, service, operation, request) of every API task of every state machine of a profile.
+    The clean-up's states are named `lifecycle/cleanup/<state>`."""
     found = []
-    for unit, logical, definition in definitions(s):
-        execution_input = EVALUATION_INPUT if unit == "evaluation" else {}
-        for state, service, operation, request in requests(definition, logical, execution_input):
-            found.append((f"{unit}/{state}", service, operation, request))
+    machines = list(definitions(s))
+    names = [(unit, name) for unit, name, _ in machines]
+    for unit, name, definition in machines:
+        where = f"{unit}/cleanup" if name.startswith(CLEANUP_MACHINE) else unit
+        for state, service, operation, request in requests(definition, name, execution_input(unit, name, names)):
+            found.append((f"{where}/{state}", service, operation, request))
     return found
 
 
@@ -75,15 +100,23 @@ def test_the_90_character_job_name_is_refused_for_its_length_too() -> None:
     assert problems[0].endswith("is above the maximum 63") and "does not match" in problems[1]
 
 
+def lifecycle_definition(s: Synthesized) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (name, d) for unit, name, d in definitions(s) if unit == "lifecycle" and name.startswith(LIFECYCLE_MACHINE)
+    ]
+    return found
+
+
 def test_a_computed_job_name_over_63_characters_fails(dev: Synthesized) -> None:
-    """A stage prefix of 28 characters + a 36-character run UUID = 64: one too many for a training job name."""
-    assert len("fine-tune-with-a-longprefix-") == 28
-    (lifecycle,) = [d for unit, _, d in definitions(dev) if unit == "lifecycle"]
+    """A stage prefix of 32 characters + a 32-character run id (an MD5 hex digest) = 64: one too many for a training
+    job name."""
+    assert len("fine-tune-with-a-longer-prefix--") == 32
+    name, lifecycle = lifecycle_definition(dev)
     fine_tune = lifecycle["States"]["FineTune"]["Parameters"]
     assert fine_tune["TrainingJobName.$"] == "States.Format('fine-tune-{}', $.run.id)"
-    fine_tune["TrainingJobName.$"] = "States.Format('fine-tune-with-a-longprefix-{}', $.run.id)"
-    (request,) = [r for name, _, _, r in requests(lifecycle, "Lifecycle", {}) if name == "FineTune"]
-    assert request["TrainingJobName"] == f"fine-tune-with-a-longprefix-{RUN_UUID}"
+    fine_tune["TrainingJobName.$"] = "States.Format('fine-tune-with-a-longer-prefix--{}', $.run.id)"
+    (request,) = [r for state, _, _, r in requests(lifecycle, name, {}) if state == "FineTune"]
+    assert request["TrainingJobName"] == f"fine-tune-with-a-longer-prefix--{run_id_of(name)}"
     assert any(
         p.startswith("CreateTrainingJob.TrainingJobName: 64 characters") and "above the maximum 63" in p
         for p in violations("sagemaker", "CreateTrainingJob", request)
@@ -208,6 +241,9 @@ def test_the_evaluator_computes_the_intrinsics_the_workflows_use() -> None:
     assert evaluate("States.JsonToString($.run)", state, ctx) == '{"id":"r1"}'
     assert evaluate("States.StringToJson($.doc)", state, ctx) == {"x": [1]}
     assert evaluate("States.UUID()", state, ctx) == RUN_UUID and len(RUN_UUID) == 36
+    # The digests of the developer guide's algorithms, as lowercase hex (hashlib's test vectors for "abc").
+    assert evaluate("States.Hash('abc', 'MD5')", state, ctx) == "900150983cd24fb0d6963f7d28e17f72"
+    assert evaluate("States.Hash('abc', 'SHA-1')", state, ctx) == "a9993e364706816aba3e25717850c26c9cd0d89d"
     with pytest.raises(AssertionError, match=r"States\.ArrayLength: not an intrinsic function the workflows use"):
         evaluate("States.ArrayLength($.run)", state, ctx)
     with pytest.raises(AssertionError, match="2 placeholders, 1 values"):
@@ -218,7 +254,8 @@ def test_the_evaluator_computes_the_intrinsics_the_workflows_use() -> None:
 
 def test_computed_values_reach_their_worst_case_lengths(dev: Synthesized) -> None:
     sent = {name: request for name, _, _, request in embedded(dev)}
-    assert sent["lifecycle/FineTune"]["TrainingJobName"] == f"fine-tune-{RUN_UUID}"
+    run = run_id_of(lifecycle_definition(dev)[0])
+    assert len(run) == 32 and sent["lifecycle/FineTune"]["TrainingJobName"] == f"fine-tune-{run}"
     key = sent["lifecycle/ReadEvaluationReport"]["Key"]  # the state machine's name (80 characters), the execution's
     assert (
         key.startswith("evaluation-reports/")
@@ -228,7 +265,7 @@ def test_computed_values_reach_their_worst_case_lengths(dev: Synthesized) -> Non
     assert len(EXECUTION_NAME) == service_model("stepfunctions").shape_for("Name").metadata["max"] == 80
     # The evaluation job sees the state as it is when the job starts: the endpoint, no job results yet.
     target = json.loads(sent["lifecycle/FoundationModelEvaluation"]["Environment"]["EVALUATION_TARGET"])
-    assert target == {"endpoint_name": f"eval-{RUN_UUID}", "jobs": {}}
+    assert target == {"endpoint_name": f"eval-{run}", "jobs": {}}
 
 
 # --- every embedded request of every profile --------------------------------------------------------------------------

@@ -48,6 +48,17 @@ class Synthesized:
         properties: dict[str, Any] = next(iter(found.values())).get("Properties", {})
         return properties
 
+    def workflow(self, unit: str) -> dict[str, Any]:
+        """The properties of a stack's workflow state machine (the lifecycle stack also has its candidate clean-up's,
+        whose logical id starts with `CandidateCleanup`)."""
+        found: list[dict[str, Any]] = [
+            r.get("Properties", {})
+            for k, r in self.resources(unit, "AWS::StepFunctions::StateMachine").items()
+            if not k.startswith("CandidateCleanup")
+        ]
+        (properties,) = found
+        return properties
+
 
 def synth_config(config: AppConfig, *, builtin_validation: bool = False) -> Synthesized:
     app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=builtin_validation)

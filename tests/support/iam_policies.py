@@ -8,6 +8,7 @@ parameters the profile's region, a fixed test account and `aws`.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -107,3 +108,44 @@ def policy_documents(s: Synthesized) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def as_json(document: dict[str, Any]) -> str:
     return json.dumps(document)
+
+
+# --- reading the synthesized statements (tests/test_iam.py, tests/test_candidate_cleanup.py) -----------------------
+def policies(s: Synthesized, unit: str, name_prefix: str) -> list[dict[str, Any]]:
+    """The statements of a stack's policies whose logical id starts with `name_prefix`."""
+    return [
+        st
+        for k, r in s.templates[unit]["Resources"].items()
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and k.startswith(name_prefix)
+        for st in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def flat(node: Any) -> str:
+    """A resolved template value as one string: cross-stack outputs and references by name."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return "".join(flat(n) for n in node)
+    if "Fn::Join" in node:
+        delimiter, parts = node["Fn::Join"]
+        return str(delimiter).join(flat(p) for p in parts)
+    if "Fn::GetStackOutput" in node:
+        return f"<{node['Fn::GetStackOutput']['OutputName']}>"
+    if "Ref" in node:
+        return ACCOUNT if node["Ref"] == "AWS::AccountId" else f"<{node['Ref']}>"
+    if "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    return "<" + json.dumps(node, separators=(",", ":")).replace('"', "'") + ">"
+
+
+def allowed(found: list[dict[str, Any]], action: str, resource: str) -> bool:
+    def listed(x: Any) -> list[Any]:
+        return x if isinstance(x, list) else [x]
+
+    return any(
+        st["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, a) for a in listed(st["Action"]))
+        and any(fnmatch.fnmatchcase(resource, flat(r)) for r in listed(st["Resource"]))
+        for st in found
+    )

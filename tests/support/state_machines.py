@@ -50,9 +50,18 @@ def resolve(value: Any) -> Any:
     raise AssertionError(f"no deployed value for {value}")
 
 
-def definition(template: dict[str, Any]) -> dict[str, Any]:
-    """The state machine definition of a template, as Step Functions receives it."""
-    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+# The lifecycle template also holds the candidate clean-up's state machine (cdk_constructs/candidate_cleanup.py).
+CLEANUP = "CandidateCleanup"
+
+
+def definition(template: dict[str, Any], *, cleanup: bool = False) -> dict[str, Any]:
+    """The state machine definition of a template, as Step Functions receives it: the template's workflow, or with
+    `cleanup` the lifecycle's candidate clean-up."""
+    (machine,) = [
+        r
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith(CLEANUP) == cleanup
+    ]
     parsed: dict[str, Any] = json.loads(resolve(machine["Properties"]["DefinitionString"]))
     return parsed
 
@@ -171,9 +180,9 @@ def platform_key_arn(s: Synthesized) -> str:
 
 
 def deployed_definition(s: Synthesized, unit: str) -> dict[str, Any]:
-    """A unit's state machine definition with every reference followed across stacks (`deployed`)."""
-    (machine,) = s.resources(unit, "AWS::StepFunctions::StateMachine").values()
-    parsed: dict[str, Any] = json.loads(deployed(s)(machine["Properties"]["DefinitionString"], unit))
+    """A unit's workflow definition (not the lifecycle's candidate clean-up) with every reference followed across
+    stacks (`deployed`)."""
+    parsed: dict[str, Any] = json.loads(deployed(s)(s.workflow(unit)["DefinitionString"], unit))
     return parsed
 
 

@@ -6,18 +6,19 @@ is 63 characters (the S3 maximum), a generated role name 64 (IAM's maximum), key
 
 Run-time values (`sample_state`, `evaluate`): Step Functions computes every `"Key.$"` value from the state and the
 context object. The sample execution is named with 80 characters (StartExecution's `name` limit, Step Functions
-service model shape `Name`, max 80), `States.UUID()` yields a 36-character UUID, and the state a request reads is
-built by evaluating the workflow's own Pass states and the results its tasks record, so a name like
-`States.Format('fine-tune-{}', $.run.id)` is checked at the length it really reaches. `evaluate` implements only the
-intrinsic functions the workflows use (`States.Format`, `States.UUID`, `States.MathAdd`, `States.JsonToString`,
-`States.JsonMerge`, `States.StringToJson`) and plain JSONPaths `$.a.b` / `$$.Execution.*` / `$$.StateMachine.*` —
-anything else fails loudly rather than being guessed
+service model shape `Name`, max 80), `States.UUID()` yields a 36-character UUID, `States.Hash` the digest itself, and
+the state a request reads is built by evaluating the workflow's own Pass states and the results its tasks record, so a
+name like `States.Format('fine-tune-{}', $.run.id)` is checked at the length it really reaches. `evaluate` implements
+only the intrinsic functions the workflows use (`States.Format`, `States.UUID`, `States.Hash`, `States.MathAdd`,
+`States.JsonToString`, `States.JsonMerge`, `States.StringToJson`) and plain JSONPaths `$.a.b` / `$$.Execution.*` /
+`$$.StateMachine.*` — anything else fails loudly rather than being guessed
 (the grammar: docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import uuid
@@ -29,6 +30,7 @@ from tests.support.harness import Synthesized
 ACCOUNT = "123456789012"
 EXECUTION_NAME = "e" * 80  # StartExecution `name`: max 80 (stepfunctions service model, shape Name)
 RUN_UUID = str(uuid.UUID(int=(1 << 128) - 1))  # 36 characters, like every States.UUID()
+HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 # Task resource prefix -> service (botocore name); the action after it is the operation in camelCase.
 TASK_PREFIXES = {
@@ -146,6 +148,42 @@ def context(machine: str) -> dict[str, Any]:
     }
 
 
+def run_id_of(machine: str) -> str:
+    """The lifecycle run id of `machine`'s sample execution: the MD5 hex digest of its ARN
+    (sagemaker_requests.run_names), computed here with hashlib, independently of the evaluator."""
+    return hashlib.md5(context(machine)["Execution"]["Id"].encode()).hexdigest()
+
+
+def execution_status_event(machine: str, status: str) -> dict[str, Any]:
+    """The EventBridge event of the end of `machine`'s sample execution, in the shape of the developer guide's examples
+    ("EventBridge (CloudWatch Events) for Step Functions execution status changes",
+    docs.aws.amazon.com/step-functions/latest/dg/cw-events.html)."""
+    ctx = context(machine)
+    arn = ctx["Execution"]["Id"]
+    return {
+        "version": "0",
+        "id": str(uuid.UUID(int=2)),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": ACCOUNT,
+        "time": "2026-11-30T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {
+            "executionArn": arn,
+            "stateMachineArn": ctx["StateMachine"]["Id"],
+            "name": ctx["Execution"]["Name"],
+            "status": status,
+            "startDate": 1764460800000,
+            "stopDate": 1764504000000,
+            "input": "{}",
+            "output": None,
+            "inputDetails": {"included": True},
+            "outputDetails": None,
+        },
+    }
+
+
 def split_arguments(text: str) -> list[str]:
     """The top-level comma-separated arguments of an intrinsic call (quotes and nested calls kept whole)."""
     args, depth, quoted, start = [], 0, False, 0
@@ -194,6 +232,11 @@ def evaluate(expression: str, state: Any, ctx: dict[str, Any]) -> Any:
         return args[0] + args[1]
     if function == "States.UUID":
         return RUN_UUID
+    if function == "States.Hash":
+        # Lowercase hex of the digest; the algorithms the developer guide lists (see sagemaker_requests/run_names.py).
+        data, algorithm = args
+        assert isinstance(data, str) and len(data) <= 10_000, f"{expression}: data must be a string of <= 10000"
+        return hashlib.new(HASH_ALGORITHMS[algorithm], data.encode()).hexdigest()
     if function == "States.JsonToString":
         return json.dumps(args[0], separators=(",", ":"))
     if function == "States.StringToJson":
