@@ -12,8 +12,49 @@ from neuron.catalog import ContainerKind
 from neuron.compilation import CompiledShape, compiled_shape, needs_compile_stage, served_shape
 from stacks.compile import compilable_models
 from tests.support.harness import Synthesized, synth
-from tests.support.state_machines import definition, resolve, sagemaker_requests, validate
+from tests.support.state_machines import (
+    all_states,
+    definition,
+    deployed_definition,
+    platform_bucket,
+    resolve,
+    sagemaker_requests,
+    validate,
+)
 
+# Where each compile job writes its export (the model's compiled_artifacts prefix, else compiled/<key>/), on which
+# instance, with which serving image (the literal URIs and their sources: tests/test_catalog.py IMAGES).
+COMPILED = {
+    ("dev", "chat"): (
+        "compiled/chat/",
+        "ml.trn1.32xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:"
+        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
+    ),
+    ("prod", "chat"): (
+        "compiled/llama-3.1-8b-instruct/tgi-tp2-bs4-4096/",
+        "ml.trn1.32xlarge",
+        "763104351884.dkr.ecr.us-west-2.amazonaws.com/huggingface-pytorch-tgi-inference:"
+        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
+    ),
+    ("multimodel", "llama"): (
+        "compiled/llama-3.1-8b-instruct/tgi-tp2-bs4-4096/",
+        "ml.trn1.32xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:"
+        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04",
+    ),
+    ("multimodel", "mistral"): (
+        "compiled/mistral/",
+        "ml.trn1.32xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-vllm-inference-neuronx:"
+        "0.11.0-optimum0.4.5-neuronx-py310-sdk2.26.1-ubuntu22.04",
+    ),
+    ("llama70b", "chat"): (
+        "compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/",
+        "ml.trn1.32xlarge",
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.30.0-neuronx-sdk2.20.1",
+    ),
+}
 CONFIGS = {p: load_config(p, environ={}) for p in available_profiles()}
 COMPILE_PROFILES = tuple(p for p, c in CONFIGS.items() if compilable_models(c.inference))
 LIFECYCLE_PROFILES = tuple(p for p, c in CONFIGS.items() if c.lifecycle.enabled and c.inference is not None)
@@ -44,6 +85,7 @@ def test_profiles_cover_every_compiled_server() -> None:
     servers = {m.server for p in COMPILE_PROFILES for m in compilable_models(CONFIGS[p].inference).values()}
     assert servers == {ContainerKind.TGI_NEURONX, ContainerKind.VLLM_NEURONX, ContainerKind.LMI_NEURONX}
     assert {"prod", "multimodel", "llama70b"} <= set(COMPILE_PROFILES)
+    assert set(COMPILED) == {(p, key) for p in COMPILE_PROFILES for key in compilable_models(CONFIGS[p].inference)}
     for profile in CONFIGS:  # the stack exists exactly for profiles with such a model
         assert ("compile" in synth(profile).templates) == (profile in COMPILE_PROFILES), profile
 
@@ -69,9 +111,17 @@ def test_standalone_compile_requests_validate_and_compile_the_served_shape_and_i
         assert request["AlgorithmSpecification"]["ContainerArguments"][-1] == "/opt/ml/checkpoints"
         if model.compiled_artifacts:
             assert resolve(checkpoint["S3Uri"]) == served_data(synthesized, key), (profile, key)
-        assert resolve(checkpoint["S3Uri"]).endswith(f"/{model.compiled_artifacts or f'compiled/{key}/'}")
-        assert resolve(request["OutputDataConfig"]["S3OutputPath"]).endswith("/compile-jobs")
-        assert request["ResourceConfig"]["InstanceType"].startswith("ml.trn1.")
+        sent = all_states(deployed_definition(synthesized, "compile"))[f"Compile-{key}"]["Parameters"]
+        models_bucket = platform_bucket(synthesized, "Models")
+        prefix, instance_type, image = COMPILED[profile, key]
+        assert prefix == (model.compiled_artifacts or f"compiled/{key}/")
+        assert sent["CheckpointConfig"] == {
+            "S3Uri": f"s3://{models_bucket}/{prefix}",
+            "LocalPath": "/opt/ml/checkpoints",
+        }
+        assert sent["OutputDataConfig"]["S3OutputPath"] == f"s3://{models_bucket}/compile-jobs"
+        assert request["ResourceConfig"]["InstanceType"] == instance_type
+        assert request["AlgorithmSpecification"]["TrainingImage"] == image
 
 
 @pytest.mark.parametrize("profile", LIFECYCLE_PROFILES)
