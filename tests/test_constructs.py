@@ -515,8 +515,23 @@ def test_served_model_from_s3_runs_isolated_in_the_vpc_with_its_compiled_shape()
     assert props["ExecutionRoleArn"] == get_att(stack, role.node.default_child, "Arn")
     container = props["PrimaryContainer"]
     assert container["Image"] == "image:1"
-    assert container["Environment"] == built.environment
-    assert built.environment["HF_MODEL_ID"] == "/opt/ml/model"
+    # huggingface/optimum-neuron v0.0.28 text-generation-inference/sagemaker-entrypoint.sh L3-7 (HF_MODEL_ID, a local
+    # directory loaded as it is), L17-20 (MAX_BATCH_SIZE = the static batch); server/text_generation_server/model.py
+    # L15-32 (HF_NUM_CORES, HF_AUTO_CAST_TYPE); MAX_INPUT_TOKENS / MAX_TOTAL_TOKENS / MESSAGES_API_ENABLED are TGI
+    # 3.0.0 launcher arguments (Dockerfile L3). prod's chat model: 2 cores, batch 4, 4096 positions, 3072 input.
+    assert (
+        container["Environment"]
+        == built.environment
+        == {
+            "HF_MODEL_ID": "/opt/ml/model",
+            "HF_NUM_CORES": "2",
+            "HF_AUTO_CAST_TYPE": "bf16",
+            "MAX_BATCH_SIZE": "4",
+            "MAX_INPUT_TOKENS": "3072",
+            "MAX_TOTAL_TOKENS": "4096",
+            "MESSAGES_API_ENABLED": "true",
+        }
+    )
     assert container["ModelDataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
     assert container["ModelDataSource"]["S3DataSource"]["CompressionType"] == "None"
 

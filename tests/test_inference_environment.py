@@ -26,7 +26,9 @@ def test_the_multimodel_vllm_component_gets_its_optimum_serve_arguments() -> Non
     (mistral,) = [
         r["Properties"] for k, r in s.resources("inference", "AWS::SageMaker::Model").items() if "mistral" in k.lower()
     ]
-    # SM_ON_<NAME> becomes `optimum-cli neuron serve --<name> <value>` in the image's entrypoint.
+    # SM_ON_<NAME> becomes `optimum-cli neuron serve --<name> <value>` in the image's entrypoint: huggingface/
+    # optimum-neuron v0.4.5 docker/vllm/Dockerfile L52-80, optimum/commands/neuron/serve.py L66-117 (--model,
+    # --tensor_parallel_size, --batch_size, --sequence_length; --dtype passed on to vLLM, L54-62, L269-270).
     assert mistral["PrimaryContainer"]["Environment"] == {
         "SM_ON_MODEL": "/opt/ml/model",
         "SM_ON_TENSOR_PARALLEL_SIZE": "2",
@@ -38,6 +40,11 @@ def test_the_multimodel_vllm_component_gets_its_optimum_serve_arguments() -> Non
 
 def test_lmi_without_continuous_batching_compiles_a_static_batch() -> None:
     env = rendered("llama70b", "chat", {"inference": {"models": {"chat": {"continuous_batching": False}}}})
+    # deepjavalibrary/djl-serving 0.30.0-dlc engines/python/setup/djl_python/properties_manager: OPTION_<NAME> is
+    # option.<name>; model_id properties.py L47, tensor_parallel_degree L52, rolling_batch + batch_size L56;
+    # tnx_properties.py n_positions L90, dtype L32-35/L89, quantize static_int8 L44-45/L97, rolling batch off with a
+    # batch above 1 L164-178; entrypoint serving/docs/lmi/user_guides/tnx_user_guide.md L71-76; model_loading_timeout
+    # serving/docs/lmi/deployment_guide/configurations.md L100.
     assert env == {
         "OPTION_MODEL_ID": "/opt/ml/model",
         "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
@@ -52,8 +59,11 @@ def test_lmi_without_continuous_batching_compiles_a_static_batch() -> None:
 
 
 def test_the_hf_toolkit_gets_hf_model_id_only_for_a_hub_model() -> None:
-    # S3 model data: no HF_MODEL_ID (its presence alone selects the Hub download, mms_model_server.py L67), no
-    # NEURON_RT_NUM_CORES (the toolkit sets it to 1 itself); a worker per NeuronCore of ml.inf2.xlarge.
+    # aws/sagemaker-huggingface-inference-toolkit 2.6.0 (src/sagemaker_huggingface_inference_toolkit/): S3 model data
+    # gets no HF_MODEL_ID (its presence alone selects the Hub download, mms_model_server.py L67), no
+    # NEURON_RT_NUM_CORES (optimum_utils.py L106 sets it to 1 itself); HF_TASK handler_service.py L121-133;
+    # HF_OPTIMUM_BATCH_SIZE / HF_OPTIMUM_SEQUENCE_LENGTH optimum_utils.py L68-78; SAGEMAKER_MODEL_SERVER_WORKERS
+    # mms_model_server.py L88-95: a worker per NeuronCore of ml.inf2.xlarge.
     env = rendered(
         "embedding", "embed", {"inference": {"models": {"embed": {"batch_size": 4, "sequence_length": 256}}}}
     )
@@ -69,7 +79,8 @@ def test_the_hf_toolkit_gets_hf_model_id_only_for_a_hub_model() -> None:
 
 
 def test_tgi_takes_the_revision_under_the_sagemaker_entrypoint_name() -> None:
-    # optimum-neuron v0.0.28 sagemaker-entrypoint.sh L9-11: HF_MODEL_REVISION -> REVISION.
+    # huggingface/optimum-neuron v0.0.28 text-generation-inference/sagemaker-entrypoint.sh L9-11: HF_MODEL_REVISION
+    # -> REVISION; L3-7 HF_MODEL_ID and L17-20 MAX_BATCH_SIZE are required.
     env = environment("tgi-neuronx", replace(SHAPE, model_location="org/model", revision="v1", task="text-generation"))
     assert env["HF_MODEL_REVISION"] == "v1" and "REVISION" not in env
     assert env["HF_MODEL_ID"] == "org/model" and env["MAX_BATCH_SIZE"] == "4"  # both required by the entrypoint
