@@ -249,6 +249,9 @@ def invocation(body: dict[str, Any], component: str | None = None) -> dict[str, 
 
 def test_endpoint_runner_sends_chat_requests_to_tgi_neuronx_on_the_inference_component() -> None:
     """tgi-neuronx runs with MESSAGES_API_ENABLED=true: /invocations takes OpenAI chat requests (catalog.py)."""
+    # huggingface/text-generation-inference router/src/server.rs (TGI 3.0.0 in optimum-neuron v0.0.28's image):
+    # `if messages_api_enabled { route("/invocations", post(chat_completions)) }`, as cited in evaluation/catalog.py;
+    # temperature 0 is greedy in the chat route.
     chat = {"messages": [{"role": "user", "content": "Capital of France?"}], "max_tokens": 16, "temperature": 0}
     answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": " Paris"}}]}
     with stubbed_runtime([(invocation(chat, "llama-ic-1a2b"), answer)]) as client:
@@ -270,6 +273,9 @@ def test_endpoint_runner_sends_chat_requests_to_tgi_neuronx_on_the_inference_com
 
 
 def test_lmi_format_has_no_log_probabilities() -> None:
+    # LMI's rolling-batch request: {"inputs", "parameters"} with do_sample / max_new_tokens / return_full_text
+    # (deepjavalibrary/djl-serving serving/docs/lmi/user_guides/lmi_input_output_schema.md at 0971984, the v0.31.0
+    # schema, "GenerationParameters"; the image runs 0.30.0).
     generation = {"inputs": "p", "parameters": {"max_new_tokens": 64, "do_sample": False, "return_full_text": False}}
     with stubbed_runtime([(invocation(generation), {"generated_text": "x"})]) as client:
         runner = EndpointModelRunner(endpoint_name="chat-endpoint", payload_format="lmi", client=client)

@@ -10,6 +10,8 @@ from config import ConfigError, load_config
 from config.inference import GenerationSettings, HubSource, InferenceConfig
 from neuron.catalog import ContainerKind
 from neuron.planning import PreflightError, plan
+from neuron.sizing import MAX_TIMEOUT_SECONDS, MAX_VOLUME_GB, MIN_TIMEOUT_SECONDS
+from tests.support.state_machines import sagemaker_model
 
 
 def error_of(profile: str = "dev", **overrides: Any) -> str:
@@ -497,7 +499,16 @@ _BIG = {
 }
 
 
+def limits(shape: str, member: str) -> tuple[int | None, int | None]:
+    """A member's (min, max) in the installed botocore's SageMaker service model (botocore/data/sagemaker/
+    2017-07-24/service-2.json): the limits the service enforces, which the planner's must equal."""
+    metadata = sagemaker_model().shape_for(shape).members[member].metadata
+    return metadata.get("min"), metadata.get("max")
+
+
 def test_a_model_over_the_volume_limit_is_refused_unless_the_volume_is_set() -> None:
+    # SageMaker's 512 GB: ProductionVariant.VolumeSizeInGB (shape ProductionVariantVolumeSizeInGB, 1-512).
+    assert limits("ProductionVariant", "VolumeSizeInGB") == (1, MAX_VOLUME_GB) == (1, 512)
     # 130B bf16 compiled at start-up: 2 x 242.1 GiB (checkpoint + compiled copy) + 8 GiB scratch = 529 GB > 512 GB
     big: dict[str, Any] = {
         "inference": {
@@ -549,6 +560,10 @@ def test_start_up_overrides_replace_the_derived_values() -> None:
         900,
         1200,
     )
+    # Both timeouts are 60-3600 s in the service model (ProductionVariantModelDataDownloadTimeoutInSeconds,
+    # ProductionVariantContainerStartupHealthCheckTimeoutInSeconds).
+    for member in ("ModelDataDownloadTimeoutInSeconds", "ContainerStartupHealthCheckTimeoutInSeconds"):
+        assert limits("ProductionVariant", member) == (MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS) == (60, 3600)
     for name, bad, message in (
         ("model_data_download_timeout_seconds", 59, "greater than or equal to 60"),
         ("container_startup_health_check_timeout_seconds", 3601, "less than or equal to 3600"),

@@ -14,7 +14,6 @@ from botocore.validate import ParamValidator
 
 from compliance.wildcards import wildcard_findings
 from config import AppConfig, load_config
-from neuron.catalog import CONTAINERS, ContainerKind
 from neuron.images import ImageNotInRegionError
 from sagemaker_requests.storage_layout import compiled_prefix
 from stacks.inference import InferenceStack
@@ -45,13 +44,18 @@ def logical_id(s: Synthesized, kind: str) -> str:
 # --- models ----------------------------------------------------------------------------------------------------------
 def test_dev_serves_llama_8b_with_tgi_from_its_compiled_artifacts(dev: Synthesized) -> None:
     (model,) = props(dev, "AWS::SageMaker::Model")
-    image = CONTAINERS[ContainerKind.TGI_NEURONX]
+    # aws/sagemaker-python-sdk v3.20.0 image_uri_config/huggingface-llm-neuronx.json, inference 0.0.28 (tag_prefix
+    # 2.1.2-optimum0.0.28, container_version inf2 ubuntu22.04); us-east-1 account 763104351884.
     assert model["PrimaryContainer"]["Image"] == (
-        f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{image.repository}:{image.tag}"
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:"
+        "2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04"
     )
     # TGI never compiles: it loads the export the compile workflow writes under compiled/<model key>/.
     source = model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
     assert source["S3Uri"]["Fn::Join"][1][-1] == "/" + compiled_prefix("chat")
+    # huggingface/optimum-neuron v0.0.28 text-generation-inference/sagemaker-entrypoint.sh L3-7 (HF_MODEL_ID),
+    # L17-20 (MAX_BATCH_SIZE); server/text_generation_server/model.py L15-32 (HF_NUM_CORES, HF_AUTO_CAST_TYPE); TGI
+    # 3.0.0 launcher arguments MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, MESSAGES_API_ENABLED (Dockerfile L3).
     assert env_of(dev) == {
         "HF_MODEL_ID": "/opt/ml/model",
         "HF_NUM_CORES": "2",
@@ -106,6 +110,9 @@ def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts()
     source = model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
     assert (source["S3DataType"], source["CompressionType"]) == ("S3Prefix", "None")
     assert source["S3Uri"]["Fn::Join"][1][-1] == "/compiled/llama-3.1-70b-instruct/lmi-int8-tp8-bs4-4096/"
+    # deepjavalibrary/djl-serving 0.30.0-dlc engines/python/setup/djl_python/properties_manager (OPTION_<NAME> is
+    # option.<name>): properties.py L47 model_id, L52 tensor_parallel_degree, L51/L57 rolling batch; tnx_properties.py
+    # L90 n_positions, L32-35/L89 dtype, L44-45/L97 quantize static_int8; entrypoint tnx_user_guide.md L71-76.
     assert env_of(s) == {
         "OPTION_MODEL_ID": "/opt/ml/model",
         "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
@@ -123,7 +130,9 @@ def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts()
 def test_embedding_and_inf1_profiles_use_their_servers_environment() -> None:
     embedding = synth("embedding")
     # No HF_MODEL_ID (the toolkit would download "/opt/ml/model" from the Hub), no NEURON_RT_NUM_CORES (the toolkit
-    # sets 1 itself): tests/test_serving_contracts.py runs the toolkit with this environment.
+    # sets 1 itself): tests/test_serving_contracts.py runs the toolkit with this environment. aws/sagemaker-huggingface-
+    # inference-toolkit 2.6.0: HF_TASK handler_service.py L121-133, HF_OPTIMUM_* optimum_utils.py L68-78, workers
+    # mms_model_server.py L88-95, HF_MODEL_ID mms_model_server.py L67.
     assert env_of(embedding) == {
         "HF_TASK": "feature-extraction",
         "HF_OPTIMUM_BATCH_SIZE": "8",
@@ -132,7 +141,10 @@ def test_embedding_and_inf1_profiles_use_their_servers_environment() -> None:
     }
     inf1 = synth("inf1")
     (model,) = props(inf1, "AWS::SageMaker::Model")
-    assert "/pytorch-inference-neuron:" in model["PrimaryContainer"]["Image"]
+    # aws/deep-learning-containers available_images.md, Neuron section (checked 2026-11): the SDK v1 (inf1) image.
+    assert model["PrimaryContainer"]["Image"] == (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference-neuron:1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04"
+    )
     assert model["PrimaryContainer"]["ModelDataUrl"]["Fn::Join"][1][-1] == "/distilbert-sst2/neuron-v1/model.tar.gz"
     assert env_of(inf1) == {
         "SAGEMAKER_PROGRAM": "inference.py",

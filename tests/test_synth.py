@@ -31,7 +31,11 @@ MATRIX: dict[str, dict[str, Any]] = {
     "eu-west-1": {"region": "eu-west-1"},
     "il-central-1": {"region": "il-central-1", "evaluation": {"clarify": None}},
 }
+# The DLC registry account per region: aws/sagemaker-python-sdk image_uri_config/huggingface-neuronx.json
+# 'registries' (us-east-1 and eu-west-1: 763104351884; il-central-1: 780543022126, which aws-cdk-lib's
+# DLC_REPOSITORY_ACCOUNT fact lacks). dev serves TGI-neuronx: repository and tag as in tests/test_catalog.py IMAGES.
 REGISTRY = {"us-east-1": "763104351884", "eu-west-1": "763104351884", "il-central-1": "780543022126"}
+TGI_IMAGE = "huggingface-pytorch-tgi-inference:2.1.2-optimum0.0.28-neuronx-py310-ubuntu22.04"
 
 
 @pytest.mark.parametrize("region", MATRIX)
@@ -44,7 +48,7 @@ def test_synth_matrix(region: str) -> None:
     assert f"com.amazonaws.{region}.sagemaker.runtime" in services
     (model,) = synthesized.resources("inference", "AWS::SageMaker::Model").values()
     image = model["Properties"]["PrimaryContainer"]["Image"]
-    assert image.startswith(f"{REGISTRY[region]}.dkr.ecr.{region}.amazonaws.com/"), image
+    assert image == f"{REGISTRY[region]}.dkr.ecr.{region}.amazonaws.com/{TGI_IMAGE}"
 
 
 def test_an_unacknowledged_compliance_finding_fails_synth() -> None:

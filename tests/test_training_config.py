@@ -3,11 +3,14 @@ reads (setting path, bad value, numbers, fix)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from config import ConfigError, load_config
+from config.training import MAX_RUNTIME_SECONDS
+from tests.support.state_machines import sagemaker_model
 
 PLAN = "arn:aws:sagemaker:us-east-1:123456789012:training-plan/p1"
 BAD_PREFIX = (
@@ -145,6 +148,8 @@ TRAINING_RULES = [
         id="no-warm-pool-on-spot",
     ),
     pytest.param(
+        # config/training.py MAX_KEEP_ALIVE_SECONDS = 3600 (warm pools). The installed botocore 1.44.8 allows more
+        # (ResourceConfig.KeepAlivePeriodInSeconds, max 21600): the project's limit is the stricter one.
         {"keep_alive_seconds": 7200},
         "lifecycle.fine_tune.keep_alive_seconds = 7200: Input should be less than or equal to 3600",
         id="warm-pool-limit",
@@ -171,6 +176,8 @@ TRAINING_RULES = [
         "the S3 compile cache (NEURON_COMPILE_CACHE_URL)",
         id="isolation-vs-s3-cache",
     ),
+    # 28 days: botocore 1.44.8 sagemaker service model, StoppingCondition.MaxRuntimeInSeconds documentation ("The
+    # maximum value is 28 days"; the shape itself has no max); test_the_runtime_limit_is_the_service_models.
     pytest.param(
         {"max_runtime_seconds": 3000000},
         "lifecycle.fine_tune.max_runtime_seconds = 3000000: 3000000 s is above SageMaker's limit of 2419200 s "
@@ -390,3 +397,10 @@ def test_lifecycle_deploy_is_refused_on_an_endpoint_of_inference_components() ->
     # The same settings pass when the lifecycle does not deploy, or does not exist.
     assert not load_config("multimodel", environ={}).lifecycle.deploy
     assert load_config("multimodel", {"lifecycle": {"deploy": True, "enabled": False}}, environ={})
+
+
+def test_the_runtime_limit_is_the_service_models() -> None:
+    """The 28-day limit config/training.py enforces is the one the installed botocore documents for the member."""
+    member = sagemaker_model().shape_for("StoppingCondition").members["MaxRuntimeInSeconds"]
+    days = re.search(r"The maximum value is (\d+) days", member.documentation)
+    assert days and int(days[1]) * 24 * 3600 == MAX_RUNTIME_SECONDS == 2_419_200
