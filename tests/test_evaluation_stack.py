@@ -260,6 +260,7 @@ def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and
         endpoint = props[f"{kind}JobInput"]["EndpointInput"]
         assert endpoint["EndpointName"] == ENDPOINT
     bias = definitions["ModelBias"]
+    # aws/sagemaker-python-sdk image_uri_config/clarify.json, processing "1.0" registries, us-east-1.
     assert (
         bias["ModelBiasAppSpecification"]["ImageUri"]
         == "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
@@ -271,6 +272,8 @@ def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and
     assert bias["ModelBiasJobInput"]["EndpointInput"]["StartTimeOffset"] == "-PT2H"
     assert bias["ModelBiasJobInput"]["EndpointInput"]["ProbabilityThresholdAttribute"] == 0.5
     quality = definitions["DataQuality"]
+    # aws/sagemaker-python-sdk v3.20.0 sagemaker-core/src/sagemaker/core/image_uri_config/model-monitor.json,
+    # version "" registries, us-east-1 (the only tag is `latest`: neuron/catalog.py).
     assert (
         quality["DataQualityAppSpecification"]["ImageUri"]
         == "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"

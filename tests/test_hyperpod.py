@@ -27,6 +27,7 @@ from config.lifecycle import HyperPodGroup
 from neuron.errors import UserError
 from stacks.hyperpod import SCRIPTS, lifecycle_bucket_prefix
 from tests.support.harness import Synthesized, synth
+from tests.support.state_machines import deployed, platform_bucket, platform_key_arn
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,8 @@ def test_instance_groups_map_to_slurm_roles_with_health_checks_and_plans(hyperpo
     assert compute["SlurmConfig"]["PartitionNames"] == ["trainium"]
     assert compute["ThreadsPerCore"] == 1
     ebs = compute["InstanceStorageConfigs"][0]["EbsVolumeConfig"]
-    assert ebs["VolumeSizeInGB"] == 1000 and "DataKey" in ebs["VolumeKmsKeyId"]["Fn::GetStackOutput"]["OutputName"]
+    assert ebs["VolumeSizeInGB"] == 1000
+    assert deployed(hyperpod)(ebs["VolumeKmsKeyId"], "hyperpod") == platform_key_arn(hyperpod)
     for name in ("controller", "login"):
         assert "OnStartDeepHealthChecks" not in found[name] and "TrainingPlanArn" not in found[name]
 
@@ -108,7 +110,7 @@ def test_nodes_share_the_training_jobs_compile_cache_in_the_checkpoints_bucket(h
     markers = [m for m in upload["SourceMarkers"] if m]
     assert len(markers) == 1 and len(upload["SourceObjectKeys"]) == 2
     (bucket,) = markers[0].values()
-    assert bucket["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefCheckpointsBucket")
+    assert deployed(hyperpod)(bucket, "hyperpod") == platform_bucket(hyperpod, "Checkpoints")
     # The node role reads and writes that prefix (the family of the trn1 compute group) and no other of the bucket.
     cache = [st for st in node_role_statements(hyperpod) if "CheckpointsBucket" in str(st["Resource"])]
     objects = {
@@ -236,7 +238,9 @@ def test_lifecycle_scripts_bucket_is_named_sagemaker_and_protected_like_the_plat
     assert parts[0] == lifecycle_bucket_prefix("NeuronGenAI", "hyperpod")
     (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    assert "DataKey" in str(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+    assert deployed(hyperpod)(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"], "hyperpod") == (
+        platform_key_arn(hyperpod)
+    )
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("ScriptsAccessLogs")
     assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
