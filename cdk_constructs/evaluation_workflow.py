@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_constructs.logged_state_machine import logged_state_machine
 from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
 from cdk_constructs.sagemaker_tasks import S3_TRANSIENT, SageMakerTasks
 from compliance.packs import acknowledge
@@ -118,16 +119,10 @@ class EvaluationWorkflow(Construct):
             chain = chain.next(step)
         definition = chain.next(verdict)
 
-        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            timeout=cdk.Duration.hours(12),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        workflow = logged_state_machine(
+            self, definition=definition, key=key, log_retention=log_retention, timeout=cdk.Duration.hours(12)
         )
+        self.state_machine, self.log_group = workflow.state_machine, workflow.log_group
         role = self.state_machine.role
         expected = ExpectedWildcards.of(role.node.find_child("DefaultPolicy"))
         jobs_arns = [

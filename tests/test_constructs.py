@@ -69,7 +69,7 @@ from tests.support.bare_stack import (
     resources,
     template,
 )
-from tests.support.harness import ROOT
+from tests.support.harness import ROOT, synth
 
 RETENTION = logs.RetentionDays.ONE_MONTH
 ISOLATED = ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
@@ -976,6 +976,36 @@ def test_candidate_cleanup_alone_starts_on_the_lifecycles_unsuccessful_ends_and_
         "sagemaker:ListEndpoints": ["*"],
         "sagemaker:ListModels": ["*"],
     }
+
+
+# --- every workflow: one helper builds its state machine -------------------------------------------------------------
+def test_every_state_machine_is_built_by_the_logged_state_machine_helper() -> None:
+    """So every workflow logs every state to a KMS-encrypted log group and traces with X-Ray: no module builds one
+    itself."""
+    builders = sorted(
+        path.name for path in (ROOT / "cdk_constructs").glob("*.py") if "sfn.StateMachine(" in path.read_text()
+    )
+    assert builders == ["logged_state_machine.py"]
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_every_profiles_state_machines_log_encrypted_and_trace(profile: str) -> None:
+    s = synth(profile)
+    machines = {
+        (unit, k): (r["Properties"], template["Resources"])
+        for unit, template in s.templates.items()
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+    assert len(machines) == 4  # compile, evaluation, lifecycle and its candidate clean-up
+    for (unit, logical), (machine, stack_resources) in machines.items():
+        assert machine["TracingConfiguration"] == {"Enabled": True}, logical
+        logging = machine["LoggingConfiguration"]
+        assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", True), logical
+        (destination,) = logging["Destinations"]
+        group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        assert "KmsKeyId" in stack_resources[group]["Properties"], (unit, logical)
+        assert '\\"TimeoutSeconds\\":' in json.dumps(machine["DefinitionString"]), logical  # a run never runs forever
 
 
 # --- EvaluationWorkflow ----------------------------------------------------------------------------------------------
