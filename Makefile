@@ -13,10 +13,13 @@ UV_VERSION := 0.13.9
 LOCK_PYTHON := 3.11
 LOCK_PLATFORM := x86_64-unknown-linux-gnu
 UV_VENV := .venv-uv
+# checkov (tests/test_checkov.py) pins boto3 1.35, older than the project's (whose SageMaker service model checks our
+# requests), so it lives in its own venv, installed from its own hash-locked file. `make checkov-lock` re-resolves it.
+CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup synth test lint lock bench clean diagram image eval-lock eval-smoke
+.PHONY: setup synth test lint lock checkov-lock bench clean diagram image eval-lock eval-smoke
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
 # Exact versions with hashes from the lock, then the project itself (no dependency resolution at install time).
 # requirements-contracts.txt: the HF inference image's serving code for the contract tests, without its declared
@@ -27,6 +30,14 @@ $(VENV)/.installed: requirements.lock requirements-contracts.txt pyproject.toml
 	$(VENV)/bin/pip install -q --require-hashes -r requirements.lock
 	$(VENV)/bin/pip install -q --require-hashes --no-deps --no-build-isolation -r requirements-contracts.txt
 	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+# uv (the project venv's, pinned in its lock) installs the exact hashed pins without resolving; no pip in this venv.
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock $(VENV)/.installed
+	rm -rf $(CHECKOV_VENV)
+	python3 -m venv --without-pip $(CHECKOV_VENV)
+	$(VENV)/bin/uv pip install -q --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps -r requirements-checkov.lock
+	$(VENV)/bin/uv pip check -q --python $(CHECKOV_VENV)/bin/python
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -54,6 +65,12 @@ lock:
 	  python3 -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install -q uv==$(UV_VERSION); }
 	$(UV_VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version $(LOCK_PYTHON) \
 	  --python-platform $(LOCK_PLATFORM) --custom-compile-command 'make lock' --quiet -o requirements.lock
+
+# Re-resolve requirements-checkov.lock from requirements-checkov.in (the checkov pin) for the same Python and platform,
+# with the project venv's uv (the same UV_VERSION, pinned in requirements.lock); commit both.
+checkov-lock: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile requirements-checkov.in --generate-hashes --python-version $(LOCK_PYTHON) \
+	  --python-platform $(LOCK_PLATFORM) --custom-compile-command 'make checkov-lock' --quiet -o requirements-checkov.lock
 
 # --- The evaluation job's image (evaluation/, docs/evaluation.md "The job image") -----------------------------------
 # Build it and run the offline smoke test in it with the network off: fmeval constructs from the baked-in caches and
@@ -98,7 +115,7 @@ bench: setup
 	python -m tools.bench
 
 clean:
-	rm -rf $(VENV) $(UV_VENV) $(EVAL_VENV) $(EVAL_CACHE) node_modules cdk.out .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UV_VENV) $(CHECKOV_VENV) $(EVAL_VENV) $(EVAL_CACHE) node_modules cdk.out .bench .pytest_cache .mypy_cache .ruff_cache
 
 diagram: synth
 	python -m tools.diagram cdk.out docs/stacks.md

@@ -633,6 +633,10 @@ class LifecycleWorkflow(Construct):
             "ReadEvaluationReport",
             service="s3",
             action="getObject",
+            # Spelt as IAM spells it (CDK derives `s3:getObject` from the SDK call). IAM matches either, but
+            # checkov's IAM checks (cloudsplaining 0.7.0) look actions up case-sensitively and report another
+            # spelling as allowed without resource constraints (CKV_AWS_108, tests/test_checkov.py).
+            iam_action="s3:GetObject",
             parameters={
                 "Bucket": evaluation.report_bucket.bucket_name,
                 "Key": sfn.JsonPath.string_at(evaluation.report_key_path),

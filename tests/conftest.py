@@ -1,10 +1,12 @@
+import contextlib
+
 import pytest
 
 from config import available_profiles
 from tests.support import background
-from tests.support.harness import Synthesized, lint_results, synth
+from tests.support.harness import Synthesized, checkov_results, lint_results, synth
 
-BACKGROUND_TESTS = ("tests.test_cfn_lint", "tests.test_synth")
+BACKGROUND_TESTS = ("tests.test_cfn_lint", "tests.test_checkov", "tests.test_synth")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -15,6 +17,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if "tests.test_cfn_lint" in modules:
         for profile in available_profiles():
             lint_results(profile)
+    if "tests.test_checkov" in modules:
+        # Without the checkov venv its tests fail, with the message; the session goes on.
+        with contextlib.suppress(FileNotFoundError):
+            checkov_results()
     items.sort(key=lambda item: isinstance(item, pytest.Function) and item.module.__name__ in BACKGROUND_TESTS)
 
 

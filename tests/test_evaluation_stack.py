@@ -403,7 +403,7 @@ def test_workflow_may_let_sagemaker_create_grants_on_the_platform_key() -> None:
     kms_actions = {a for s in statements for a in _actions(s) if a.startswith("kms:")}
     assert kms_actions == {"kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"}
     s3_actions = [(a, s["Resource"]) for s in statements for a in _actions(s) if a.lower().startswith("s3:")]
-    assert [a for a, _ in s3_actions] == ["s3:getObject"]
+    assert [a for a, _ in s3_actions] == ["s3:GetObject"]
 
 
 def _actions(statement: dict[str, object]) -> list[str]:

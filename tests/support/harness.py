@@ -19,9 +19,9 @@ os.environ.setdefault("CDK_VALIDATION", "false")  # read when aws_cdk is importe
 import aws_cdk as cdk
 from aws_cdk import assertions
 
-from config import AppConfig, load_config
+from config import AppConfig, available_profiles, load_config
 from stacks.deployment import build_stacks
-from tests.support.background import submit_lint
+from tests.support.background import CheckovRun, start_checkov, submit_lint
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: tests/support/ is two levels down
 # `cdk.App()` inside pytest does not read cdk.json: pass its feature flags explicitly.
@@ -86,6 +86,26 @@ def lint_results(profile: str) -> dict[str, Future[list[tuple[str, str, str]]]]:
         unit: submit_lint(json.dumps(template), synthesized.config.region)
         for unit, template in synthesized.templates.items()
     }
+
+
+# A template checkov must fail (an unencrypted, unversioned, unlogged bucket; a key without rotation), scanned in the
+# same run as the profiles' so a run that checks nothing cannot pass.
+CHECKOV_CANARY = ROOT / "tests" / "fixtures" / "checkov_canary.json"
+
+
+def checkov_file(profile: str, unit: str) -> str:
+    return f"{profile}.{unit}.json"
+
+
+@cache
+def checkov_results() -> CheckovRun:
+    """checkov over every unit of every profile and the canary, one process for the session (background.py)."""
+    templates = {
+        checkov_file(profile, unit): json.dumps(template)
+        for profile in available_profiles()
+        for unit, template in synth(profile).templates.items()
+    }
+    return start_checkov({**templates, CHECKOV_CANARY.name: CHECKOV_CANARY.read_text()})
 
 
 def synth_with(profile: str, **overrides: Any) -> Synthesized:
