@@ -40,7 +40,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_constructs.logged_state_machine import logged_state_machine
-from cdk_constructs.sagemaker_tasks import IDEMPOTENT, SageMakerTasks, notify
+from cdk_constructs.sagemaker_tasks import IDEMPOTENT, SageMakerTasks, notify, publish_key_statement
 from compliance.packs import acknowledge, acknowledge_in_hipaa_and_nist
 from compliance.wildcards import ExpectedWildcards
 from sagemaker_requests import release
@@ -69,7 +69,8 @@ class CandidateCleanup(Construct):
     Args:
         lifecycle: the lifecycle state machine whose runs are cleaned up (the rule matches its ARN only).
         topic: where the clean-up announces what it did (the lifecycle's topic).
-        key: the platform key (log group encryption).
+        key: the platform key (log group encryption; the topic's encryption: the role may use it through SNS to
+            publish).
         log_retention: of the clean-up's log group.
         max_busy_seconds: how long a candidate may stay in an in-progress status before the clean-up gives up and
             announces a failure (the lifecycle's own wait budget for the candidate).
@@ -327,16 +328,7 @@ class CandidateCleanup(Construct):
         wildcards = ExpectedWildcards.of(self.role.node.find_child("DefaultPolicy"))
         for statement in self._tasks.policy_statements(stack):
             self.role.add_to_policy(statement)
-        # Publishing to a topic encrypted with a customer managed key: SNS generates and decrypts the data key with
-        # the publisher's credentials (SNS developer guide, "Managing Amazon SNS encryption keys and costs":
-        # KMS requests per publishing principal), through SNS only.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.{stack.url_suffix}"}},
-            )
-        )
+        self.role.add_to_policy(publish_key_statement(stack, key.key_arn))  # the topic's key is the platform key
         for resource in sorted({r for rs in self._tasks.resources.values() for r in rs}, key=str):
             if resource != "*" and "*" in json.dumps(stack.resolve(resource)):
                 wildcards.resource(

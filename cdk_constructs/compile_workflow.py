@@ -25,7 +25,7 @@ from constructs import Construct
 
 from cdk_constructs.logged_state_machine import logged_state_machine
 from cdk_constructs.sagemaker_role import SageMakerExecutionRole, key_grants_for_sagemaker
-from cdk_constructs.sagemaker_tasks import SageMakerTasks, notify, state_key
+from cdk_constructs.sagemaker_tasks import SageMakerTasks, notify, publish_key_statement, state_key
 from compliance.packs import acknowledge_in_hipaa_and_nist
 from compliance.wildcards import ExpectedWildcards
 
@@ -104,7 +104,8 @@ class CompileWorkflow(Construct):
             `compiled_artifacts`), recorded by each run as `compiled.<key>.compiled_artifacts`.
         job_role: the role the compile jobs run as (passed to SageMaker).
         topic: where a run's end (COMPILED, FAILED) is announced, with the compiled prefixes or the error.
-        key: the platform key (log group; SageMaker creates grants on it for the jobs' encrypted outputs).
+        key: the platform key (log group; SageMaker creates grants on it for the jobs' encrypted outputs; the topic's
+            encryption: the role may use it through SNS to publish).
         log_retention: of the workflow's log group.
         timeout: of a whole execution.
 
@@ -241,6 +242,7 @@ class CompileWorkflow(Construct):
         )
         for statement in key_grants_for_sagemaker(key.key_arn):
             self.role.add_to_policy(statement)
+        self.role.add_to_policy(publish_key_statement(stack, key.key_arn))  # the topic's key is the platform key
         wildcards.resource(
             "*",
             "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log-delivery actions "

@@ -30,7 +30,14 @@ from constructs import Construct
 from cdk_constructs.handoffs import EvaluationStage, ServingTarget
 from cdk_constructs.logged_state_machine import logged_state_machine
 from cdk_constructs.sagemaker_role import key_grants_for_sagemaker
-from cdk_constructs.sagemaker_tasks import IDEMPOTENT, S3_TRANSIENT, SageMakerTasks, notify, state_key
+from cdk_constructs.sagemaker_tasks import (
+    IDEMPOTENT,
+    S3_TRANSIENT,
+    SageMakerTasks,
+    notify,
+    publish_key_statement,
+    state_key,
+)
 from compliance.wildcards import ExpectedWildcards
 from sagemaker_requests import release
 from sagemaker_requests.run_names import NAMED_RESOURCES, candidate_names, name_prefix, run_id
@@ -82,7 +89,8 @@ class LifecycleWorkflow(Construct):
             and, when `deploy` is true, an approved model is rolled onto the live endpoint.
         deploy: whether an approved model is deployed (needs `serving`; the run's `deploy` option must be true too).
         topic: where every end of a run is announced.
-        key: the platform key (log group encryption; SageMaker creates grants on it for job outputs and volumes).
+        key: the platform key (log group encryption; SageMaker creates grants on it for job outputs and volumes; the
+            topic's encryption: the role may use it through SNS to publish).
         log_retention: of the workflow's log group.
         timeout: of a whole execution.
         poll_interval: between DescribeEndpoint calls while an endpoint is being created or updated.
@@ -764,6 +772,7 @@ class LifecycleWorkflow(Construct):
             self.role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
         for statement in key_grants_for_sagemaker(key.key_arn):
             self.role.add_to_policy(statement)
+        self.role.add_to_policy(publish_key_statement(stack, key.key_arn))  # the topic's key is the platform key
         self.wildcards.resource(
             "*",
             "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log-delivery actions "

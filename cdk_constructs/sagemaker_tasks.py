@@ -223,3 +223,17 @@ def notify(
     if catch is not None:
         publish.add_catch(catch, errors=["States.ALL"], result_path="$.error")
     return publish
+
+
+def publish_key_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicyStatement:
+    """What a workflow role needs, besides `sns:Publish`, to publish to a topic encrypted with a customer managed key:
+    SNS generates and decrypts the message's data key with the publisher's credentials (SNS developer guide,
+    "Managing Amazon SNS encryption keys and costs", docs.aws.amazon.com/sns/latest/dg/sns-key-management.html: publish
+    to an SSE topic needs `kms:GenerateDataKey*` and `kms:Decrypt`; aws/aws-cdk#32794 added them to
+    `Topic.grantPublish`, but the SnsPublish task grants `sns:Publish` only). Without it every notification fails
+    with KMS AccessDenied. Scoped to the key and to calls SNS makes on the role's behalf."""
+    return iam.PolicyStatement(
+        actions=["kms:Decrypt", "kms:GenerateDataKey"],
+        resources=[key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.{stack.url_suffix}"}},
+    )

@@ -190,6 +190,28 @@ def test_the_cleanup_role_deletes_only_the_lifecycles_candidates(dev: Synthesize
     assert flat(key["Condition"]["StringEquals"]["kms:ViaService"]) == "sns.us-east-1.<AWS::URLSuffix>"
 
 
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_every_role_that_publishes_to_an_encrypted_topic_may_use_its_key_through_sns(profile: str) -> None:
+    """SNS generates and decrypts an encrypted topic's data key with the publisher's credentials: without
+    kms:GenerateDataKey and kms:Decrypt on the topic's key every notification fails with KMS AccessDenied."""
+    s = synth(profile)
+    checked = 0
+    for unit, template in s.templates.items():
+        resources = template["Resources"]
+        for policy in (r for r in resources.values() if r["Type"] == "AWS::IAM::Policy"):
+            statements = policy["Properties"]["PolicyDocument"]["Statement"]
+            for publish in (st for st in statements if st["Action"] == "sns:Publish"):
+                topic = resources[publish["Resource"]["Ref"]]["Properties"]
+                if "KmsMasterKeyId" not in topic:
+                    continue
+                checked += 1
+                uses = [st for st in statements if st["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]]
+                assert [st["Resource"] for st in uses] == [topic["KmsMasterKeyId"]], (unit, policy)
+                (via,) = uses[0]["Condition"]["StringEquals"].values()
+                assert flat(via) == f"sns.{s.config.region}.<AWS::URLSuffix>"
+    assert checked == 3  # the lifecycle workflow, its candidate clean-up, the compile workflow
+
+
 def test_parliament_sees_the_cleanup_policies(dev: Synthesized) -> None:
     """tests/test_policy_lint.py lints every policy of every profile; the clean-up's two are among them."""
     where = [w for w, _ in policy_documents(dev) if CLEANUP in w]
