@@ -9,17 +9,20 @@ EventBridge event "Step Functions Execution Status Change", whose `detail` carri
 Events) for Step Functions execution status changes", docs.aws.amazon.com/step-functions/latest/dg/cw-events.html).
 A name computed from the ARN can be computed again from the event; a UUID drawn inside the run cannot.
 
-The execution ARN (`$$.Execution.Id` in the context object, `detail.executionArn` in the event) names the region,
-the account, the state machine and the execution, so runs of two profiles with the same execution name get different
-ids. A standard workflow refuses a name already used until 90 days after that execution closes (botocore 1.44.8,
-stepfunctions StartExecution `name`); a name reused after that gives the same id again, and the run's first
+The execution ARN (`$$.Execution.Id` in the context object, whose `Execution.Id` is the execution's ARN: developer
+guide, "Accessing execution data from the Context object",
+docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html; `detail.executionArn` in the event) names
+the region, the account, the state machine and the execution, so runs of two profiles with the same execution name get
+different ids. A standard workflow refuses a name already used until 90 days after that execution closes (botocore
+1.44.8, stepfunctions StartExecution `name`); a name reused after that gives the same id again, and the run's first
 CreateTrainingJob then fails as a duplicate job name (SageMaker never reuses job names): start it under a new name.
 
 `States.Hash(data, 'MD5')` returns the digest as lowercase hex (the intrinsic functions page of the developer guide
-lists MD5, SHA-1, SHA-256, SHA-384 and SHA-512; localstack/localstack,
-localstack-core/localstack/services/stepfunctions/asl/component/intrinsic/function/statesfunction/hash_calculations/
-hash_func.py, emulates it with `hexdigest()`). MD5's 32 characters fit every name (`fine-tune-` + 32 = 42 of
-SageMaker's 63, shorter than the 36-character UUID it replaces). The hash names; it protects nothing.
+lists MD5, SHA-1, SHA-256, SHA-384 and SHA-512; localstack/localstack at commit
+958890a40ed4f5f1419a4cc69a85baa5c159c5cc, localstack-core/localstack/services/stepfunctions/asl/component/intrinsic/
+function/statesfunction/hash_calculations/hash_func.py, emulates it with `hexdigest()`). MD5's 32 characters fit every
+name (`fine-tune-` + 32 = 42 of SageMaker's 63, shorter than the 36-character UUID it replaces). The hash names; it
+protects nothing.
 """
 
 from __future__ import annotations
