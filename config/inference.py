@@ -147,11 +147,43 @@ class HubSource(HubSnapshot):
     type: Literal["hub"]
 
 
+class HubStaging(HubSnapshot):
+    """Where an `s3-prefix` source's files come from: a pinned Hub snapshot that the staging job (stacks/
+    hub_staging.py, `neuronctl run start stage`) downloads with internet egress and writes under the prefix. The model
+    then loads from S3, network-isolated in the VPC, and the token (if any) is read by the job at run time and never
+    reaches the model or any Describe call (docs/security.md).
+    """
+
+    ignore_patterns: tuple[str, ...] = Field(
+        (),
+        max_length=20,
+        description="Repository files not to copy (huggingface_hub patterns, e.g. 'original/*' for Meta's "
+        "consolidated checkpoints, '*.pth', '*.gguf').",
+    )
+    instance_type: str = Field(
+        "ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$", description="The staging job's processing instance."
+    )
+    volume_size_gb: int | None = Field(
+        None, ge=1, le=16_384, description="The job's volume; default twice the bf16 weights plus 10 GB."
+    )
+    max_runtime_seconds: int = Field(14_400, ge=600, le=432_000)
+
+    @field_validator("ignore_patterns")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not p or p.strip() != p for p in value):
+            raise ValueError("ignore_patterns must be non-empty patterns without surrounding spaces")
+        return value
+
+
 class S3PrefixSource(StrictModel):
     """An uncompressed model (a Hub-layout folder) under a prefix of the platform's models bucket."""
 
     type: Literal["s3-prefix"]
     prefix: str = Field(pattern=_S3_KEY)
+    from_hub: HubStaging | None = Field(
+        None, description="Fill the prefix from a pinned Hub snapshot with the staging job (docs/inference.md)."
+    )
 
     @field_validator("prefix")
     @classmethod

@@ -262,6 +262,57 @@ MODEL_MONITOR_ACCOUNTS_SOURCE = (
 )
 
 
+# The Hub -> S3 staging job's image: Hugging Face's PyTorch inference DLC for CPU, used only for the Python packages
+# it carries (the job overrides its model-server entrypoint). aws/deep-learning-containers ca82ce3f68 (2026-05-13)
+# huggingface/pytorch/inference/docker/2.6/py3/Dockerfile.cpu: `huggingface_hub==${HUGGINGFACE_HUB_VERSION}` with
+# HUGGINGFACE_HUB_VERSION=1.10.0 (L23, L209), boto3 from conda-forge (L128), Python 3.12 under /opt/conda/bin on PATH;
+# the tag is docs/src/data/huggingface-pytorch-inference/2.6-cpu-sagemaker.yml's (transformers 5.5.3), the form the
+# SDK builds (`<pytorch>-transformers<version>-<processor>-<py>-<container version>`, image_uris._format_tag).
+HUB_STAGING_IMAGE_REPOSITORY = "huggingface-pytorch-inference"
+HUB_STAGING_IMAGE_TAG = "2.6.0-transformers5.5.3-cpu-py312-ubuntu22.04"
+HUB_STAGING_HUGGINGFACE_HUB = "1.10.0"
+HUB_STAGING_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "626614931356",
+    "ap-east-1": "871362719292",
+    "ap-northeast-1": "763104351884",
+    "ap-northeast-2": "763104351884",
+    "ap-northeast-3": "364406365360",
+    "ap-south-1": "763104351884",
+    "ap-south-2": "772153158452",
+    "ap-southeast-1": "763104351884",
+    "ap-southeast-2": "763104351884",
+    "ap-southeast-3": "907027046896",
+    "ap-southeast-4": "457447274322",
+    "ca-central-1": "763104351884",
+    "ca-west-1": "204538143572",
+    "cn-north-1": "727897471807",
+    "cn-northwest-1": "727897471807",
+    "eu-central-1": "763104351884",
+    "eu-central-2": "380420809688",
+    "eu-north-1": "763104351884",
+    "eu-south-1": "692866216735",
+    "eu-south-2": "503227376785",
+    "eu-west-1": "763104351884",
+    "eu-west-2": "763104351884",
+    "eu-west-3": "763104351884",
+    "il-central-1": "780543022126",
+    "me-central-1": "914824155844",
+    "me-south-1": "217643126080",
+    "sa-east-1": "763104351884",
+    "us-east-1": "763104351884",
+    "us-east-2": "763104351884",
+    "us-gov-east-1": "446045086412",
+    "us-gov-west-1": "442386744353",
+    "us-west-1": "763104351884",
+    "us-west-2": "763104351884",
+}
+HUB_STAGING_ACCOUNTS_SOURCE = (
+    f"{SDK_IMAGE_URI_CONFIG}/huggingface.json, inference version 5.5.3 / pytorch2.6.0 'registries', restricted to "
+    "SAGEMAKER_REGIONS (left out: us-iso-east-1, us-isob-east-1; not published in ap-east-2, ap-southeast-5, "
+    f"ap-southeast-7, mx-central-1) (checked 2026-12)"
+)
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Containers
 # --------------------------------------------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ from neuron.catalog import (
     CLARIFY_IMAGE_TAG,
     CONTAINERS,
     DLC_ACCOUNTS_NOT_IN_CDK,
+    HUB_STAGING_ACCOUNTS,
+    HUB_STAGING_IMAGE_REPOSITORY,
+    HUB_STAGING_IMAGE_TAG,
     MODEL_MONITOR_ACCOUNTS,
     MODEL_MONITOR_IMAGE_REPOSITORY,
     MODEL_MONITOR_IMAGE_TAG,
@@ -89,6 +92,18 @@ def model_monitor_image_uri(region: str) -> str:
         region,
         MODEL_MONITOR_IMAGE_REPOSITORY,
         MODEL_MONITOR_IMAGE_TAG,
+    )
+
+
+def hub_staging_image_uri(region: str) -> str:
+    """The Hub -> S3 staging job's image (Hugging Face's CPU inference DLC, for its huggingface_hub and boto3), or an
+    error naming the regions it is published in."""
+    return _regional_image(
+        "The Hugging Face CPU image of the Hub staging job is not published",
+        HUB_STAGING_ACCOUNTS,
+        region,
+        HUB_STAGING_IMAGE_REPOSITORY,
+        HUB_STAGING_IMAGE_TAG,
     )
 
 

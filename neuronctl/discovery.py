@@ -20,6 +20,7 @@ INFERENCE = "inference"
 LIFECYCLE = "lifecycle"
 EVALUATION = "evaluation"
 COMPILE = "compile"
+STAGING = "staging"
 
 # Output keys the stacks publish (one place, so a renamed output is renamed here once).
 ENDPOINT_NAME = "EndpointName"
@@ -28,6 +29,7 @@ GENERATION_DEFAULTS = "GenerationDefaultsParameter"
 LIFECYCLE_STATE_MACHINE = "LifecycleStateMachineArn"
 EVALUATION_STATE_MACHINE = "EvaluationStateMachineArn"
 COMPILE_STATE_MACHINE = "CompileStateMachineArn"
+STAGING_STATE_MACHINE = "StagingStateMachineArn"
 GUARDRAIL_ID = "GuardrailId"
 GUARDRAIL_VERSION = "GuardrailVersion"
 

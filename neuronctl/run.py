@@ -26,6 +26,8 @@ from neuronctl.discovery import (
     EVALUATION_STATE_MACHINE,
     LIFECYCLE,
     LIFECYCLE_STATE_MACHINE,
+    STAGING,
+    STAGING_STATE_MACHINE,
     Deployment,
 )
 from neuronctl.errors import CliError, ExitCode, error_code
@@ -35,6 +37,8 @@ WORKFLOWS: dict[str, tuple[str, str]] = {
     "evaluation": (EVALUATION, EVALUATION_STATE_MACHINE),
     # The stand-alone Neuron compile of the profile's S3 models (docs/compile.md); input {"model": "<key>"|"all"}.
     "compile": (COMPILE, COMPILE_STATE_MACHINE),
+    # The Hub -> S3 staging of the profile's `from_hub` sources (docs/inference.md); input {"model": "<key>"|"all"}.
+    "stage": (STAGING, STAGING_STATE_MACHINE),
 }
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Task resources of the SageMaker optimized integrations -> (Describe call, name parameter, status field).

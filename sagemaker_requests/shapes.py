@@ -175,13 +175,14 @@ class ProcessingResources(TypedDict):
 
 class AppSpecification(TypedDict):
     ImageUri: str
+    ContainerEntrypoint: NotRequired[list[str]]
     ContainerArguments: NotRequired[list[str]]
 
 
 class NetworkConfig(TypedDict):
     EnableInterContainerTrafficEncryption: bool
     EnableNetworkIsolation: bool
-    VpcConfig: VpcConfig
+    VpcConfig: NotRequired[VpcConfig]  # absent only for a job that needs the internet (the Hub staging job)
 
 
 class ProcessingStoppingCondition(TypedDict):

@@ -10,6 +10,7 @@ from config import AppConfig
 from sagemaker_requests.run_names import CANDIDATE_PREFIX
 from stacks.compile import CompileStack, compilable_models
 from stacks.evaluation import EvaluationStack
+from stacks.hub_staging import HubStagingStack, staged_models
 from stacks.hyperpod import HyperPodStack
 from stacks.inference import InferenceStack
 from stacks.lifecycle import LifecycleStack
@@ -23,6 +24,10 @@ def build_stacks(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
     serving: ServingTarget | None = None
     evaluation: EvaluationStage | None = None
     invoke_arns: list[str] = []
+    if staged_models(config.inference):  # first: the compile workflow and the endpoint read what it stages
+        stacks["staging"] = HubStagingStack(
+            app, config.stack_name("staging"), config=config, platform=platform.platform, env=env
+        )
     if compilable_models(config.inference):  # before the endpoint that loads what it compiles (docs/compile.md)
         stacks["compile"] = CompileStack(
             app, config.stack_name("compile"), config=config, platform=platform.platform, env=env

@@ -22,6 +22,7 @@ PACKAGES = (
     "neuronctl",
     "evaluation",
     "training",
+    "staging",
 )
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -55,6 +56,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("neuron/catalog.py", "import config.base", "CDK app layers"),
         ("config/evaluation.py", "import evaluation.model_runner", "only through its standard-library catalog"),
         ("evaluation/report.py", "import neuron.catalog", "Job code imports nothing"),
+        ("staging/stage_hub_snapshot.py", "import config.inference", "Job code imports nothing"),
+        ("stacks/hub_staging.py", "import staging.stage_hub_snapshot", "only through its standard-library catalog"),
         ("neuronctl/output.py", "import cdk_constructs.secure_bucket", "never the CDK building blocks"),
     ],
 )

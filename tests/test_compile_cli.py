@@ -72,4 +72,4 @@ def test_a_profile_without_the_compile_stack_is_told_how_to_deploy_it(aws: Aws, 
 def test_the_cli_offers_the_compile_workflow(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.main(["run", "start", "--help"])
-    assert "{lifecycle,evaluation,compile}" in capsys.readouterr().out
+    assert "{lifecycle,evaluation,compile,stage}" in capsys.readouterr().out

@@ -41,6 +41,7 @@ from cdk_constructs.config_objects import ConfigObjects
 from cdk_constructs.evaluation_workflow import EvaluationWorkflow
 from cdk_constructs.fm_evaluation_job import FoundationModelEvaluationJob
 from cdk_constructs.guardrail import ContentGuardrail
+from cdk_constructs.hub_staging import HubStagingJobRole, HubStagingWorkflow
 from cdk_constructs.hyperpod_cluster import HyperPodCluster
 from cdk_constructs.inference_alarms import DeploymentAlarms, alarm_names
 from cdk_constructs.inference_autoscaling import NeuronAutoscaling
@@ -778,6 +779,114 @@ def test_compile_role_and_workflow_alone() -> None:
     assert states["Compile-llama"]["Next"] == "Record-llama"
     assert set(built.requests) == {"Compile-llama"}
     assert only(stack, "AWS::IAM::ManagedPolicy")["Roles"] == [ref(stack, role.role.node.default_child)]
+
+
+def staging_role(stack: cdk.Stack, token_secrets: list[str]) -> HubStagingJobRole:
+    return HubStagingJobRole(
+        stack,
+        "Staging",
+        models_bucket=s3.Bucket(stack, "Models"),
+        staged_prefixes=["llama/", "bge/"],
+        key=kms.Key(stack, "Key"),
+        image_repository_arns=["arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-inference"],
+        code_bucket=s3.Bucket.from_bucket_name(stack, "Assets", "cdk-assets"),
+        code_key="abc123.py",
+        token_secrets=token_secrets,
+    )
+
+
+def test_hub_staging_role_alone_writes_its_prefixes_and_reads_its_script_and_token_secrets() -> None:
+    stack = bare()
+    role = staging_role(
+        stack, ["huggingface/hub-token", "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-token-AbCdEf"]
+    )
+    statements = only(stack, "AWS::IAM::ManagedPolicy")["PolicyDocument"]["Statement"]
+    by_action = {json.dumps(st["Action"]): st for st in statements}
+    assert by_action['"secretsmanager:GetSecretValue"']["Resource"] == [
+        # A complete ARN as given (and the same with a suffix, in case it was a partial one) ...
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-token-AbCdEf",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-token-AbCdEf-??????",
+        # ... and a name with the random suffix every secret ARN carries.
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:aws:secretsmanager:us-east-1:",
+                    {"Ref": "AWS::AccountId"},
+                    ":secret:huggingface/hub-token-??????",
+                ],
+            ]
+        },
+    ]  # fmt: skip
+    assert by_action['"s3:ListBucket"'] == {
+        "Action": "s3:ListBucket",
+        "Condition": {"StringEquals": {"s3:prefix": "abc123.py"}},  # the script's own key: nothing else is listed
+        "Effect": "Allow",
+        "Resource": "arn:aws:s3:::cdk-assets",
+    }
+    assert by_action['"s3:GetObject"']["Resource"] == "arn:aws:s3:::cdk-assets/abc123.py"
+    writes = by_action['["s3:AbortMultipartUpload", "s3:PutObject"]']["Resource"]
+    assert [w["Fn::Join"][1][-1] for w in writes] == ["/bge/*", "/llama/*"]
+    actions = {a for st in statements for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    assert not any(a.startswith("ec2:") for a in actions)  # outside the VPC
+    assert "s3:GetObject" in actions and role.role is role.execution.role
+    with pytest.raises(ValueError, match="at least one prefix"):
+        HubStagingJobRole(
+            stack,
+            "Empty",
+            models_bucket=s3.Bucket(stack, "Other"),
+            staged_prefixes=[],
+            key=kms.Key(stack, "OtherKey"),
+            image_repository_arns=[],
+            code_bucket=s3.Bucket(stack, "Code"),
+            code_key="x.py",
+        )
+
+
+def test_hub_staging_workflow_alone_stages_each_model_or_the_named_one() -> None:
+    stack = bare()
+    role = staging_role(stack, [])
+    built = HubStagingWorkflow(
+        stack,
+        "Workflow",
+        requests={
+            "chat": {"ProcessingJobName.$": "States.Format('hub-stage-{}', States.UUID())"},
+            "embed": {"ProcessingJobName.$": "States.Format('hub-stage-{}', States.UUID())"},
+        },
+        staged_s3_uris={"chat": "s3://models/llama/", "embed": "s3://models/bge/"},
+        job_role=role.role,
+        key=kms.Key(stack, "WorkflowKey"),
+        log_retention=RETENTION,
+        timeout=cdk.Duration.hours(9),
+    )
+    states = definition(stack)["States"]
+    assert states["Stage-chat"]["Resource"].endswith(":states:::sagemaker:createProcessingJob.sync")
+    assert (states["Stage-chat"]["Next"], states["Record-chat"]["Next"]) == ("Record-chat", "Stage-embed-Requested")
+    assert states["Record-embed"]["Parameters"] == {
+        "job.$": "$.run.staged.embed.ProcessingJobName",
+        "prefix": "s3://models/bge/",
+    }
+    assert states["Stage-chat"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StagingFailed"}
+    ]
+    assert "model" in states["UnknownModel"]["Cause"] and "chat, embed" in states["UnknownModel"]["Cause"]
+    assert set(built.requests) == {"Stage-chat", "Stage-embed"}
+    statements = policy_statements(stack, built.role)
+    scoped = [st for st in statements if "sagemaker:CreateProcessingJob" in st["Action"]]
+    assert len(scoped) == 1 and scoped[0]["Resource"]["Fn::Join"][1][-1] == ":processing-job/hub-stage-*"
+    passes = [st for st in statements if st["Action"] == "iam:PassRole"]
+    assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    with pytest.raises(ValueError, match="at least one model"):
+        HubStagingWorkflow(
+            stack,
+            "Empty",
+            requests={},
+            staged_s3_uris={},
+            job_role=role.role,
+            key=kms.Key(stack, "EmptyKey"),
+            log_retention=RETENTION,
+            timeout=cdk.Duration.hours(1),
+        )
 
 
 def test_lifecycle_workflow_alone_trains_registers_and_notifies_with_only_the_actions_it_calls() -> None:

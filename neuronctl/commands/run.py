@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from neuronctl import output
 from neuronctl.errors import EXIT_CODES_HELP, ExitCode
 
+# The kinds `run` starts and follows (neuronctl.run.WORKFLOWS, which imports boto3: not loaded for --help).
+WORKFLOW_KINDS = ("lifecycle", "evaluation", "compile", "stage")
+
 if TYPE_CHECKING:
     from neuronctl.commands.options import Subcommands
     from neuronctl.context import Context
@@ -16,9 +19,9 @@ if TYPE_CHECKING:
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     run = commands.add_parser(
         "run",
-        help="start and watch lifecycle, evaluation and compile runs",
+        help="start and watch lifecycle, evaluation, compile and Hub staging runs",
         description="Lifecycle (pre-train -> fine-tune -> compile -> evaluate -> deploy), evaluation and Neuron "
-        "compile workflows.",
+        "compile workflows, and the Hub -> S3 staging workflow.",
         epilog=EXIT_CODES_HELP,
     )
     runs = run.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -26,7 +29,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     watching.add_argument("--interval", type=float, default=15.0, help="seconds between polls (default %(default)s)")
     watching.add_argument("--timeout", type=float, help="stop watching after this many seconds (exit 6)")
     p = runs.add_parser("start", parents=[common, watching], help="start a run", epilog=EXIT_CODES_HELP)
-    p.add_argument("workflow", choices=("lifecycle", "evaluation", "compile"))
+    p.add_argument("workflow", choices=tuple(WORKFLOW_KINDS))
     p.add_argument("--input", help="run input: a JSON object or @file.json")
     p.add_argument(
         "--param",
@@ -42,7 +45,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         ("watch", watch, "follow a run until it ends"),
     ):
         p = runs.add_parser(action, parents=[common, watching], help=text, epilog=EXIT_CODES_HELP)
-        p.add_argument("workflow", choices=("lifecycle", "evaluation", "compile"))
+        p.add_argument("workflow", choices=tuple(WORKFLOW_KINDS))
         p.add_argument("run", nargs="?", help="execution ARN or run name (default: the latest run)")
         p.set_defaults(handler=handler)
 

@@ -1,0 +1,1 @@
+"""Code that runs inside the Hub -> S3 staging job; imports nothing of the CDK app."""
