@@ -79,6 +79,8 @@ RETRIES = {
     # compile (one job per model, named Compile-<model>)
     "Compile-*": SAGEMAKER_TRANSIENT,
     "NotifyCompiled": IDEMPOTENT,
+    # Hub staging (one processing job per model, named Stage-<model>)
+    "Stage-*": SAGEMAKER_TRANSIENT,
 }
 
 REQUEST = {"TrainingJobName.$": "States.Format('ft-{}', $.run.id)", "RoleArn": "arn:aws:iam::111111111111:role/r"}
