@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from cdk_constructs.logged_state_machine import logged_state_machine
 from cdk_constructs.sagemaker_role import SageMakerExecutionRole, key_grants_for_sagemaker
 from cdk_constructs.sagemaker_tasks import SageMakerTasks, state_key
 from compliance.packs import acknowledge_in_hipaa_and_nist
@@ -219,18 +220,16 @@ class HubStagingWorkflow(Construct):
         )
         self.requests = tasks.requests
 
-        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention)
-        self.state_machine = sfn.StateMachine(
+        workflow = logged_state_machine(
             self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(sfn.Chain.start(defaults).next(prepare).next(known)),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            role=self.role,
+            definition=sfn.Chain.start(defaults).next(prepare).next(known),
+            key=key,
+            log_retention=log_retention,
             timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            role=self.role,
             comment="Hub staging: copy each model's pinned Hugging Face Hub snapshot into its models-bucket prefix",
         )
+        self.state_machine, self.log_group = workflow.state_machine, workflow.log_group
         wildcards = ExpectedWildcards.of(self.role.node.find_child("DefaultPolicy"))
         for statement in tasks.policy_statements(stack):
             self.role.add_to_policy(statement)
