@@ -55,6 +55,9 @@ TARGETS = CompileJobTargets(
 
 def test_tgi_export_is_the_optimum_cli_of_the_tgi_image_with_the_served_shape() -> None:
     command = export_command(ContainerKind.TGI_NEURONX, TGI_SHAPE)
+    # huggingface/optimum-neuron v0.0.28 optimum/commands/export/neuronx.py: L55 `optimum-cli export neuron`, L39-41
+    # --model, L49-56 --task, L134-139 --num_cores, L197-201 --batch_size, L212-216 --sequence_length, L109-115
+    # --auto_cast_type, L42-46 the positional output directory (as cited in neuron/compilation.py).
     assert command.entrypoint == ("optimum-cli",)
     assert command.shell == (
         f"optimum-cli export neuron --model {MODEL_INPUT_DIR} --task text-generation --num_cores 2 --batch_size 4 "
@@ -66,6 +69,9 @@ def test_tgi_export_is_the_optimum_cli_of_the_tgi_image_with_the_served_shape() 
 def test_vllm_export_targets_inf2_and_checks_the_checkpoint_dtype() -> None:
     shape = replace(TGI_SHAPE, batch_size=8, sequence_length=8192, max_input_tokens=6144, max_total_tokens=8192)
     command = export_command(ContainerKind.VLLM_NEURONX, shape)
+    # huggingface/optimum-neuron v0.4.5 optimum/commands/export/neuronx.py: L31 --model, L41 --task, L50-56
+    # --instance_type {trn1,inf2,trn1n,trn2}, L124-128 --tensor_parallel_size, L234 --batch_size, L249
+    # --sequence_length, L34 the output directory (as cited in neuron/compilation.py).
     assert command.entrypoint == VLLM_ENTRYPOINT
     assert command.arguments == (
         "export",

@@ -17,6 +17,7 @@ from tests.support.state_machines import (
     definition,
     deployed_definition,
     platform_bucket,
+    platform_key_arn,
     resolve,
     sagemaker_requests,
     validate,
@@ -137,6 +138,16 @@ def test_the_lifecycle_compiles_the_served_shape_with_the_serving_image(profile:
     env = {k: resolve(v) for k, v in create_model["Environment"].items()}
     assert job_shape(serving.server, request) == served_shape(serving.server, env), profile
     assert request["AlgorithmSpecification"]["TrainingImage"] == create_model["Image"]
+    # The candidate's export is the job's own /opt/ml/model output, under compiled/lifecycle/<job name>/output/model/
+    # (test_lifecycle.py follows it to CreateModel): no checkpoint sync, the platform key on the output.
+    sent = all_states(deployed_definition(synthesized, "lifecycle"))["CompileForServing"]["Parameters"]
+    assert "CheckpointConfig" not in sent
+    assert sent["OutputDataConfig"] == {
+        "S3OutputPath": f"s3://{platform_bucket(synthesized, 'Models')}/compiled/lifecycle",
+        "KmsKeyId": platform_key_arn(synthesized),
+        "CompressionType": "NONE",
+    }
+    assert request["ResourceConfig"]["InstanceType"] == "ml.trn1.32xlarge"
 
 
 def test_a_changed_argument_breaks_the_shape_comparison(prod: Synthesized) -> None:
