@@ -106,7 +106,8 @@ class ServedModel(Construct):
         self.environment: dict[str, str] = environment(model.server, serving_shape(plan, model_location=location))
         if isinstance(model.source, HubSource) and model.needs_hub_egress and model.source.token_secret:
             # A {{resolve:secretsmanager:...}} reference: CloudFormation reads the token at deploy time; the
-            # template and the cloud assembly never hold it.
+            # template and the cloud assembly never hold it, but the deployed model's environment does (DescribeModel
+            # returns it) until the model is replaced: the inference stack states this at synth (docs/security.md).
             self.environment["HF_TOKEN"] = cdk.SecretValue.secrets_manager(
                 model.source.token_secret, json_field=model.source.token_secret_field
             ).unsafe_unwrap()

@@ -37,7 +37,14 @@ DEFAULT_LATENCY_P99_MS = {True: 30_000, False: 2_000}  # generating text / not
 HUB_EGRESS_STATEMENT = (
     "model {key} downloads {model_id} from the Hugging Face Hub at start-up, which the platform's private subnets "
     "cannot reach: it runs outside the VPC with SageMaker-managed internet egress and without network isolation. "
-    "To run it isolated in the VPC, copy it to the models bucket (source type s3-prefix) or set compiled_artifacts."
+    "To run it isolated in the VPC, stage it into the models bucket (source type s3-prefix with from_hub: the Hub "
+    "staging workflow, docs/inference.md) or set compiled_artifacts."
+)
+HUB_TOKEN_STATEMENT = (
+    "model {key}'s Hub token (secret {secret}) is resolved by CloudFormation into the model's environment (HF_TOKEN): "
+    "sagemaker:DescribeModel returns it to anyone allowed that call, and it is never refreshed (a rotated or revoked "
+    "token reaches the model only when the model is replaced). Staging the model (from_hub) keeps the token in "
+    "Secrets Manager: the staging job reads it at run time."
 )
 
 
@@ -103,6 +110,9 @@ class InferenceStack(cdk.Stack):
                 model_id = getattr(model_plan.config.source, "model_id", "?")
                 # Stated at every synth (an info, so it does not fail validation) and in the HubEgress output.
                 cdk.Annotations.of(served).add_info(HUB_EGRESS_STATEMENT.format(key=key, model_id=model_id))
+                if "HF_TOKEN" in served.environment:
+                    secret = getattr(model_plan.config.source, "token_secret", "?")
+                    cdk.Annotations.of(served).add_info(HUB_TOKEN_STATEMENT.format(key=key, secret=secret))
                 self.hub_egress.append(key)
             self.models[key] = served
 

@@ -102,6 +102,21 @@ def test_a_hub_model_runs_outside_the_vpc_and_the_stack_says_so() -> None:
     assert "ModelDataDownloadTimeoutInSeconds" not in variant(s)
 
 
+def test_a_hub_token_s_exposure_is_stated_at_synth() -> None:
+    """Issue 12 item 3: the token a Hub model needs sits in its environment, readable through DescribeModel."""
+    s = hub_dev()
+    stack = s.stacks["inference"]
+    infos = [
+        str(entry.data) for entry in stack.node.find_child("Model-chat").node.metadata if entry.type == "aws:cdk:info"
+    ]
+    stated = (
+        "model chat's Hub token (secret huggingface/hub-token) is resolved by CloudFormation into the model's "
+        "environment (HF_TOKEN): sagemaker:DescribeModel returns it"
+    )
+    assert any(t.startswith(stated) and "never refreshed" in t and "from_hub" in t for t in infos), infos
+    assert any("stage it into the models bucket (source type s3-prefix with from_hub" in t for t in infos), infos
+
+
 def test_s3_models_are_isolated_in_private_subnets_and_load_compiled_artifacts() -> None:
     s = synth("llama70b")
     (model,) = props(s, "AWS::SageMaker::Model")
