@@ -11,10 +11,15 @@ import json
 import warnings
 from functools import cache
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 
-from config import available_profiles
-from tests.support.harness import synth
+from cdk_constructs.hub_staging import HubStagingJobRole
+from config import available_profiles, load_config
+from tests.support.harness import CDK_CONTEXT, Synthesized, synth
 from tests.support.iam_policies import policy_documents
 
 with warnings.catch_warnings():
@@ -85,3 +90,31 @@ def test_parliament_catches_the_mistakes_it_is_here_for() -> None:
     }
     issues = {f.issue for f in analyze_policy_string(json.dumps(document), include_community_auditors=False).findings}
     assert {"UNKNOWN_ACTION", "RESOURCE_MISMATCH", "UNKNOWN_CONDITION_FOR_ACTION"} <= issues
+
+
+def test_the_hub_staging_role_with_token_secrets_lints_clean() -> None:
+    """No shipped profile stages a gated model, so the token statement (a secret name's `-??????` pattern, a complete
+    ARN and its suffixed form) is linted here, on the role built alone with the embedding profile's region."""
+    app = cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False)
+    stack = cdk.Stack(app, "Bare", env=cdk.Environment(region="us-east-1"))
+    HubStagingJobRole(
+        stack,
+        "Staging",
+        models_bucket=s3.Bucket(stack, "Models"),
+        staged_prefixes=["llama-3.1-8b-instruct/"],
+        key=kms.Key(stack, "Key"),
+        image_repository_arns=["arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-inference"],
+        code_bucket=s3.Bucket.from_bucket_name(stack, "Assets", "cdk-assets"),
+        code_key="abc123.py",
+        token_secrets=["huggingface/hub-token", "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-AbCdEf"],
+    )
+    synthesized = Synthesized(
+        config=load_config("embedding", environ={}),
+        templates={"bare": dict(assertions.Template.from_stack(stack).to_json())},
+        validation_report={},
+        stacks={"bare": stack},
+    )
+    (document,) = [d for _, d in policy_documents(synthesized)]
+    assert any("secretsmanager:GetSecretValue" in json.dumps(st) for st in document["Statement"])
+    policy = analyze_policy_string(json.dumps(document), include_community_auditors=False)
+    assert [(f.issue, f.detail) for f in policy.findings] == []
