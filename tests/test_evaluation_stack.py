@@ -165,7 +165,8 @@ def test_workflow_runs_jobs_on_their_own_targets_reads_the_report_and_gates() ->
     assert not [n for n in states if n.startswith(("Write", "Build"))]
     model_bias = as_sent(processing_states(states)["ClarifyModelBias"]["Parameters"])
     config_input = next(i for i in model_bias["ProcessingInputs"] if i["InputName"] == "analysis_config")
-    assert config_input["S3Input"]["S3Uri"].endswith("/clarify/configs/model_bias/analysis_config.json")
+    # The evaluation bucket is a deploy-time reference (one placeholder, tests/support/rendered_requests.py).
+    assert config_input["S3Input"]["S3Uri"] == f"s3://{DEPLOY_TIME}/clarify/configs/model_bias/analysis_config.json"
     assert built.stack.clarify is not None
     assert built.stack.clarify.model_configs["model_bias"]["predictor"]["endpoint_name"] == ENDPOINT
     assert states["EvaluationJobs"]["Catch"][0]["Next"] == "EvaluationFailed"
@@ -265,10 +266,10 @@ def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and
         bias["ModelBiasAppSpecification"]["ImageUri"]
         == "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
     )
-    assert render(bias["ModelBiasAppSpecification"]["ConfigUri"]).endswith(
-        "/clarify/configs/monitoring/model_bias/analysis_config.json"
+    assert render(bias["ModelBiasAppSpecification"]["ConfigUri"]) == (
+        f"s3://{DEPLOY_TIME}/clarify/configs/monitoring/model_bias/analysis_config.json"
     )
-    assert render(bias["ModelBiasJobInput"]["GroundTruthS3Input"]["S3Uri"]).endswith("/ground-truth/")
+    assert render(bias["ModelBiasJobInput"]["GroundTruthS3Input"]["S3Uri"]) == f"s3://{DEPLOY_TIME}/ground-truth/"
     assert bias["ModelBiasJobInput"]["EndpointInput"]["StartTimeOffset"] == "-PT2H"
     assert bias["ModelBiasJobInput"]["EndpointInput"]["ProbabilityThresholdAttribute"] == 0.5
     quality = definitions["DataQuality"]
@@ -278,8 +279,8 @@ def test_monitoring_schedules_cover_bias_explainability_and_quality_with_kms_and
         quality["DataQualityAppSpecification"]["ImageUri"]
         == "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
     )
-    assert render(quality["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"]).endswith(
-        "/monitoring/baselines/dq/statistics.json"
+    assert render(quality["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"]) == (
+        f"s3://{DEPLOY_TIME}/monitoring/baselines/dq/statistics.json"
     )
     assert definitions["ModelQuality"]["ModelQualityAppSpecification"]["ProblemType"] == "BinaryClassification"
 

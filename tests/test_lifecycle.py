@@ -19,7 +19,16 @@ from config import load_config
 from stacks.lifecycle import DEPLOY_DRIFT_NOTE, LifecycleStack
 from stacks.platform import PlatformStack
 from tests.support.harness import CDK_CONTEXT, Synthesized, synth
-from tests.support.state_machines import definition, deployed, platform_key_arn, sagemaker_requests, validate
+from tests.support.state_machines import (
+    all_states,
+    definition,
+    deployed,
+    deployed_definition,
+    platform_bucket,
+    platform_key_arn,
+    sagemaker_requests,
+    validate,
+)
 
 THRESHOLDS = {"toxicity": 0.1, "factual_knowledge": 0.6}
 DIRECTIONS = {"toxicity": "max", "factual_knowledge": "min"}
@@ -371,9 +380,12 @@ def test_without_serving_or_evaluation_the_model_is_registered_for_manual_approv
     assert states["RecordCandidate"]["Next"] == "NoEvaluationGate"
     assert states["NoEvaluationGate"]["Result"] == {"approval_status": "PendingManualApproval", "gated": False}
     assert not {"CreateModel", "UpdateLiveEndpoint", "EvaluationGate"} & set(states)
-    defaults = states["LoadDefaults"]["Result"]
-    assert defaults["teacher_model_s3_uri"].endswith("/base-models/llama-3.1-70b/")
-    assert defaults["base_model_s3_uri"].endswith("/base-models/llama-3.1-8b/")
+    trn2 = synth("trn2")
+    models = platform_bucket(trn2, "Models")
+    assert all_states(deployed_definition(trn2, "lifecycle"))["LoadDefaults"]["Result"] == {
+        "base_model_s3_uri": f"s3://{models}/base-models/llama-3.1-8b/",
+        "teacher_model_s3_uri": f"s3://{models}/base-models/llama-3.1-70b/",
+    }
 
 
 def test_pretraining_is_optional_per_run_and_feeds_the_fine_tune() -> None:
@@ -382,8 +394,12 @@ def test_pretraining_is_optional_per_run_and_feeds_the_fine_tune() -> None:
     assert choice["Choices"] == [{"Variable": "$.run.options.pretrain", "BooleanEquals": True, "Next": "PreTrain"}]
     assert choice["Default"] == "StartFromBaseModel"
     assert states["PreTrain"]["Next"] == "StartFromPreTrainedModel"
-    handoff = states["StartFromPreTrainedModel"]["Parameters"]["s3_uri.$"]
-    assert handoff.endswith("/training-output/{}/output/model/', $.pretrain.TrainingJobName)")
+    # The pre-training job's model directory: <S3OutputPath>/<job name>/output/model/ (uncompressed output).
+    pretrain = synth("pretrain")
+    assert all_states(deployed_definition(pretrain, "lifecycle"))["StartFromPreTrainedModel"]["Parameters"] == {
+        "s3_uri.$": f"States.Format('s3://{platform_bucket(pretrain, 'Models')}/training-output/{{}}/output/model/', "
+        "$.pretrain.TrainingJobName)"
+    }
     assert states["StartFromPreTrainedModel"]["Next"] == states["StartFromBaseModel"]["Next"] == "FineTune"
     assert states["LoadDefaults"]["Result"]["pretrain"] is True
     assert states["PrepareRun"]["Parameters"] == {

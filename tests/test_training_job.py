@@ -117,8 +117,10 @@ def test_channels_read_datasets_with_fastfile_and_the_model_from_the_run(dev: Sy
 def test_code_ships_as_a_reproducible_asset_read_through_the_code_channel(dev: Synthesized) -> None:
     params = request(dev)
     code_uri = channels(params)["code"]["DataSource"]["S3DataSource"]["S3Uri"]
-    assert code_uri.startswith("s3://cdk-hnb659fds-assets-123456789012-us-east-1/")
-    file_name = code_uri.rsplit("/", 1)[1]
+    stack = dev.stacks["lifecycle"]
+    file_name = stack.code.file_name  # type: ignore[attr-defined]
+    # The default bootstrap's file-asset bucket (cdk-hnb659fds-assets-<account>-<region>), the archive's content hash.
+    assert code_uri == f"s3://cdk-hnb659fds-assets-123456789012-us-east-1/{file_name}"
     hyper = {k: json.loads(v) for k, v in params["HyperParameters"].items()}
     assert hyper["sagemaker_submit_directory"] == f"/opt/ml/input/data/code/{file_name}"
     assert hyper["sagemaker_program"] == "train.py"
