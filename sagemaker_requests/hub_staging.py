@@ -111,6 +111,10 @@ def staging_request(
             "ContainerEntrypoint": ["python", f"{CODE_DIR}/{targets.code_file_name}"],
             "ContainerArguments": arguments,
         },
+        # The script's own object as an S3Prefix input, landing as CODE_DIR/<object name>: what the SageMaker Python
+        # SDK's ScriptProcessor sends for a script (aws/sagemaker-python-sdk v3.20.0 sagemaker-core/src/sagemaker/core/
+        # processing.py: the uploaded file's URI, S3Prefix, local path /opt/ml/processing/input/code, L995-1008; the
+        # entrypoint `<command> /opt/ml/processing/input/code/<script name>`, L1010-1023).
         "ProcessingInputs": [
             {
                 "InputName": "code",
