@@ -15,7 +15,9 @@ from evaluation.catalog import METRICS, PAYLOAD_FORMATS, servable_metrics
 # metrics", checked 2026-11).
 PRE_TRAINING_METRICS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "CDDL")
 POST_TRAINING_METRICS = ("DPPL", "DI", "DCA", "DCR", "RD", "DAR", "DRR", "AD", "CDDPL", "TE", "FT", "GE")
-PROCESSING_MAX_RUNTIME = 432_000  # 5 days, the CreateProcessingJob limit
+# ProcessingStoppingCondition.MaxRuntimeInSeconds: shape ProcessingMaxRuntimeInSeconds, max 777600 (9 days), in
+# botocore 1.44.8 (botocore/data/sagemaker/2017-07-24/service-2.json; tests/test_service_model.py compares).
+PROCESSING_MAX_RUNTIME = 777_600
 MAX_ARGUMENT = 256  # characters per ContainerArguments item (CreateProcessingJob)
 S3_KEY = r"^[A-Za-z0-9!_.*'()/-]{1,1024}$"
 Scalar = str | int | float

@@ -28,9 +28,11 @@ from neuron.models import PRESETS, preset
 # The training code shipped with every job (entry point + source dir), packaged at synth.
 TRAINING_SOURCE_DIR = Path(__file__).resolve().parent.parent / "training"
 
-# SageMaker's hard limits (CreateTrainingJob API reference, checked 2026-11).
+# SageMaker's hard limits. MaxRuntimeInSeconds has no `max` in the service model; its documentation says 28 days.
+# KeepAlivePeriodInSeconds: shape KeepAlivePeriodInSeconds, max 21600, in botocore 1.44.8
+# (botocore/data/sagemaker/2017-07-24/service-2.json; tests/test_service_model.py compares both with the model).
 MAX_RUNTIME_SECONDS = 28 * 24 * 3600
-MAX_KEEP_ALIVE_SECONDS = 3600
+MAX_KEEP_ALIVE_SECONDS = 21_600
 # Channels the lifecycle workflow fills itself: the training code, the model to start from, a distillation teacher.
 RESERVED_CHANNELS = ("code", "model", "teacher")
 TRAINIUM_TYPES = tuple(name for name, spec in INSTANCES.items() if spec.accelerator == "trainium")

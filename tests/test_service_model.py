@@ -12,8 +12,11 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
+from pydantic import ValidationError
 
 from config import available_profiles
+from config.evaluation import PROCESSING_MAX_RUNTIME, JobResources
+from config.training import MAX_KEEP_ALIVE_SECONDS
 from neuronctl.session import Aws, AwsOptions
 from tests.support.harness import Synthesized, synth
 from tests.support.offline import check_every_request, offline_session
@@ -297,3 +300,15 @@ ALL_PREFIXES = (
     "arn:aws:states:::states:",
     "arn:aws:states:::aws-sdk:sfn:",
 )
+
+
+def test_the_configs_limits_are_the_service_models() -> None:
+    # The config refuses what SageMaker would refuse, no more and no less: warm pools (config/training.py) and the
+    # processing job runtime of evaluation and monitoring jobs (config/evaluation.py), read from the installed botocore.
+    sagemaker = service_model("sagemaker")
+    assert sagemaker.shape_for("KeepAlivePeriodInSeconds").metadata["max"] == MAX_KEEP_ALIVE_SECONDS == 21_600
+    assert sagemaker.shape_for("ProcessingMaxRuntimeInSeconds").metadata["max"] == PROCESSING_MAX_RUNTIME == 777_600
+    stopping = sagemaker.shape_for("ProcessingStoppingCondition").members["MaxRuntimeInSeconds"]
+    assert stopping.name == "ProcessingMaxRuntimeInSeconds"
+    with pytest.raises(ValidationError, match="less than or equal to 777600"):
+        JobResources(max_runtime_seconds=PROCESSING_MAX_RUNTIME + 1)

@@ -148,10 +148,9 @@ TRAINING_RULES = [
         id="no-warm-pool-on-spot",
     ),
     pytest.param(
-        # config/training.py MAX_KEEP_ALIVE_SECONDS = 3600 (warm pools). The installed botocore 1.44.8 allows more
-        # (ResourceConfig.KeepAlivePeriodInSeconds, max 21600): the project's limit is the stricter one.
-        {"keep_alive_seconds": 7200},
-        "lifecycle.fine_tune.keep_alive_seconds = 7200: Input should be less than or equal to 3600",
+        # ResourceConfig.KeepAlivePeriodInSeconds: max 21600 in botocore 1.44.8's SageMaker service model.
+        {"keep_alive_seconds": 21601},
+        "lifecycle.fine_tune.keep_alive_seconds = 21601: Input should be less than or equal to 21600",
         id="warm-pool-limit",
     ),
     pytest.param(
