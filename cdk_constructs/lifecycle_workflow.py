@@ -642,8 +642,9 @@ class LifecycleWorkflow(Construct):
             service="s3",
             action="getObject",
             # Spelt as IAM spells it (CDK derives `s3:getObject` from the SDK call). IAM matches either, but
-            # checkov's IAM checks (cloudsplaining 0.7.0) look actions up case-sensitively and report another
-            # spelling as allowed without resource constraints (CKV_AWS_108, tests/test_checkov.py).
+            # checkov's IAM checks (cloudsplaining 0.7.0, scan/statement_detail.py L62-63) count an action that
+            # differs from its CamelCase name as one that takes only '*', so CKV_AWS_108 reports it whatever the
+            # resource (tests/test_checkov.py).
             iam_action="s3:GetObject",
             parameters={
                 "Bucket": evaluation.report_bucket.bucket_name,
