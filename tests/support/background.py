@@ -41,13 +41,15 @@ class CliSynth:
 def cli_synth() -> CliSynth:
     """`cdk synth` as `make synth` runs it, started once; `wait()` collects it."""
     out_dir = Path(tempfile.mkdtemp(prefix="cdk-cli-synth-"))
+    # The project's pinned CLI and node 22 (package.json), as the Makefile puts them first on PATH.
+    local_bin = ROOT / "node_modules" / ".bin"
     process = subprocess.Popen(
-        ["cdk", "synth", "--quiet", "--output", str(out_dir)],
+        [str(local_bin / "cdk"), "synth", "--quiet", "--output", str(out_dir)],
         cwd=ROOT,
         text=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "CDK_VALIDATION": "true"},
+        env={**os.environ, "PATH": f"{local_bin}{os.pathsep}{os.environ.get('PATH', '')}", "CDK_VALIDATION": "true"},
     )
     return CliSynth(process, out_dir)
 
@@ -62,9 +64,12 @@ def lint_template(template_json: str, region: str) -> list[tuple[str, str, str]]
     ]
 
 
+LINT_WORKERS = 2
+
+
 @cache
 def lint_pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=LINT_WORKERS, mp_context=multiprocessing.get_context("spawn"))
 
 
 def submit_lint(template_json: str, region: str) -> Future[list[tuple[str, str, str]]]:
