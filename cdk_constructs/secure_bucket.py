@@ -16,6 +16,56 @@ NO_REPLICATION_REASON = (
 )
 
 
+def access_log_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    log_retention_days: int,
+    noncurrent_version_expiration_days: int,
+    retain: bool,
+) -> s3.Bucket:
+    """The bucket that receives other buckets' server access logs, created directly in `scope` (a function, not a
+    construct, so the platform's existing bucket keeps its logical id).
+
+    S3 delivers access logs only to a bucket with S3-managed keys, so this one alone is not SSE-KMS. ACLs are off
+    (BUCKET_OWNER_ENFORCED): logs arrive under the bucket policy CDK writes when the context flag
+    `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy` is true (cdk.json; the stack must set it before its first
+    child, as PlatformStack does), not through the log-delivery ACL. Logs expire after `log_retention_days`, and,
+    the bucket being versioned, their noncurrent versions after `noncurrent_version_expiration_days`.
+    """
+    if cdk.Stack.of(scope).node.try_get_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy") is not True:
+        raise ValueError(
+            f"{construct_id}: an access-log bucket without ACLs needs the context flag "
+            "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy = true on its stack (set it before the stack's first "
+            "child)"
+        )
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                expiration=cdk.Duration.days(log_retention_days),
+                noncurrent_version_expiration=cdk.Duration.days(noncurrent_version_expiration_days),
+            )
+        ],
+        removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        auto_delete_objects=not retain,
+    )
+    acknowledge_in_hipaa_and_nist(bucket, NO_REPLICATION_REASON, "S3BucketReplicationEnabled")
+    acknowledge_in_hipaa_and_nist(
+        bucket,
+        "S3 delivers server access logs only to buckets encrypted with S3-managed keys",
+        "S3DefaultEncryptionKMS",
+    )
+    return bucket
+
+
 class SecureBucket(Construct):
     """An S3 bucket with the project's baseline: SSE-KMS with a bucket key, public access blocked, TLS 1.2+ only,
     versioned, owner-enforced, access-logged, incomplete uploads aborted after 7 days.

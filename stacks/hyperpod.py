@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.handoffs import Platform
 from cdk_constructs.hyperpod_cluster import LIFECYCLE_BUCKET_PREFIX, HyperPodCluster
-from cdk_constructs.secure_bucket import NO_REPLICATION_REASON, SecureBucket
-from compliance.packs import acknowledge_in_hipaa_and_nist
+from cdk_constructs.secure_bucket import SecureBucket, access_log_bucket
 from config import AppConfig
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "hyperpod"
@@ -49,25 +47,15 @@ class HyperPodStack(cdk.Stack):
         super().__init__(
             scope, construct_id, description="Neuron GenAI: SageMaker HyperPod cluster (Slurm, Trainium)", **kwargs
         )
+        # Access logs arrive under a bucket policy, not the log-delivery ACL (set before the stack's first child).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         settings = config.hyperpod
-        access_logs = s3.Bucket(
+        access_logs = access_log_bucket(
             self,
             "ScriptsAccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(config.platform.log_retention_days))],
-            removal_policy=cdk.RemovalPolicy.RETAIN if config.platform.retain_data else cdk.RemovalPolicy.DESTROY,
-            auto_delete_objects=not config.platform.retain_data,
-        )
-        acknowledge_in_hipaa_and_nist(access_logs, NO_REPLICATION_REASON, "S3BucketReplicationEnabled")
-        acknowledge_in_hipaa_and_nist(
-            access_logs,
-            "S3 delivers server access logs only to buckets encrypted with S3-managed keys",
-            "S3DefaultEncryptionKMS",
+            log_retention_days=config.platform.log_retention_days,
+            noncurrent_version_expiration_days=config.platform.noncurrent_version_expiration_days,
+            retain=config.platform.retain_data,
         )
         # Rebuilt from the repository on every deploy: destroyed with the stack (a retained bucket's fixed name would
         # block the next deploy).

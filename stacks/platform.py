@@ -11,13 +11,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.handoffs import DataBuckets, Platform
 from cdk_constructs.private_network import PrivateNetwork
-from cdk_constructs.secure_bucket import NO_REPLICATION_REASON, SecureBucket
-from compliance.packs import acknowledge_in_hipaa_and_nist
+from cdk_constructs.secure_bucket import SecureBucket, access_log_bucket
 from config import AppConfig
 from config.platform import LOG_RETENTION_DAYS
 
@@ -66,33 +64,12 @@ class PlatformStack(cdk.Stack):
             )
         )
 
-        # Server access logs cannot be delivered to an SSE-KMS bucket, so this one alone uses S3-managed keys.
-        self.access_logs = s3.Bucket(
+        self.access_logs = access_log_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            # ACLs off: S3 delivers the logs under the bucket policy CDK writes
-            # (@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy in cdk.json), not through the log-delivery ACL.
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=cdk.Duration.days(settings.log_retention_days),
-                    # Versioning keeps a deleted or expired log as a noncurrent version: those go too.
-                    noncurrent_version_expiration=cdk.Duration.days(settings.noncurrent_version_expiration_days),
-                )
-            ],
-            removal_policy=removal,
-            auto_delete_objects=not settings.retain_data,
-        )
-        acknowledge_in_hipaa_and_nist(self.access_logs, NO_REPLICATION_REASON, "S3BucketReplicationEnabled")
-        acknowledge_in_hipaa_and_nist(
-            self.access_logs,
-            "S3 delivers server access logs only to buckets encrypted with S3-managed keys",
-            "S3DefaultEncryptionKMS",
+            log_retention_days=settings.log_retention_days,
+            noncurrent_version_expiration_days=settings.noncurrent_version_expiration_days,
+            retain=settings.retain_data,
         )
         buckets = {
             name: SecureBucket(

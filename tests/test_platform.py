@@ -5,7 +5,11 @@ import json
 import re
 from typing import Any
 
+import aws_cdk as cdk
+import pytest
+
 from cdk_constructs.private_network import INTERFACE_ENDPOINTS
+from cdk_constructs.secure_bucket import access_log_bucket
 from config import available_profiles
 from tests.support.harness import Synthesized, synth
 from tests.support.state_machines import all_states, deployed, platform_key_arn
@@ -234,3 +238,35 @@ def test_outputs_name_the_buckets_and_the_key(dev: Synthesized) -> None:
     outputs = dev.templates["platform"]["Outputs"]
     assert {"ModelsBucketName", "DatasetsBucketName", "KeyArn", "VpcId"} <= set(outputs)
     dev.template("platform").has_output("KeyArn", {"Value": {"Fn::GetAtt": [key_id(dev), "Arn"]}})
+
+
+def test_every_bucket_of_every_profile_disables_acls_and_access_logs_expire_with_their_versions() -> None:
+    # Issue 12 item 13: no bucket may accept ACLs; an access-log bucket (S3-managed keys: S3 delivers access logs only
+    # there) expires its logs and, being versioned, their noncurrent versions. The HyperPod stack's own access-log
+    # bucket was BucketOwnerPreferred and kept noncurrent versions forever.
+    access_log_buckets = 0
+    for profile in available_profiles():
+        built = synth(profile)
+        for unit in built.templates:
+            for logical_id, bucket in built.resources(unit, "AWS::S3::Bucket").items():
+                props = bucket["Properties"]
+                where = f"{profile}.{unit}.{logical_id}"
+                assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, where
+                sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+                if sse["SSEAlgorithm"] == "AES256":
+                    access_log_buckets += 1
+                    (rule,) = props["LifecycleConfiguration"]["Rules"]
+                    retention = built.config.platform
+                    assert rule == {
+                        "ExpirationInDays": retention.log_retention_days,
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": retention.noncurrent_version_expiration_days},
+                        "Status": "Enabled",
+                    }, where
+    assert access_log_buckets == len(available_profiles()) + 1  # one per platform, one in the hyperpod stack
+
+
+def test_an_access_log_bucket_without_the_bucket_policy_flag_is_refused() -> None:
+    app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": False})
+    stack = cdk.Stack(app, "NoFlag")
+    with pytest.raises(ValueError, match=r"Logs: an access-log bucket without ACLs needs the context flag"):
+        access_log_bucket(stack, "Logs", log_retention_days=30, noncurrent_version_expiration_days=30, retain=False)
