@@ -5,7 +5,8 @@ The workflow runs one CreateTrainingJob (`.sync`) per model, each the full reque
 `sagemaker_requests.compile_job`, in order; a run compiles every model (`{"model": "all"}`, the default) or the one
 named. Transient SageMaker errors are retried, every other failure is caught into a failure notification, and every
 state is logged to an encrypted log group with X-Ray tracing, as in the lifecycle workflow. A run's output (and its
-success notification) carries each model's job and compiled-artifacts S3 prefix (its `compiled_artifacts`).
+success notification) carries each model's job and compiled-artifacts S3 prefix (its `compiled_artifacts`). The
+per-model shape is `per_model_jobs`, shared with Hub staging; this module adds the notifications.
 """
 
 from __future__ import annotations
@@ -23,15 +24,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_constructs.logged_state_machine import logged_state_machine
-from cdk_constructs.sagemaker_role import SageMakerExecutionRole, key_grants_for_sagemaker
-from cdk_constructs.sagemaker_tasks import SageMakerTasks, notify, publish_key_statement, state_key
-from compliance.packs import acknowledge_in_hipaa_and_nist
-from compliance.wildcards import ExpectedWildcards
+from cdk_constructs.per_model_jobs import TRAINING_JOB, per_model_job_workflow
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
+from cdk_constructs.sagemaker_tasks import notify, publish_key_statement
 
 # SageMaker names the log group of every training job; the stack never creates it (see stacks/lifecycle.py).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-ALL_MODELS = "all"
 JOB_PREFIX = "compile-"  # every compile job is named `compile-<uuid or run id>`
 
 
@@ -132,125 +130,36 @@ class CompileWorkflow(Construct):
         super().__init__(scope, construct_id)
         if not requests:
             raise ValueError("a compile workflow needs at least one model to compile")
-        stack = cdk.Stack.of(self)
         self._topic = topic
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="Runs the Neuron compile workflow",
-        )
-
         failed = sfn.Fail(
             self, "CompileFailed", error="CompileFailed", cause="A compile job failed; the notification has the error"
         )
         notify_failure = self._notify("NotifyFailure", "FAILED", error=True).next(failed)
-        # Every request names its job `compile-<uuid>`: the role may act on those names only.
-        self._tasks = SageMakerTasks(
-            self,
-            catch=notify_failure,
-            resources_of=lambda _operation, _parameters: [
-                stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{JOB_PREFIX}*")
-            ],
-        )
-        self.requests = self._tasks.requests
         succeeded = self._notify("NotifyCompiled", "COMPILED", catch=notify_failure).next(
             sfn.Succeed(self, "CompileSucceeded")
         )
-
-        defaults = sfn.Pass(
-            self, "LoadDefaults", result=sfn.Result.from_object({"model": ALL_MODELS}), result_path="$.defaults"
-        )
-        prepare = sfn.Pass(
+        workflow = per_model_job_workflow(
             self,
-            "PrepareRun",
-            parameters={"options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)", "compiled": {}},
-            result_path="$.run",
-        )
-        unknown = sfn.Fail(
-            self,
-            "UnknownModel",
-            error="UnknownModel",
-            cause=f'Start the run with {{"model": "<key>"}}, one of: {", ".join(requests)}, or "{ALL_MODELS}"',
-        )
-        model = "$.run.options.model"
-        known = sfn.Choice(self, "ModelKnown").otherwise(unknown)
-
-        # Build backwards: each model's step continues with the next model's choice; the last with the notification.
-        following: sfn.IChainable = succeeded
-        for key_name in reversed(list(requests)):
-            name = f"Compile-{key_name}"
-            field = state_key(key_name)
-            task = self._tasks.task(
-                name,
-                "createTrainingJob",
-                requests[key_name],
-                sync=True,
-                result_path=f"$.run.compiled.{field}",
-                result_selector={"TrainingJobName.$": "$.TrainingJobName"},
-            )
-            record = sfn.Pass(
-                self,
-                f"Record-{key_name}",
-                parameters={
-                    "job.$": f"$.run.compiled.{field}.TrainingJobName",
-                    "compiled_artifacts": artifacts_s3_uris[key_name],
-                },
-                result_path=f"$.run.compiled.{field}",
-            )
-            task.next(record).next(following)
-            choose = (
-                sfn.Choice(self, f"Compile-{key_name}-Requested")
-                .when(
-                    sfn.Condition.or_(
-                        sfn.Condition.string_equals(model, ALL_MODELS), sfn.Condition.string_equals(model, key_name)
-                    ),
-                    task,
-                )
-                .otherwise(following)
-            )
-            following = choose
-        known.when(
-            sfn.Condition.or_(*(sfn.Condition.string_equals(model, k) for k in (ALL_MODELS, *requests))), following
-        )
-
-        workflow = logged_state_machine(
-            self,
-            definition=sfn.Chain.start(defaults).next(prepare).next(known),
+            requests=requests,
+            records={k: {"compiled_artifacts": artifacts_s3_uris[k]} for k in requests},
+            job=TRAINING_JOB,
+            job_name_prefix=JOB_PREFIX,
+            jobs_named="Compile jobs",
+            state_prefix="Compile",
+            output="compiled",
+            role_description="Runs the Neuron compile workflow",
+            job_role=job_role,
             key=key,
+            failure=notify_failure,
+            success=succeeded,
             log_retention=log_retention,
             timeout=timeout,
-            role=self.role,
             comment="Neuron compile: export each model with its serving image into compiled artifacts",
+            # The topic's key is the platform key: the role uses it through SNS to publish.
+            extra_statements=[publish_key_statement(cdk.Stack.of(self), key.key_arn)],
         )
-        self.state_machine, self.log_group = workflow.state_machine, workflow.log_group
-        wildcards = ExpectedWildcards.of(self.role.node.find_child("DefaultPolicy"))
-        for statement in self._tasks.policy_statements(stack):
-            self.role.add_to_policy(statement)
-        for resource in sorted({r for rs in self._tasks.resources.values() for r in rs}, key=str):
-            wildcards.resource(
-                resource,
-                f"Compile jobs are named {JOB_PREFIX}<uuid> per run: the prefix is fixed, the id is not known before "
-                "the run",
-            )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[job_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        for statement in key_grants_for_sagemaker(key.key_arn):
-            self.role.add_to_policy(statement)
-        self.role.add_to_policy(publish_key_statement(stack, key.key_arn))  # the topic's key is the platform key
-        wildcards.resource(
-            "*",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log-delivery actions "
-            "(CreateLogDelivery, ...), which CDK adds for tracing and logging, accept only '*'",
-        )
-        acknowledge_in_hipaa_and_nist(
-            self.role, "The workflow role's grants are specific to this state machine", "IAMNoInlinePolicy"
-        )
+        self.role, self.state_machine, self.log_group = workflow.role, workflow.state_machine, workflow.log_group
+        self.requests = workflow.requests
 
     def _notify(
         self, name: str, status: str, *, error: bool = False, catch: sfn.IChainable | None = None

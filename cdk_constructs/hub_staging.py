@@ -5,7 +5,7 @@ The workflow runs one CreateProcessingJob (`.sync`) per model, each the full req
 `sagemaker_requests.hub_staging`, in order; a run stages every model (`{"model": "all"}`, the default) or the one named.
 Transient SageMaker errors are retried, every other failure ends the run as failed with the error in its output, and
 every state is logged to an encrypted log group with X-Ray tracing, as in the compile workflow. A run's output carries
-each model's job and the S3 prefix it wrote.
+each model's job and the S3 prefix it wrote. The per-model shape is `per_model_jobs`, shared with the compile workflow.
 """
 
 from __future__ import annotations
@@ -21,16 +21,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_constructs.logged_state_machine import logged_state_machine
-from cdk_constructs.sagemaker_role import SageMakerExecutionRole, key_grants_for_sagemaker
-from cdk_constructs.sagemaker_tasks import SageMakerTasks, state_key
-from compliance.packs import acknowledge_in_hipaa_and_nist
-from compliance.wildcards import ExpectedWildcards
+from cdk_constructs.per_model_jobs import PROCESSING_JOB, per_model_job_workflow
+from cdk_constructs.sagemaker_role import SageMakerExecutionRole
 from sagemaker_requests.hub_staging import JOB_PREFIX
 
 # SageMaker names the log group of every processing job; the stack never creates it.
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
-ALL_MODELS = "all"
 # A secret's ARN ends in '-' and six random characters that a name does not carry (Secrets Manager user guide,
 # "Secret ARN"; aws-cdk-lib's Secret.fromSecretNameV2 grants the same pattern).
 SECRET_SUFFIX = "-??????"
@@ -149,110 +145,26 @@ class HubStagingWorkflow(Construct):
         super().__init__(scope, construct_id)
         if not requests:
             raise ValueError("a staging workflow needs at least one model to stage")
-        stack = cdk.Stack.of(self)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="Runs the Hub staging workflow",
-        )
         failed = sfn.Fail(
             self, "StagingFailed", error="StagingFailed", cause="A staging job failed; the run's output has the error"
         )
-        # Every request names its job `hub-stage-<uuid>`: the role may act on those names only.
-        tasks = SageMakerTasks(
+        workflow = per_model_job_workflow(
             self,
-            catch=failed,
-            resources_of=lambda _operation, _parameters: [
-                stack.format_arn(service="sagemaker", resource="processing-job", resource_name=f"{JOB_PREFIX}-*")
-            ],
-        )
-        succeeded = sfn.Succeed(self, "StagingSucceeded")
-        defaults = sfn.Pass(
-            self, "LoadDefaults", result=sfn.Result.from_object({"model": ALL_MODELS}), result_path="$.defaults"
-        )
-        prepare = sfn.Pass(
-            self,
-            "PrepareRun",
-            parameters={"options.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)", "staged": {}},
-            result_path="$.run",
-        )
-        unknown = sfn.Fail(
-            self,
-            "UnknownModel",
-            error="UnknownModel",
-            cause=f'Start the run with {{"model": "<key>"}}, one of: {", ".join(requests)}, or "{ALL_MODELS}"',
-        )
-        model = "$.run.options.model"
-        known = sfn.Choice(self, "ModelKnown").otherwise(unknown)
-
-        # Built backwards: each model's step continues with the next model's choice; the last with success.
-        following: sfn.IChainable = succeeded
-        for key_name in reversed(list(requests)):
-            field = state_key(key_name)
-            task = tasks.task(
-                f"Stage-{key_name}",
-                "createProcessingJob",
-                requests[key_name],
-                sync=True,
-                result_path=f"$.run.staged.{field}",
-                result_selector={"ProcessingJobName.$": "$.ProcessingJobName"},
-            )
-            record = sfn.Pass(
-                self,
-                f"Record-{key_name}",
-                parameters={"job.$": f"$.run.staged.{field}.ProcessingJobName", "prefix": staged_s3_uris[key_name]},
-                result_path=f"$.run.staged.{field}",
-            )
-            task.next(record).next(following)
-            following = (
-                sfn.Choice(self, f"Stage-{key_name}-Requested")
-                .when(
-                    sfn.Condition.or_(
-                        sfn.Condition.string_equals(model, ALL_MODELS), sfn.Condition.string_equals(model, key_name)
-                    ),
-                    task,
-                )
-                .otherwise(following)
-            )
-        known.when(
-            sfn.Condition.or_(*(sfn.Condition.string_equals(model, k) for k in (ALL_MODELS, *requests))), following
-        )
-        self.requests = tasks.requests
-
-        workflow = logged_state_machine(
-            self,
-            definition=sfn.Chain.start(defaults).next(prepare).next(known),
+            requests=requests,
+            records={k: {"prefix": staged_s3_uris[k]} for k in requests},
+            job=PROCESSING_JOB,
+            job_name_prefix=f"{JOB_PREFIX}-",  # every request names its job `hub-stage-<uuid>`
+            jobs_named="Staging jobs",
+            state_prefix="Stage",
+            output="staged",
+            role_description="Runs the Hub staging workflow",
+            job_role=job_role,
             key=key,
+            failure=failed,
+            success=sfn.Succeed(self, "StagingSucceeded"),
             log_retention=log_retention,
             timeout=timeout,
-            role=self.role,
             comment="Hub staging: copy each model's pinned Hugging Face Hub snapshot into its models-bucket prefix",
         )
-        self.state_machine, self.log_group = workflow.state_machine, workflow.log_group
-        wildcards = ExpectedWildcards.of(self.role.node.find_child("DefaultPolicy"))
-        for statement in tasks.policy_statements(stack):
-            self.role.add_to_policy(statement)
-        for resource in sorted({r for rs in tasks.resources.values() for r in rs}, key=str):
-            wildcards.resource(
-                resource,
-                f"Staging jobs are named {JOB_PREFIX}-<uuid> per run: the prefix is fixed, the id is not known before "
-                "the run",
-            )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[job_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        for statement in key_grants_for_sagemaker(key.key_arn):
-            self.role.add_to_policy(statement)
-        wildcards.resource(
-            "*",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log-delivery actions "
-            "(CreateLogDelivery, ...), which CDK adds for tracing and logging, accept only '*'",
-        )
-        acknowledge_in_hipaa_and_nist(
-            self.role, "The workflow role's grants are specific to this state machine", "IAMNoInlinePolicy"
-        )
+        self.role, self.state_machine, self.log_group = workflow.role, workflow.state_machine, workflow.log_group
+        self.requests = workflow.requests
