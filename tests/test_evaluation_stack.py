@@ -452,7 +452,11 @@ def test_applying_the_guardrail_also_grants_decrypt_on_its_key() -> None:
     # Bedrock reads a guardrail encrypted with a customer key with the caller's credentials.
     settings = monitored().config.evaluation.guardrail  # type: ignore[union-attr]
     assert settings is not None
-    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Guarded", env=cdk.Environment(region="us-east-1"))
+    stack = cdk.Stack(
+        cdk.App(context=CDK_CONTEXT, builtin_cloud_formation_validation=False),
+        "Guarded",
+        env=cdk.Environment(region="us-east-1"),
+    )
     key = kms.Key(stack, "Key")
     guardrail = ContentGuardrail(stack, "Guardrail", settings=settings, key=key)
     operator = iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal())

@@ -320,7 +320,7 @@ def fake_node(tmp_path: Path, *, active: bool, mounted: bool) -> dict[str, str]:
     return {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "NVME_MOUNT": str(tmp_path / "nvme"),
-        "NVME_WAIT_SECONDS": "2",
+        "NVME_WAIT_SECONDS": "1",
         "NVME_CHECK_SECONDS": "1",
     }
 
@@ -338,14 +338,14 @@ def test_scratch_reuses_the_instance_store_the_image_mounted(tmp_path: Path) -> 
 
 
 def test_without_instance_store_scratch_stays_on_the_root_volume(tmp_path: Path) -> None:
-    env = fake_node(tmp_path, active=False, mounted=False)  # the service never becomes active: waits 2 s, moves on
+    env = fake_node(tmp_path, active=False, mounted=False)  # the service never becomes active: waits 1 s, moves on
     scratch = tmp_path / "scratch"
     run = subprocess.run(
         ["bash", str(SCRIPTS / "use_instance_store.sh"), str(scratch)], env=env, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr
     assert scratch.is_dir() and not scratch.is_symlink()
-    assert "dlami-nvme.service not active after 2 s" in run.stdout and "stays on the root volume" in run.stdout
+    assert "dlami-nvme.service not active after 1 s" in run.stdout and "stays on the root volume" in run.stdout
 
 
 def test_no_lifecycle_script_formats_or_stripes_disks() -> None:

@@ -27,6 +27,12 @@ CHECKOV_VENVS = (ROOT / ".venv-checkov", Path(sys.prefix).resolve().parent / ".v
 checkov_runs: list[CheckovRun] = []  # started ones, ended and removed by shutdown()
 
 
+def lower_priority() -> None:
+    """Run a background check at a lower CPU priority than the tests: the test thread is the session's critical
+    path (the checks end before their tests are reached), so on two cores the checks should take only what it leaves."""
+    os.nice(10)
+
+
 @dataclass(frozen=True)
 class CliSynth:
     process: subprocess.Popen[str]
@@ -50,6 +56,7 @@ def cli_synth() -> CliSynth:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "PATH": f"{local_bin}{os.pathsep}{os.environ.get('PATH', '')}", "CDK_VALIDATION": "true"},
+        preexec_fn=lower_priority,
     )
     return CliSynth(process, out_dir)
 
@@ -86,7 +93,9 @@ LINT_WORKERS = 2
 
 @cache
 def lint_pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=LINT_WORKERS, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=LINT_WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=lower_priority
+    )
 
 
 def submit_lint(template_json: str, region: str) -> Future[list[tuple[str, str, str]]]:
@@ -135,6 +144,7 @@ def start_checkov(templates: dict[str, str]) -> CheckovRun:
             cwd=work,
             stdout=stdout,
             stderr=stderr,
+            preexec_fn=lower_priority,
         )
     run = CheckovRun(process, directory)
     checkov_runs.append(run)
