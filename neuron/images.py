@@ -10,9 +10,9 @@ from neuron.catalog import (
     CLARIFY_IMAGE_TAG,
     CONTAINERS,
     DLC_ACCOUNTS_NOT_IN_CDK,
-    HUB_STAGING_ACCOUNTS,
     HUB_STAGING_IMAGE_REPOSITORY,
     HUB_STAGING_IMAGE_TAG,
+    HUB_STAGING_REGIONS,
     MODEL_MONITOR_ACCOUNTS,
     MODEL_MONITOR_IMAGE_REPOSITORY,
     MODEL_MONITOR_IMAGE_TAG,
@@ -98,13 +98,13 @@ def model_monitor_image_uri(region: str) -> str:
 def hub_staging_image_uri(region: str) -> str:
     """The Hub -> S3 staging job's image (Hugging Face's CPU inference DLC, for its huggingface_hub and boto3), or an
     error naming the regions it is published in."""
-    return _regional_image(
-        "The Hugging Face CPU image of the Hub staging job is not published",
-        HUB_STAGING_ACCOUNTS,
-        region,
-        HUB_STAGING_IMAGE_REPOSITORY,
-        HUB_STAGING_IMAGE_TAG,
-    )
+    check_region(region)
+    if region not in HUB_STAGING_REGIONS:
+        raise UnknownRegionError(
+            f"The Hugging Face CPU image of the Hub staging job is not published in region {region!r}; regions with "
+            f"one: {', '.join(sorted(HUB_STAGING_REGIONS))}"
+        )
+    return ecr_uri(dlc_account(region), region, HUB_STAGING_IMAGE_REPOSITORY, HUB_STAGING_IMAGE_TAG)
 
 
 def container(kind: ContainerKind | str) -> ContainerImage:

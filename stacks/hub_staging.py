@@ -20,8 +20,8 @@ from cdk_constructs.handoffs import Platform
 from cdk_constructs.hub_staging import HubStagingJobRole, HubStagingWorkflow
 from config import AppConfig
 from config.inference import HubStaging, InferenceConfig, S3PrefixSource
-from neuron.catalog import HUB_STAGING_ACCOUNTS, HUB_STAGING_IMAGE_REPOSITORY
-from neuron.images import hub_staging_image_uri
+from neuron.catalog import HUB_STAGING_IMAGE_REPOSITORY
+from neuron.images import dlc_account, hub_staging_image_uri
 from sagemaker_requests.hub_staging import StagingTargets, staging_request
 
 STAGING_SCRIPT = Path(__file__).resolve().parent.parent / "staging" / "stage_hub_snapshot.py"
@@ -66,7 +66,7 @@ class HubStagingStack(cdk.Stack):
             image_repository_arns=[
                 self.format_arn(
                     service="ecr",
-                    account=HUB_STAGING_ACCOUNTS[region],
+                    account=dlc_account(region),
                     resource="repository",
                     resource_name=HUB_STAGING_IMAGE_REPOSITORY,
                 )

@@ -16,7 +16,7 @@ from huggingface_hub import snapshot_download
 
 from config import ConfigError, load_config
 from config.inference import HubStaging, S3PrefixSource
-from neuron.catalog import HUB_STAGING_ACCOUNTS, SAGEMAKER_REGIONS
+from neuron.catalog import HUB_STAGING_REGIONS, SAGEMAKER_REGIONS
 from neuron.errors import UserError
 from neuron.images import UnknownRegionError, dlc_account, hub_staging_image_uri
 from neuronctl import cli, run
@@ -156,13 +156,57 @@ def test_the_volume_holds_two_copies_of_the_bf16_weights() -> None:
     assert gated_request(volume_size_gb=500)["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 500
 
 
+# aws/sagemaker-python-sdk v3.20.0 (10ada9be) sagemaker-core/src/sagemaker/core/image_uri_config/huggingface.json,
+# inference version 5.5.3 / pytorch2.6.0 'registries', restricted to SAGEMAKER_REGIONS (checked 2026-12): written out
+# here, while the code takes each region's account from the one deep learning container table (images.dlc_account).
+SDK_HUGGINGFACE_ACCOUNTS: dict[str, str] = {
+    "af-south-1": "626614931356",
+    "ap-east-1": "871362719292",
+    "ap-northeast-1": "763104351884",
+    "ap-northeast-2": "763104351884",
+    "ap-northeast-3": "364406365360",
+    "ap-south-1": "763104351884",
+    "ap-south-2": "772153158452",
+    "ap-southeast-1": "763104351884",
+    "ap-southeast-2": "763104351884",
+    "ap-southeast-3": "907027046896",
+    "ap-southeast-4": "457447274322",
+    "ca-central-1": "763104351884",
+    "ca-west-1": "204538143572",
+    "cn-north-1": "727897471807",
+    "cn-northwest-1": "727897471807",
+    "eu-central-1": "763104351884",
+    "eu-central-2": "380420809688",
+    "eu-north-1": "763104351884",
+    "eu-south-1": "692866216735",
+    "eu-south-2": "503227376785",
+    "eu-west-1": "763104351884",
+    "eu-west-2": "763104351884",
+    "eu-west-3": "763104351884",
+    "il-central-1": "780543022126",
+    "me-central-1": "914824155844",
+    "me-south-1": "217643126080",
+    "sa-east-1": "763104351884",
+    "us-east-1": "763104351884",
+    "us-east-2": "763104351884",
+    "us-gov-east-1": "446045086412",
+    "us-gov-west-1": "442386744353",
+    "us-west-1": "763104351884",
+    "us-west-2": "763104351884",
+}
+
+
 def test_the_image_is_published_where_the_catalog_says() -> None:
     assert hub_staging_image_uri("eu-west-1") == (
         "763104351884.dkr.ecr.eu-west-1.amazonaws.com/huggingface-pytorch-inference:"
         "2.6.0-transformers5.5.3-cpu-py312-ubuntu22.04"
     )
-    assert set(HUB_STAGING_ACCOUNTS) <= set(SAGEMAKER_REGIONS)
-    assert all(HUB_STAGING_ACCOUNTS[r] == dlc_account(r) for r in HUB_STAGING_ACCOUNTS)
+    assert set(HUB_STAGING_REGIONS) == set(SDK_HUGGINGFACE_ACCOUNTS) and set(HUB_STAGING_REGIONS) <= set(
+        SAGEMAKER_REGIONS
+    )
+    for region, account in SDK_HUGGINGFACE_ACCOUNTS.items():
+        assert dlc_account(region) == account, region
+        assert hub_staging_image_uri(region).startswith(f"{account}.dkr.ecr.{region}."), region
     with pytest.raises(UnknownRegionError, match="not published in region 'mx-central-1'"):
         hub_staging_image_uri("mx-central-1")
 
