@@ -270,7 +270,6 @@ MODEL_MONITOR_ACCOUNTS_SOURCE = (
 # SDK builds (`<pytorch>-transformers<version>-<processor>-<py>-<container version>`, image_uris._format_tag).
 HUB_STAGING_IMAGE_REPOSITORY = "huggingface-pytorch-inference"
 HUB_STAGING_IMAGE_TAG = "2.6.0-transformers5.5.3-cpu-py312-ubuntu22.04"
-HUB_STAGING_HUGGINGFACE_HUB = "1.10.0"
 # Published in these regions from the region's deep learning container account (`images.dlc_account`, the same
 # account the SDK's huggingface.json lists for each of them; tests/test_hub_staging.py pins them literally).
 HUB_STAGING_REGIONS: tuple[str, ...] = (

@@ -32,7 +32,6 @@ import re
 from sagemaker_requests.processing import generated_name_prefix
 
 RUN_ID_ALGORITHM = "MD5"
-RUN_ID_LENGTH = 32  # hex characters of an MD5 digest
 # Names the workflow gives what it creates per run (`<prefix><run id>`): the workflows' SageMaker permissions are
 # scoped to these prefixes, so they cannot create, change or delete anything else in the account.
 MODEL_PREFIX = "lifecycle-"
